@@ -1,0 +1,1 @@
+"""batchsim cli package."""

@@ -1,0 +1,36 @@
+"""The cost-model interface: the time of one step from its composition, plus memory facts.
+
+Every cost model (roofline from datasheets, fitted from a GPU profile) is an object with
+``step_time_s(shape) -> float`` and a ``memory`` attribute; the simulator needs nothing else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from simulator.step import StepShape
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFacts:
+    """What decides KV-cache capacity on one GPU, in bytes."""
+
+    gpu_memory_bytes: int
+    weight_bytes: int
+    kv_bytes_per_token: int
+    reserved_bytes: int = 0  # activations, CUDA context, allocator slack
+
+    def kv_capacity_blocks(self, block_size: int, gpu_memory_utilization: float) -> int:
+        """KV blocks that fit, as vLLM sizes its cache from gpu_memory_utilization."""
+        budget = self.gpu_memory_bytes * gpu_memory_utilization - self.weight_bytes - self.reserved_bytes
+        return max(0, int(budget // (block_size * self.kv_bytes_per_token)))
+
+
+class CostModel(Protocol):
+    """Anything that prices a step."""
+
+    memory: MemoryFacts
+
+    def step_time_s(self, shape: StepShape) -> float:
+        """Wall time in seconds of one step with this composition."""
+        ...

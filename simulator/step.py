@@ -1,0 +1,73 @@
+"""What one forward step computes (``StepShape``) and what a policy asks for (``Batch``).
+
+A ``StepShape`` is the whole input of a cost model: the prefill chunks with their token counts and
+the context already cached before each chunk, and the decode sequences summarised by count, sum
+and maximum of their cached context. Decode attention reads each sequence's KV once, so its cost
+is additive over sequences and the sum of context lengths prices a skewed batch correctly; the
+maximum is there for kernels whose time is set by the longest sequence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.request import Request
+
+
+@dataclass(frozen=True, slots=True)
+class StepShape:
+    """Composition of one forward step, in tokens."""
+
+    prefill_chunks: tuple[tuple[int, int], ...] = ()  # (new tokens, tokens already cached)
+    decode_count: int = 0  # sequences computing exactly one new token
+    decode_context_sum: int = 0  # sum over decode sequences of tokens already cached
+    decode_context_max: int = 0
+    swap_tokens: int = 0  # KV tokens copied between GPU and host memory in this step
+
+    def __post_init__(self) -> None:
+        if self.decode_count < 0 or self.decode_context_sum < 0 or self.swap_tokens < 0:
+            raise ValueError("StepShape counts must be non-negative")
+        if any(new < 1 or cached < 0 for new, cached in self.prefill_chunks):
+            raise ValueError("prefill chunks need new >= 1 and cached >= 0 tokens")
+
+    @property
+    def prefill_tokens(self) -> int:
+        """New tokens computed by prefill chunks."""
+        return sum(new for new, _ in self.prefill_chunks)
+
+    @property
+    def num_tokens(self) -> int:
+        """All tokens whose hidden states this step computes."""
+        return self.prefill_tokens + self.decode_count
+
+    @property
+    def num_seqs(self) -> int:
+        """Sequences in the step."""
+        return len(self.prefill_chunks) + self.decode_count
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the step computes nothing."""
+        return self.num_tokens == 0 and self.swap_tokens == 0
+
+
+@dataclass(slots=True)
+class Batch:
+    """A policy's decision for the next step of one replica.
+
+    ``prefill`` lists requests (waiting ones are admitted by being listed) with the tokens to
+    compute for each; ``decode`` runs one token for every request in the replica's decoding set;
+    ``preempt`` lists running requests to evict before the step; ``shape`` replaces the natural
+    composition when the engine computes more than the requests need (padding in static
+    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives.
+    """
+
+    prefill: list[tuple[Request, int]] = field(default_factory=list)
+    decode: bool = False
+    preempt: list[Request] = field(default_factory=list)
+    shape: StepShape | None = None
+    wake_at_s: float | None = None
+
+    @property
+    def is_idle(self) -> bool:
+        """True when the batch runs no step."""
+        return not self.prefill and not self.decode and not self.preempt

@@ -1,0 +1,1 @@
+"""batchsim traces package."""
