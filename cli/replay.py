@@ -1,8 +1,115 @@
-"""``batchsim replay``: simulate a trace through serving replicas and print the report."""
+"""``batchsim replay``: simulate a trace through serving replicas and print the report.
+
+Example: batchsim replay --trace conv.csv --policy chunked --max-num-batched-tokens 2048 --out run/
+"""
 from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cli.report import format_report
+
+SERVING_FLAGS = (
+    ("--policy", str, "static | continuous | chunked (default continuous)"),
+    ("--batch-size", int, "static batching: requests per batch (default 8)"),
+    ("--max-wait-s", float, "static batching: wait this long for a full batch (default 0)"),
+    ("--max-num-seqs", int, "sequences in flight per replica (default 256)"),
+    ("--max-num-batched-tokens", int, "tokens per step (default 2048 chunked, else max-model-len)"),
+    ("--block-size", int, "KV block size in tokens (default 16)"),
+    ("--max-model-len", int, "longest prompt+output accepted (default: the model's)"),
+    ("--gpu-memory-utilization", float, "fraction of GPU memory for weights+KV (default 0.9)"),
+    ("--watermark", float, "fraction of KV blocks kept free at admission (default 0.01)"),
+    ("--preemption-mode", str, "recompute | swap (default recompute)"),
+    ("--replicas", int, "replicas (GPUs) behind the router (default 1)"),
+    ("--router", str, "round-robin | least-outstanding (default round-robin)"),
+    ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
+)
+
+
+def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that runs scenarios."""
+    parser.add_argument("--config", help="YAML scenario file; flags override it")
+    parser.add_argument("--gpu", help="GPU name for the roofline model (h200, h100, a100)")
+    parser.add_argument("--model", help="model name from the catalog (default llama-3-8b)")
+    parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
+    parser.add_argument("--seed", type=int, help="seed for the default trace (default 0)")
+    parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
+    for flag, kind, text in SERVING_FLAGS:
+        parser.add_argument(flag, type=kind, help=text)
+
+
+def scenario_from_args(args):
+    """The scenario the flags (over an optional YAML file) describe."""
+    from planning.scenario import Scenario, load_scenario, with_overrides
+
+    scenario = load_scenario(args.config) if args.config else Scenario()
+    overrides = {name: getattr(args, name, None) for name in (
+        "gpu", "model", "profile", "seed", "slo", "trace")}
+    for flag, _, _ in SERVING_FLAGS:
+        name = flag.lstrip("-").replace("-", "_")
+        overrides[name] = getattr(args, name)
+    return with_overrides(scenario, overrides)
+
+
+def load_table(args, scenario):
+    """The trace the scenario names, or the bundled default; returns (table, description)."""
+    from traces.cli_options import load_from_args
+    from traces.default import default_trace
+
+    if scenario.trace:
+        args.trace = scenario.trace
+        loaded = load_from_args(args)
+        notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
+        return loaded.table, f"{loaded.source}{notes}"
+    table = default_trace(seed=scenario.seed)
+    return table, (f"bundled default: synthetic conversation trace, Azure 2023 conversation "
+                   f"statistics (seed {scenario.seed})")
 
 
 def register(subparsers) -> None:
-    """Add the replay subcommand (filled in by the simulator core)."""
-    parser = subparsers.add_parser("replay", help="replay a trace through simulated replicas")
-    parser.set_defaults(func=lambda args: 0)
+    """Add the replay subcommand."""
+    from traces.cli_options import add_trace_options
+
+    parser = subparsers.add_parser(
+        "replay", help="replay a trace through simulated replicas",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
+    add_trace_options(parser)
+    add_scenario_flags(parser)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run the replay and print the report."""
+    from planning.costs import describe_cost_model
+    from planning.scenario import run_scenario
+    from simulator.export import write_outputs
+
+    scenario = scenario_from_args(args)
+    table, trace_text = load_table(args, scenario)
+    outcome = run_scenario(scenario, table)
+    for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
+        print(f"batchsim: warning: {warning}", file=sys.stderr)
+    if args.out:
+        write_outputs(outcome.result, outcome.summary, args.out)
+    if args.json:
+        print(json.dumps(outcome.summary, indent=2, sort_keys=True))
+        return 0
+    serving = outcome.serving
+    knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"
+             if serving.policy == "static" else
+             f"max_num_seqs={serving.max_num_seqs} "
+             f"max_num_batched_tokens={serving.max_num_batched_tokens}")
+    context = [
+        ("Trace", f"{len(table):,} requests; {trace_text}"),
+        ("Policy", f"{serving.policy} ({knobs}, block_size={serving.block_size})"),
+        ("Cost model", describe_cost_model(outcome.cost_model)),
+        ("Replicas", f"{serving.replicas} x {scenario.gpu} ({serving.router} routing)"),
+    ]
+    print(format_report(outcome.summary, context))
+    if args.out:
+        print(f"wrote {args.out}/requests.csv, steps.csv, summary.json")
+    return 0

@@ -1,1 +1,22 @@
-"""batchsim policies package."""
+"""Batching policies: plain classes with ``schedule(state, now_s) -> Batch``.
+
+Each policy also has ``slots`` (its batch capacity, for slot utilization) and
+``admission_error(request)`` (a reason it can never serve the request, or None).
+"""
+from policies.chunked import ChunkedPrefillPolicy
+from policies.continuous import ContinuousPolicy
+from policies.static import StaticPolicy
+
+POLICIES = {
+    "static": StaticPolicy,
+    "continuous": ContinuousPolicy,
+    "chunked": ChunkedPrefillPolicy,
+}
+
+
+def policy_class(name: str):
+    """The policy class for ``name``; the error lists the known names."""
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise ValueError(f"unknown policy '{name}' (known: {', '.join(POLICIES)})") from None

@@ -1,0 +1,62 @@
+"""Plain-text report of a summary, laid out like vLLM's serving-benchmark printout."""
+from __future__ import annotations
+
+WIDTH = 64
+
+
+def _row(label: str, value) -> str:
+    if isinstance(value, float):
+        value = f"{value:,.2f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{label:<42}{value:>22}"
+
+
+def _section(title: str) -> str:
+    return f"{' ' + title + ' ':-^{WIDTH}}"
+
+
+def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
+    """The report: context lines, throughput, latency sections, batchsim's own metrics."""
+    lines = [f"{' batchsim replay ':=^{WIDTH}}"]
+    lines += [f"{label + ':':<22}{value}" for label, value in context]
+    lines.append(_section("Throughput"))
+    lines += [
+        _row("Successful requests:", summary["completed"]),
+        _row("Rejected requests:", summary["rejected"]),
+        _row("Duration (s):", summary["duration"]),
+        _row("Total input tokens:", summary["total_input_tokens"]),
+        _row("Total generated tokens:", summary["total_output_tokens"]),
+        _row("Request throughput (req/s):", summary["request_throughput"]),
+        _row("Output token throughput (tok/s):", summary["output_throughput"]),
+        _row("Total token throughput (tok/s):", summary["total_token_throughput"]),
+    ]
+    if summary.get("request_goodput") is not None:
+        lines.append(_row("Request goodput (req/s):", summary["request_goodput"]))
+    for key, title in (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
+                       ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency"),
+                       ("queue", "Queueing Delay")):
+        name = key.upper() if key != "e2el" else "E2EL"
+        lines.append(_section(title))
+        lines.append(_row(f"Mean {name} (ms):", summary[f"mean_{key}_ms"]))
+        for p, value in summary[f"percentiles_{key}_ms"]:
+            lines.append(_row(f"P{p:g} {name} (ms):", value))
+    lines.append(_section("Replica"))
+    lines += [
+        _row("GPU busy fraction:", summary["gpu_busy_fraction"]),
+        _row("Slot utilization:", summary["slot_utilization"]),
+        _row("Mean / max batch size in flight:",
+             f"{summary['mean_batch_size']:.1f} / {summary['max_batch_size']}"),
+        _row("KV cache blocks per replica:", summary["kv_capacity_blocks"]),
+        _row("Mean / peak KV usage:",
+             f"{summary['mean_kv_usage']:.1%} / {summary['peak_kv_usage']:.1%}"),
+        _row("Preemptions (requests preempted):",
+             f"{summary['preemptions']} ({summary['preempted_requests']})"),
+        _row("Max requests waiting:", summary["max_waiting"]),
+        _row("Simulated steps:", summary["num_steps"]),
+    ]
+    if summary["rejected_reasons"]:
+        lines.append(_section("Rejected"))
+        lines += [_row(reason[:40] + ":", count) for reason, count in summary["rejected_reasons"].items()]
+    lines.append("=" * WIDTH)
+    return "\n".join(lines)

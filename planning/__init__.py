@@ -1,0 +1,1 @@
+"""Scenarios, sweeps and capacity plans built on the simulator and the policies."""

@@ -1,0 +1,78 @@
+"""Continuous batching with chunked prefill (Sarathi-Serve; vLLM's enable-chunked-prefill).
+
+Each step has a token budget ``max_num_batched_tokens``. Decodes are scheduled first (one token
+per decoding request; the newest running requests are preempted if their blocks do not fit),
+then partially prefilled requests continue in admission order, then waiting requests are
+admitted in arrival order, each taking a prompt chunk of at most the remaining budget. A step
+never computes more tokens than the budget, so a long prompt cannot stall decodes for more than
+one budget's worth of work.
+"""
+from __future__ import annotations
+
+from policies.continuous import preempt_for_decode
+from simulator.step import Batch
+
+IDLE = Batch()
+
+
+class ChunkedPrefillPolicy:
+    """Decode-first, budget-filling chunked prefill."""
+
+    def __init__(self, max_num_seqs: int, max_num_batched_tokens: int) -> None:
+        if max_num_seqs < 1 or max_num_batched_tokens < 1:
+            raise ValueError("max_num_seqs and max_num_batched_tokens must be at least 1")
+        if max_num_batched_tokens < max_num_seqs:
+            raise ValueError(f"max_num_batched_tokens {max_num_batched_tokens} is below "
+                             f"max_num_seqs {max_num_seqs}: decodes alone could exceed the budget")
+        self.max_num_seqs = max_num_seqs
+        self.max_num_batched_tokens = max_num_batched_tokens
+        self.slots = max_num_seqs
+
+    @classmethod
+    def from_config(cls, config) -> "ChunkedPrefillPolicy":
+        """Build from a ServingConfig."""
+        return cls(config.max_num_seqs, config.max_num_batched_tokens)
+
+    def admission_error(self, request) -> str | None:
+        """Chunking serves any prompt the KV cache holds."""
+        return None
+
+    def schedule(self, state, now_s: float) -> Batch:
+        """Decodes first, then prompt chunks up to the token budget."""
+        kv = state.kv
+        preempt = preempt_for_decode(state) if state.num_decoding else []
+        evicted = set(preempt)
+        decodes = state.num_decoding - sum(1 for r in preempt if r not in state.prefilling)
+        free = kv.free_blocks + sum(r.kv_blocks for r in preempt)
+        free -= state.decode_blocks_needed() - sum(
+            state.decode_needs_block(r) for r in preempt if r not in state.prefilling)
+        budget = self.max_num_batched_tokens - decodes
+        prefill = []
+        for request in state.prefilling:
+            if budget <= 0:
+                break
+            if request in evicted:
+                continue
+            chunk = min(request.tokens_to_compute, budget)
+            blocks = kv.blocks_for(request.num_computed_tokens + chunk) - request.kv_blocks
+            if blocks > free:
+                break
+            prefill.append((request, chunk))
+            budget -= chunk
+            free -= blocks
+        if not preempt:
+            seqs = len(state.running)
+            for request in state.waiting:
+                if budget <= 0 or seqs >= self.max_num_seqs:
+                    break
+                chunk = min(request.tokens_to_compute, budget)
+                blocks = kv.blocks_for(request.num_computed_tokens + chunk)
+                if free - blocks < kv.watermark_blocks:
+                    break
+                prefill.append((request, chunk))
+                budget -= chunk
+                free -= blocks
+                seqs += 1
+        if not prefill and not decodes and not preempt:
+            return IDLE
+        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt)

@@ -1,0 +1,81 @@
+"""Continuous (iteration-level) batching with whole-prompt prefill, as in Orca and vLLM v0.
+
+Every step either prefills newly admitted requests (waiting requests go first, FIFO, while
+``max_num_seqs``, the ``max_num_batched_tokens`` budget and free KV blocks allow) or decodes one
+token for every running request. Admission keeps the watermark free plus the blocks the next
+decode step needs, so an admission can never force the very next step to preempt. When a decode
+step lacks blocks, the most recently admitted running requests are preempted until it fits.
+"""
+from __future__ import annotations
+
+from simulator.step import Batch
+
+IDLE = Batch()
+
+
+class ContinuousPolicy:
+    """Iteration-level scheduling, prefill-first, preempt newest."""
+
+    def __init__(self, max_num_seqs: int, max_num_batched_tokens: int) -> None:
+        if max_num_seqs < 1 or max_num_batched_tokens < 1:
+            raise ValueError("max_num_seqs and max_num_batched_tokens must be at least 1")
+        self.max_num_seqs = max_num_seqs
+        self.max_num_batched_tokens = max_num_batched_tokens
+        self.slots = max_num_seqs
+
+    @classmethod
+    def from_config(cls, config) -> "ContinuousPolicy":
+        """Build from a ServingConfig."""
+        return cls(config.max_num_seqs, config.max_num_batched_tokens)
+
+    def admission_error(self, request) -> str | None:
+        """Whole-prompt prefill needs the prompt (and any recompute) inside the token budget."""
+        total = request.prompt_tokens + request.output_tokens - 1
+        if total > self.max_num_batched_tokens:
+            return (f"prompt+output {total + 1} tokens exceed max_num_batched_tokens "
+                    f"{self.max_num_batched_tokens} (whole-prompt prefill)")
+        return None
+
+    def schedule(self, state, now_s: float) -> Batch:
+        """A prefill step if anything can be admitted, else a decode step."""
+        if state.waiting:
+            prefill = self._admit(state)
+            if prefill:
+                return Batch(prefill=prefill)
+        if not state.num_decoding:
+            return IDLE
+        return Batch(decode=True, preempt=preempt_for_decode(state))
+
+    def _admit(self, state) -> list:
+        kv = state.kv
+        budget = self.max_num_batched_tokens
+        seqs = len(state.running)
+        spare = kv.free_blocks - kv.watermark_blocks - state.decode_blocks_needed()
+        prefill = []
+        for request in state.waiting:
+            tokens = request.tokens_to_compute
+            blocks = kv.blocks_for(request.num_computed_tokens + tokens)
+            if seqs >= self.max_num_seqs or tokens > budget or blocks > spare:
+                break
+            prefill.append((request, tokens))
+            budget -= tokens
+            seqs += 1
+            spare -= blocks
+        return prefill
+
+
+def preempt_for_decode(state, free_blocks: int | None = None) -> list:
+    """Newest-first running requests to evict so that one decode step has its blocks."""
+    need = state.decode_blocks_needed()
+    free = state.kv.free_blocks if free_blocks is None else free_blocks
+    victims = []
+    if need <= free:
+        return victims
+    for victim in reversed(state.running):
+        if need <= free:
+            break
+        if victim not in state.prefilling:
+            need -= state.decode_needs_block(victim)
+        free += state.synced(victim).kv_blocks
+        victims.append(victim)
+    return victims

@@ -1,0 +1,64 @@
+"""Serving knobs of one replica, named as vLLM and TGI name them.
+
+``resolved(model_max_len)`` fills the knobs whose defaults depend on the model and policy:
+max_model_len (the model's context window) and max_num_batched_tokens (2048 for chunked
+prefill, as vLLM v0 and Sarathi-Serve default; otherwise max(max_model_len, 2048), vLLM v0's
+rule, so a whole prompt always fits one prefill step).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+PREEMPTION_MODES = ("recompute", "swap")
+CHUNKED_DEFAULT_BUDGET = 2048
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Batching policy and its knobs for every replica of a deployment."""
+
+    policy: str = "continuous"
+    batch_size: int = 8  # static batching
+    max_wait_s: float = 0.0  # static batching
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int | None = None
+    block_size: int = 16
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    watermark: float = 0.01
+    preemption_mode: str = "recompute"
+    replicas: int = 1
+    router: str = "round-robin"
+    kv_blocks: int | None = None  # explicit KV capacity per replica, overriding the memory math
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_num_seqs", "block_size", "replicas"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("max_num_batched_tokens", "max_model_len", "kv_blocks"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.max_wait_s < 0:
+            raise ValueError(f"max_wait_s must be non-negative, got {self.max_wait_s}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if not 0 <= self.watermark < 1:
+            raise ValueError(f"watermark must be in [0, 1), got {self.watermark}")
+        if self.preemption_mode not in PREEMPTION_MODES:
+            raise ValueError(f"preemption_mode must be one of {', '.join(PREEMPTION_MODES)}, "
+                             f"got '{self.preemption_mode}'")
+
+    def resolved(self, model_max_len: int) -> "ServingConfig":
+        """A copy with model- and policy-dependent defaults filled in."""
+        max_len = self.max_model_len or model_max_len
+        budget = self.max_num_batched_tokens
+        if budget is None:
+            budget = CHUNKED_DEFAULT_BUDGET if self.policy == "chunked" else max(max_len, 2048)
+        if self.policy == "chunked" and budget < self.max_num_seqs:
+            raise ValueError(f"max_num_batched_tokens {budget} is below max_num_seqs "
+                             f"{self.max_num_seqs}: raise the budget or lower max_num_seqs")
+        return replace(self, max_model_len=max_len, max_num_batched_tokens=budget)
+
+
+SERVING_FIELDS = tuple(f.name for f in fields(ServingConfig))

@@ -1,0 +1,47 @@
+"""Write a simulation's per-request and per-step tables and its summary to a directory."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.metrics import STEP_COLUMNS
+from simulator.simulation import SimulationResult
+from simulator.summary import request_table
+
+
+def requests_frame(result: SimulationResult) -> pd.DataFrame:
+    """One row per request, with status and reason."""
+    table = request_table(result)
+    frame = pd.DataFrame({
+        "request_id": [r.request_id for r in result.requests],
+        "arrival_s": table["arrival_s"], "first_token_s": table["first_token_s"],
+        "finish_s": table["finish_s"], "prompt_tokens": table["prompt_tokens"],
+        "output_tokens": table["output_tokens"], "ttft_s": table["ttft_s"],
+        "tpot_s": table["tpot_s"], "e2e_s": table["e2e_s"], "queue_s": table["queue_s"],
+        "preemptions": table["preemptions"],
+        "status": [r.status for r in result.requests],
+        "reason": [r.reason for r in result.requests],
+        "replica": [r.replica for r in result.requests],
+    })
+    return frame
+
+
+def steps_frame(result: SimulationResult) -> pd.DataFrame:
+    """One row per simulated step."""
+    steps = result.recorder.steps
+    return pd.DataFrame({name: np.frombuffer(steps[name], dtype=np.float64 if name.endswith("_s")
+                                             else np.int64) for name in STEP_COLUMNS})
+
+
+def write_outputs(result: SimulationResult, summary: dict, directory: str) -> list[Path]:
+    """Write requests.csv, steps.csv and summary.json; return the paths."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "requests.csv", out / "steps.csv", out / "summary.json"]
+    requests_frame(result).to_csv(paths[0], index=False, float_format="%.9g")
+    steps_frame(result).to_csv(paths[1], index=False, float_format="%.9g")
+    paths[2].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return paths

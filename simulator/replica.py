@@ -1,0 +1,258 @@
+"""One serving replica's state and step mechanics, free of any event loop.
+
+A policy reads this state (``waiting``, ``running``, ``kv``, the decoding-set queries) and
+returns a ``Batch``; ``begin_step`` applies it and prices it, ``finish_step`` records what the
+step produced at its end time. Times are seconds, sizes tokens or KV blocks.
+
+Decoding requests are kept lazily so that a decode step costs O(1), not O(batch): each member of
+the decoding set records the decode-step index at which it joined, and its token counts advance
+implicitly with ``decode_step``. Aggregates kept per step: member count, the sum of
+(cached tokens - join step) whose value plus count x step gives the context sum, a histogram of
+that quantity modulo the block size (a member needs a new KV block exactly when its cached
+length is a multiple of the block size), and heaps for the next finish and the longest context.
+Invariant: ``kv.used_blocks`` equals the sum over running requests of their (synced) blocks.
+"""
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from simulator.kv_cache import BlockManager
+from simulator.metrics import Recorder
+from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
+from simulator.step import Batch, StepShape
+
+
+class Replica:
+    """State of one replica: queues, KV cache, decoding set, and step application."""
+
+    def __init__(self, index: int, policy, cost_model, kv: BlockManager, max_model_len: int,
+                 recorder: Recorder, swap_preemption: bool = False) -> None:
+        self.index = index
+        self.policy = policy
+        self.cost_model = cost_model
+        self.kv = kv
+        self.max_model_len = max_model_len
+        self.recorder = recorder
+        self.swap_preemption = swap_preemption
+        self.waiting: deque[Request] = deque()
+        self.running: dict[Request, None] = {}  # admission order, oldest first
+        self.prefilling: dict[Request, None] = {}  # running, prompt not yet fully computed
+        self.decode_step = 0  # decode steps executed so far: the index of the next one
+        self.busy_s = 0.0
+        self._num_decoding = 0
+        self._offset_sum = 0  # sum of (cached tokens at join - join step) over the decoding set
+        self._phase_counts = [0] * kv.block_size
+        self._finish_heap: list[tuple[int, int, int, Request]] = []
+        self._context_heap: list[tuple[int, int, int, Request]] = []
+        self._joined_since_decode: list[Request] = []
+        self._last_decode_end_s: float | None = None
+        self._serial = 0
+        self._step_row = -1
+
+    # ----- what policies read -------------------------------------------------------------
+    @property
+    def num_decoding(self) -> int:
+        """Running requests whose next step computes exactly one token."""
+        return self._num_decoding
+
+    @property
+    def outstanding(self) -> int:
+        """Requests routed here and not yet finished."""
+        return len(self.waiting) + len(self.running)
+
+    def decode_blocks_needed(self) -> int:
+        """New KV blocks one decode step of the whole decoding set needs."""
+        return self._phase_counts[-self.decode_step % self.kv.block_size]
+
+    def decode_needs_block(self, request: Request) -> bool:
+        """True if ``request`` (decoding) needs a new block for the next decode step."""
+        offset = request.num_computed_tokens - request.decode_start_step
+        return (offset + self.decode_step) % self.kv.block_size == 0
+
+    def synced(self, request: Request) -> Request:
+        """Bring a decoding request's counters up to date and return it."""
+        if request.decode_start_step >= 0:
+            steps = self.decode_step - request.decode_start_step
+            if steps:
+                request.num_generated += steps
+                request.num_computed_tokens += steps
+                request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
+                request.last_token_s = self._last_decode_end_s
+                self._rebase(request)
+        return request
+
+    # ----- arrivals -----------------------------------------------------------------------
+    def enqueue(self, request: Request, now_s: float) -> None:
+        """Accept a routed request, or reject it if it can never fit."""
+        request.replica = self.index
+        total = request.prompt_tokens + request.output_tokens
+        if total > self.max_model_len:
+            self._reject(request, now_s, f"prompt+output {total} tokens exceed max_model_len "
+                                         f"{self.max_model_len}")
+        elif self.kv.blocks_for(total) > self.kv.total_blocks:
+            self._reject(request, now_s, f"needs {self.kv.blocks_for(total)} KV blocks, cache "
+                                         f"holds {self.kv.total_blocks}")
+        else:
+            reason = self.policy.admission_error(request)
+            if reason:
+                self._reject(request, now_s, reason)
+            else:
+                self.waiting.append(request)
+
+    def _reject(self, request: Request, now_s: float, reason: str) -> None:
+        request.status, request.reason, request.finish_s = REJECTED, reason, now_s
+        self.recorder.request_done(request)
+
+    # ----- applying a batch ---------------------------------------------------------------
+    def begin_step(self, batch: Batch, now_s: float) -> float:
+        """Apply ``batch`` (preempt, admit, allocate) and return the step's duration."""
+        swap_tokens = 0
+        for victim in batch.preempt:
+            swap_tokens += self._preempt(victim)
+        chunks = []
+        for request, tokens in batch.prefill:
+            if request.status == WAITING:
+                self._admit(request, now_s)
+                swap_tokens += request.swapped_tokens
+                request.swapped_tokens = 0
+            need = self.kv.blocks_for(request.num_computed_tokens + tokens) - request.kv_blocks
+            if need > 0:
+                self.kv.allocate(need)
+                request.kv_blocks += need
+            chunks.append((tokens, request.num_computed_tokens))
+        decode_count = context_sum = context_max = 0
+        if batch.decode and self._num_decoding:
+            self.kv.allocate(self.decode_blocks_needed())
+            decode_count = self._num_decoding
+            context_sum = self._offset_sum + decode_count * self.decode_step
+            context_max = self._longest_offset() + self.decode_step
+        shape = batch.shape or StepShape(tuple(chunks), decode_count, context_sum, context_max,
+                                         swap_tokens)
+        duration_s = self.cost_model.step_time_s(shape)
+        self.busy_s += duration_s
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self)
+        return duration_s
+
+    def finish_step(self, batch: Batch, end_s: float) -> int:
+        """Record the tokens the step produced at ``end_s``; return how many were sampled."""
+        sampled = 0
+        if batch.decode and self._num_decoding:
+            sampled += self._finish_decode(end_s)
+        for request, tokens in batch.prefill:
+            request.num_computed_tokens += tokens
+            if request.num_computed_tokens == request.num_tokens:
+                sampled += 1
+                self._sample_after_prefill(request, end_s)
+        self.recorder.sampled(self._step_row, sampled, self.policy.slots)
+        return sampled
+
+    def _finish_decode(self, end_s: float) -> int:
+        step = self.decode_step
+        decoded = self._num_decoding
+        joined = self._joined_since_decode
+        if self._last_decode_end_s is not None:
+            self.recorder.itl(end_s - self._last_decode_end_s, decoded - len(joined))
+        for request in joined:
+            if request.decode_start_step == step:
+                self.recorder.itl(end_s - request.last_token_s, 1)
+        self._joined_since_decode = []
+        self._last_decode_end_s = end_s
+        self.decode_step = step + 1
+        heap = self._finish_heap
+        while heap and heap[0][0] <= step:
+            _, _, epoch, request = heapq.heappop(heap)
+            if request.decode_epoch == epoch and request.decode_start_step >= 0:
+                self.synced(request)
+                self._leave_decoding(request)
+                self._finish(request, end_s)
+        return decoded
+
+    def _sample_after_prefill(self, request: Request, end_s: float) -> None:
+        request.num_generated += 1
+        if request.first_token_s is None:
+            request.first_token_s = end_s
+        else:  # a token after recompute or swap-in: its gap counts as inter-token latency
+            self.recorder.itl(end_s - request.last_token_s, 1)
+        request.last_token_s = end_s
+        if request.done:
+            self._finish(request, end_s)
+        else:
+            self._join_decoding(request)
+
+    # ----- lifecycle ----------------------------------------------------------------------
+    def _admit(self, request: Request, now_s: float) -> None:
+        if self.waiting and self.waiting[0] is request:
+            self.waiting.popleft()
+        else:
+            self.waiting.remove(request)
+        request.status = RUNNING
+        if request.admitted_s is None:
+            request.admitted_s = now_s
+        self.running[request] = None
+        self.prefilling[request] = None
+
+    def _finish(self, request: Request, end_s: float) -> None:
+        self.kv.release(request.kv_blocks)
+        request.kv_blocks = 0
+        request.status, request.finish_s = FINISHED, end_s
+        del self.running[request]
+        self.prefilling.pop(request, None)
+        self.recorder.request_done(request)
+
+    def _preempt(self, request: Request) -> int:
+        """Evict a running request to the front of the queue; return tokens swapped out."""
+        if request.decode_start_step >= 0:
+            self.synced(request)
+            self._leave_decoding(request)
+        self.kv.release(request.kv_blocks)
+        request.kv_blocks = 0
+        swapped = 0
+        if self.swap_preemption:
+            swapped = request.swapped_tokens = request.num_computed_tokens
+        else:
+            request.num_computed_tokens = 0
+        request.status = WAITING
+        request.preemptions += 1
+        del self.running[request]
+        self.prefilling.pop(request, None)
+        self.waiting.appendleft(request)
+        self.recorder.preempted(self.index)
+        return swapped
+
+    # ----- decoding-set bookkeeping --------------------------------------------------------
+    def _join_decoding(self, request: Request) -> None:
+        del self.prefilling[request]
+        request.decode_start_step = self.decode_step
+        request.decode_epoch += 1
+        self._num_decoding += 1
+        offset = request.num_computed_tokens - self.decode_step
+        self._offset_sum += offset
+        self._phase_counts[offset % self.kv.block_size] += 1
+        self._serial += 1
+        last_step = self.decode_step + request.output_tokens - request.num_generated - 1
+        heapq.heappush(self._finish_heap, (last_step, self._serial, request.decode_epoch, request))
+        heapq.heappush(self._context_heap, (-offset, self._serial, request.decode_epoch, request))
+        self._joined_since_decode.append(request)
+
+    def _leave_decoding(self, request: Request) -> None:
+        offset = request.num_computed_tokens - request.decode_start_step
+        self._num_decoding -= 1
+        self._offset_sum -= offset
+        self._phase_counts[offset % self.kv.block_size] -= 1
+        request.decode_start_step = -1
+        if request in self._joined_since_decode:
+            self._joined_since_decode.remove(request)
+
+    def _rebase(self, request: Request) -> None:
+        # counters were advanced to decode_step: the offset (computed - start) is unchanged
+        request.decode_start_step = self.decode_step
+
+    def _longest_offset(self) -> int:
+        heap = self._context_heap
+        while heap:
+            _, _, epoch, request = heap[0]
+            if request.decode_epoch == epoch and request.decode_start_step >= 0:
+                return -heap[0][0]
+            heapq.heappop(heap)
+        return 0

@@ -1,0 +1,44 @@
+"""Routers: which replica an arriving request joins.
+
+``round-robin`` cycles through replicas; ``least-outstanding`` picks the replica with the fewest
+requests waiting or running (ties to the lowest index), as load balancers with request counting
+do. A router is a plain object with ``choose(replicas) -> index``.
+"""
+from __future__ import annotations
+
+
+class RoundRobinRouter:
+    """Cycle through replicas in order."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def choose(self, replicas) -> int:
+        """Index of the replica for the next request."""
+        index = self._next % len(replicas)
+        self._next += 1
+        return index
+
+
+class LeastOutstandingRouter:
+    """Send to the replica with the fewest outstanding requests."""
+
+    def choose(self, replicas) -> int:
+        """Index of the least-loaded replica."""
+        best, best_load = 0, None
+        for index, replica in enumerate(replicas):
+            load = replica.outstanding
+            if best_load is None or load < best_load:
+                best, best_load = index, load
+        return best
+
+
+ROUTERS = {"round-robin": RoundRobinRouter, "least-outstanding": LeastOutstandingRouter}
+
+
+def make_router(name: str):
+    """A new router by name; the error lists the known names."""
+    try:
+        return ROUTERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown router '{name}' (known: {', '.join(ROUTERS)})") from None

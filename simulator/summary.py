@@ -1,0 +1,202 @@
+"""Summary metrics with the definitions and key names of vLLM's serving benchmark.
+
+TTFT: arrival to first token. TPOT: (E2E - TTFT) / (output tokens - 1), over requests with more
+than one output token. ITL: every gap between consecutive tokens of a request. E2E: arrival to
+last token. Percentiles interpolate linearly (numpy's default), as vLLM computes them; the
+weighted ITL percentiles equal those of the expanded gap list. Duration runs from the first
+arrival to the last finish. Latencies are reported in milliseconds under vLLM's ``*_ms`` keys.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.request import FINISHED
+from simulator.simulation import SimulationResult
+
+PERCENTILES = (50.0, 90.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Latency objectives in seconds; None means not set."""
+
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    e2e_s: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Slo":
+        """Parse ``ttft=2s,tpot=100ms,e2e=30s`` (units s or ms; p99 suffixes accepted)."""
+        if not text:
+            return cls()
+        values: dict[str, float] = {}
+        for part in text.split(","):
+            name, _, raw = part.partition("=")
+            key = name.strip().lower().removesuffix("_p99")
+            key = {"e2el": "e2e"}.get(key, key)
+            if key not in ("ttft", "tpot", "e2e") or not raw:
+                raise ValueError(f"bad SLO term '{part}' (expected ttft=, tpot= or e2e= with s/ms)")
+            values[key + "_s"] = parse_seconds(raw)
+        return cls(**values)
+
+    @property
+    def is_set(self) -> bool:
+        """True if any objective is given."""
+        return any(v is not None for v in (self.ttft_s, self.tpot_s, self.e2e_s))
+
+
+def parse_seconds(raw: str) -> float:
+    """'2s', '100ms' or a bare number of seconds."""
+    text = raw.strip().lower()
+    try:
+        if text.endswith("ms"):
+            value = float(text[:-2]) / 1000
+        else:
+            value = float(text.removesuffix("s"))
+    except ValueError:
+        raise ValueError(f"bad duration '{raw}' (expected e.g. 2s or 100ms)") from None
+    if value <= 0:
+        raise ValueError(f"duration '{raw}' must be positive")
+    return value
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """np.percentile of ``values`` repeated ``weights`` times, without expanding them."""
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    ends = np.cumsum(weights)
+    total = int(ends[-1])
+    position = q / 100.0 * (total - 1)
+    low, frac = int(np.floor(position)), position - np.floor(position)
+    low_value = values[np.searchsorted(ends, low, side="right")]
+    high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
+    return float(low_value + (high_value - low_value) * frac)
+
+
+def _stats(name: str, values_s: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    out: dict = {}
+    if values_s.size == 0 or (weights is not None and weights.sum() == 0):
+        out[f"mean_{name}_ms"] = out[f"median_{name}_ms"] = 0.0
+        out[f"std_{name}_ms"] = out[f"p99_{name}_ms"] = 0.0
+        out[f"percentiles_{name}_ms"] = [[p, 0.0] for p in PERCENTILES]
+        return out
+    ms = values_s * 1000.0
+    if weights is None:
+        mean, std = float(ms.mean()), float(ms.std())
+        pct = {p: float(np.percentile(ms, p)) for p in PERCENTILES}
+    else:
+        mean = float(np.average(ms, weights=weights))
+        std = float(np.sqrt(np.average((ms - mean) ** 2, weights=weights)))
+        pct = {p: weighted_percentile(ms, weights, p) for p in PERCENTILES}
+    out[f"mean_{name}_ms"] = mean
+    out[f"median_{name}_ms"] = pct[50.0]
+    out[f"std_{name}_ms"] = std
+    out[f"p99_{name}_ms"] = pct[99.0]
+    out[f"percentiles_{name}_ms"] = [[p, v] for p, v in pct.items()]
+    return out
+
+
+def request_table(result: SimulationResult) -> dict[str, np.ndarray]:
+    """Per-request columns (seconds), in request order, for summaries and requests.csv."""
+    reqs = result.requests
+    nan = float("nan")
+    arrival = np.fromiter((r.arrival_s for r in reqs), float, len(reqs))
+    first = np.fromiter((nan if r.first_token_s is None else r.first_token_s for r in reqs), float, len(reqs))
+    finish = np.fromiter((nan if r.finish_s is None else r.finish_s for r in reqs), float, len(reqs))
+    admitted = np.fromiter((nan if r.admitted_s is None else r.admitted_s for r in reqs), float, len(reqs))
+    out_tokens = np.fromiter((r.output_tokens for r in reqs), np.int64, len(reqs))
+    finished = np.fromiter((r.status == FINISHED for r in reqs), bool, len(reqs))
+    ttft = first - arrival
+    e2e = finish - arrival
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(out_tokens > 1, (finish - first) / (out_tokens - 1), nan)
+    return {
+        "arrival_s": arrival, "first_token_s": first, "finish_s": finish,
+        "prompt_tokens": np.fromiter((r.prompt_tokens for r in reqs), np.int64, len(reqs)),
+        "output_tokens": out_tokens, "ttft_s": np.where(finished, ttft, nan),
+        "tpot_s": np.where(finished, tpot, nan), "e2e_s": np.where(finished, e2e, nan),
+        "queue_s": admitted - arrival,
+        "preemptions": np.fromiter((r.preemptions for r in reqs), np.int64, len(reqs)),
+        "finished": finished,
+    }
+
+
+def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
+    """The summary dictionary: vLLM benchmark keys plus batchsim's own."""
+    table = request_table(result)
+    done = table["finished"]
+    steps = {k: np.frombuffer(v, dtype=np.float64 if k.endswith("_s") else np.int64)
+             for k, v in result.recorder.steps.items()}
+    start_s = float(table["arrival_s"].min()) if done.size else 0.0
+    end_s = float(np.nanmax(table["finish_s"][done])) if done.any() else start_s
+    duration = end_s - start_s
+    rate = (lambda x: x / duration) if duration > 0 else (lambda x: 0.0)
+    completed = int(done.sum())
+    input_tokens = int(table["prompt_tokens"][done].sum())
+    output_tokens = int(table["output_tokens"][done].sum())
+    good = _good_requests(table, slo or Slo())
+    summary = {
+        "duration": duration, "completed": completed,
+        "total_input_tokens": input_tokens, "total_output_tokens": output_tokens,
+        "request_throughput": rate(completed),
+        "request_goodput": rate(good) if slo and slo.is_set else None,
+        "output_throughput": rate(output_tokens),
+        "total_token_throughput": rate(input_tokens + output_tokens),
+    }
+    summary.update(_stats("ttft", table["ttft_s"][done]))
+    tpot = table["tpot_s"][done]
+    summary.update(_stats("tpot", tpot[~np.isnan(tpot)]))
+    summary.update(_stats("itl", np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64),
+                          np.frombuffer(result.recorder.itl_count, dtype=np.int64).astype(float)))
+    summary.update(_stats("e2el", table["e2e_s"][done]))
+    summary.update(_stats("queue", table["queue_s"][done]))
+    summary.update(_batchsim_keys(result, table, steps, duration))
+    return summary
+
+
+def _good_requests(table: dict, slo: Slo) -> int:
+    good = table["finished"].copy()
+    if slo.ttft_s is not None:
+        good &= table["ttft_s"] <= slo.ttft_s
+    if slo.tpot_s is not None:
+        good &= np.nan_to_num(table["tpot_s"], nan=0.0) <= slo.tpot_s
+    if slo.e2e_s is not None:
+        good &= table["e2e_s"] <= slo.e2e_s
+    return int(good.sum())
+
+
+def _batchsim_keys(result: SimulationResult, table: dict, steps: dict, duration: float) -> dict:
+    reasons: dict[str, int] = {}
+    for request in result.requests:
+        if request.status != FINISHED:
+            key = request.reason.split(":")[0] if request.reason else "unknown"
+            reasons[key] = reasons.get(key, 0) + 1
+    dur = steps["duration_s"]
+    busy = float(dur.sum())
+    replicas = len(result.replicas)
+    weights = dur if busy > 0 else None
+    kv_total = result.replicas[0].kv.total_blocks if result.replicas else 0
+    offered = float((steps["slots"]).sum())
+    preempted = table["preemptions"]
+    return {
+        "rejected": int(len(result.requests) - table["finished"].sum()),
+        "rejected_reasons": reasons,
+        "preemptions": int(result.recorder.preemptions),
+        "preempted_requests": int((preempted > 0).sum()),
+        "preemption_rate": float((preempted > 0).mean()) if preempted.size else 0.0,
+        "replicas": replicas,
+        "num_steps": int(dur.size),
+        "gpu_busy_fraction": busy / (duration * replicas) if duration > 0 else 0.0,
+        "slot_utilization": float(steps["sampled_tokens"].sum()) / offered if offered else 0.0,
+        "mean_batch_size": float(np.average(steps["num_seqs"], weights=weights)) if dur.size else 0.0,
+        "max_batch_size": int(steps["num_seqs"].max()) if dur.size else 0,
+        "mean_prefill_tokens_per_step": float(steps["prefill_tokens"].mean()) if dur.size else 0.0,
+        "kv_capacity_blocks": int(kv_total),
+        "mean_kv_usage": (float(np.average(steps["kv_blocks_used"], weights=weights)) / kv_total
+                          if dur.size and kv_total else 0.0),
+        "peak_kv_usage": (max(r.kv.peak_used_blocks for r in result.replicas) / kv_total
+                          if kv_total else 0.0),
+        "max_waiting": int(steps["waiting"].max()) if dur.size else 0,
+    }
