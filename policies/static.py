@@ -27,7 +27,7 @@ class StaticPolicy:
         self.slots = batch_size
         self._rows = 0
         self._padded_prompt = 0
-        self._decode_steps = 0
+        self._first_decode_step = 0
         self._in_batch = False
 
     @classmethod
@@ -42,8 +42,8 @@ class StaticPolicy:
     def schedule(self, state, now_s: float) -> Batch:
         """Next decode step of the current batch, or a new padded batch."""
         if self._in_batch and state.running:
-            context = self._padded_prompt + self._decode_steps
-            self._decode_steps += 1
+            # every row holds the padded prompt plus one KV entry per decode step taken so far
+            context = self._padded_prompt + state.decode_step - self._first_decode_step
             shape = StepShape((), self._rows, self._rows * context, context)
             return Batch(decode=True, shape=shape)
         self._in_batch = False
@@ -57,7 +57,7 @@ class StaticPolicy:
         members = self._fill(state)
         self._rows = len(members)
         self._padded_prompt = max(r.prompt_tokens for r in members)
-        self._decode_steps = 0
+        self._first_decode_step = state.decode_step
         self._in_batch = True
         shape = StepShape(((self._padded_prompt, 0),) * self._rows)
         return Batch(prefill=[(r, r.tokens_to_compute) for r in members], shape=shape)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from simulator.step import StepShape
 
 
@@ -34,3 +36,18 @@ class CostModel(Protocol):
     def step_time_s(self, shape: StepShape) -> float:
         """Wall time in seconds of one step with this composition."""
         ...
+
+
+def decode_run_times_s(cost_model, count: int, context_sum: int, context_max: int,
+                       steps: int) -> np.ndarray:
+    """Times of ``steps`` consecutive decode-only steps of the same sequences.
+
+    Step j has ``count`` sequences with context sum ``context_sum + j * count`` and maximum
+    ``context_max + j``. Cost models may provide a vectorized ``decode_run_times_s``; otherwise
+    each step is priced on its own.
+    """
+    vectorized = getattr(cost_model, "decode_run_times_s", None)
+    if vectorized is not None:
+        return vectorized(count, context_sum, context_max, steps)
+    return np.array([cost_model.step_time_s(StepShape((), count, context_sum + j * count,
+                                                      context_max + j)) for j in range(steps)])

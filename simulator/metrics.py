@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
+
 from simulator.request import Request
 from simulator.step import StepShape
 
-STEP_COLUMNS = ("replica", "start_s", "duration_s", "prefill_tokens", "decode_seqs", "num_seqs",
+STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
+                "num_seqs",
                 "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
 
 
@@ -26,12 +29,13 @@ class Recorder:
         self.preemptions = 0
 
     def step(self, replica: int, start_s: float, duration_s: float, shape: StepShape,
-             state) -> int:
-        """Record a step as it starts; return its row for ``sampled``."""
+             state, steps: int = 1) -> int:
+        """Record a step, or a run of ``steps`` decode steps, as it starts; return its row."""
         columns = self.steps
         columns["replica"].append(replica)
         columns["start_s"].append(start_s)
         columns["duration_s"].append(duration_s)
+        columns["steps"].append(steps)
         columns["prefill_tokens"].append(shape.prefill_tokens)
         columns["decode_seqs"].append(shape.decode_count)
         columns["num_seqs"].append(shape.num_seqs)
@@ -53,6 +57,14 @@ class Recorder:
             self.itl_gap_s.append(gap_s)
             self.itl_count.append(count)
 
+    def itl_run(self, gaps_s, count: int) -> None:
+        """Record ``count`` gaps of each duration in ``gaps_s`` (one decode run's later steps)."""
+        if isinstance(gaps_s, np.ndarray):
+            self.itl_gap_s.frombytes(np.ascontiguousarray(gaps_s, dtype=np.float64).tobytes())
+        else:
+            self.itl_gap_s.extend(gaps_s)
+        self.itl_count.extend([count] * len(gaps_s))
+
     def preempted(self, replica: int) -> None:
         """Count one preemption."""
         self.preemptions += 1
@@ -63,5 +75,5 @@ class Recorder:
 
     @property
     def num_steps(self) -> int:
-        """Steps recorded."""
-        return len(self.steps["start_s"])
+        """Forward steps simulated (a run of identical decode steps counts each step)."""
+        return int(sum(self.steps["steps"]))

@@ -15,12 +15,18 @@ Invariant: ``kv.used_blocks`` equals the sum over running requests of their (syn
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 
+import numpy as np
+
+from simulator.cost import decode_run_times_s
 from simulator.kv_cache import BlockManager
 from simulator.metrics import Recorder
 from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
 from simulator.step import Batch, StepShape
+
+SHORT_RUN = 24  # runs up to this many steps are priced step by step in plain Python
 
 
 class Replica:
@@ -49,6 +55,7 @@ class Replica:
         self._last_decode_end_s: float | None = None
         self._serial = 0
         self._step_row = -1
+        self._run_times_s = None
 
     # ----- what policies read -------------------------------------------------------------
     @property
@@ -105,8 +112,16 @@ class Replica:
         self.recorder.request_done(request)
 
     # ----- applying a batch ---------------------------------------------------------------
-    def begin_step(self, batch: Batch, now_s: float) -> float:
-        """Apply ``batch`` (preempt, admit, allocate) and return the step's duration."""
+    def begin_step(self, batch: Batch, now_s: float, horizon_s: float = math.inf,
+                   max_steps: int | None = None) -> float:
+        """Apply ``batch`` (preempt, admit, allocate) and return its duration in seconds.
+
+        A decode-only batch is repeated while nothing can change the policy's decision: up to
+        the first finish, the last step whose KV blocks fit, and the last step that starts
+        before ``horizon_s`` (the next arrival), at most ``max_steps`` steps.
+        """
+        if batch.decode and not batch.prefill and not batch.preempt and self._num_decoding:
+            return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
         swap_tokens = 0
         for victim in batch.preempt:
             swap_tokens += self._preempt(victim)
@@ -130,15 +145,92 @@ class Replica:
         shape = batch.shape or StepShape(tuple(chunks), decode_count, context_sum, context_max,
                                          swap_tokens)
         duration_s = self.cost_model.step_time_s(shape)
+        self._run_times_s = None
         self.busy_s += duration_s
-        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self)
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
         return duration_s
 
+    def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
+                          max_steps: int | None) -> float:
+        step = self.decode_step
+        count = self._num_decoding
+        limit = self._finish_heap_top() - step + 1
+        if max_steps is not None:
+            limit = min(limit, max_steps)
+        limit = min(limit, self._steps_with_blocks(limit))
+        if batch.shape is not None:
+            shape = batch.shape
+        else:
+            shape = StepShape((), count, self._offset_sum + count * step,
+                              self._longest_offset() + step)
+        times_s = self._run_times(shape, now_s, horizon_s, limit)
+        steps = len(times_s)
+        self.kv.allocate(self._blocks_for_steps(steps))
+        duration_s = float(sum(times_s)) if steps > 1 else float(times_s[0])
+        self._run_times_s = times_s
+        self.busy_s += duration_s
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, steps)
+        return duration_s
+
+    def _run_times(self, shape: StepShape, now_s: float, horizon_s: float, limit: int):
+        """Step times of the run: every step after the first must start before ``horizon_s``."""
+        count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
+        first_s = self.cost_model.step_time_s(shape)
+        if limit == 1 or now_s + first_s >= horizon_s:
+            return [first_s]
+        guess = limit
+        if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
+            guess = min(limit, int((horizon_s - now_s) / first_s) + 2)
+        if guess <= SHORT_RUN:  # plain floats beat numpy on a handful of steps
+            times_s, end_s = [first_s], now_s + first_s
+            price = self.cost_model.step_time_s
+            for j in range(1, limit):
+                if end_s >= horizon_s:
+                    break
+                step_s = price(StepShape((), count, total + j * count, longest + j))
+                times_s.append(step_s)
+                end_s += step_s
+            return times_s
+        while True:
+            times_s = decode_run_times_s(self.cost_model, count, total, longest, guess)
+            times_s[0] = first_s
+            starts_s = now_s + np.cumsum(times_s) - times_s
+            steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
+            if steps < guess or guess == limit:
+                return times_s[:max(1, steps)]
+            guess = min(limit, guess * 2)
+
+    def _blocks_for_steps(self, steps: int) -> int:
+        """New blocks the next ``steps`` decode steps need: each member one per block_size steps."""
+        size = self.kv.block_size
+        full, rest = divmod(steps, size)
+        counts, start = self._phase_counts, self.decode_step
+        return full * self._num_decoding + sum(counts[-(start + j) % size] for j in range(rest))
+
+    def _steps_with_blocks(self, limit: int) -> int:
+        """How many of the next ``limit`` decode steps find their new blocks free (at least 1)."""
+        free = self.kv.free_blocks
+        if self._num_decoding * (limit // self.kv.block_size + 1) <= free:
+            return limit
+        size = self.kv.block_size
+        phases = (-(self.decode_step + np.arange(limit))) % size
+        needed = np.cumsum(np.asarray(self._phase_counts)[phases])
+        return max(1, int(np.searchsorted(needed, free, side="right")))
+
+    def _finish_heap_top(self) -> int:
+        heap = self._finish_heap
+        while heap:
+            last_step, _, epoch, request = heap[0]
+            if request.decode_epoch == epoch and request.decode_start_step >= 0:
+                return last_step
+            heapq.heappop(heap)
+        return self.decode_step
+
     def finish_step(self, batch: Batch, end_s: float) -> int:
-        """Record the tokens the step produced at ``end_s``; return how many were sampled."""
+        """Record the tokens the step (or run) produced, ending at ``end_s``; return the count."""
         sampled = 0
         if batch.decode and self._num_decoding:
-            sampled += self._finish_decode(end_s)
+            sampled += self._finish_decode(end_s, self._run_times_s)
         for request, tokens in batch.prefill:
             request.num_computed_tokens += tokens
             if request.num_computed_tokens == request.num_tokens:
@@ -147,26 +239,31 @@ class Replica:
         self.recorder.sampled(self._step_row, sampled, self.policy.slots)
         return sampled
 
-    def _finish_decode(self, end_s: float) -> int:
+    def _finish_decode(self, end_s: float, times_s) -> int:
         step = self.decode_step
         decoded = self._num_decoding
+        steps = 1 if times_s is None else len(times_s)
+        first_end_s = end_s if steps == 1 else end_s - float(sum(times_s[1:]))
         joined = self._joined_since_decode
         if self._last_decode_end_s is not None:
-            self.recorder.itl(end_s - self._last_decode_end_s, decoded - len(joined))
+            self.recorder.itl(first_end_s - self._last_decode_end_s, decoded - len(joined))
         for request in joined:
             if request.decode_start_step == step:
-                self.recorder.itl(end_s - request.last_token_s, 1)
+                self.recorder.itl(first_end_s - request.last_token_s, 1)
+        if steps > 1:
+            self.recorder.itl_run(times_s[1:], decoded)
         self._joined_since_decode = []
         self._last_decode_end_s = end_s
-        self.decode_step = step + 1
+        self.decode_step = step + steps
+        last = self.decode_step - 1
         heap = self._finish_heap
-        while heap and heap[0][0] <= step:
+        while heap and heap[0][0] <= last:
             _, _, epoch, request = heapq.heappop(heap)
             if request.decode_epoch == epoch and request.decode_start_step >= 0:
                 self.synced(request)
                 self._leave_decoding(request)
                 self._finish(request, end_s)
-        return decoded
+        return decoded * steps
 
     def _sample_after_prefill(self, request: Request, end_s: float) -> None:
         request.num_generated += 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from simulator.cost import MemoryFacts
 from simulator.hardware import GpuSpec
 from simulator.models import ModelSpec
@@ -63,3 +65,15 @@ class RooflineCostModel:
         attention_s = max(pairs * self._attn_flops_per_pair / self._flops_s,
                           (kv_read + tokens) * self.memory.kv_bytes_per_token / self._bytes_s)
         return self.step_overhead_s + dense_s + attention_s + swap_s
+
+    def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
+                           steps: int) -> np.ndarray:
+        """Vectorized ``step_time_s`` over a run of decode-only steps (see simulator.cost)."""
+        if count == 0:
+            return np.zeros(steps)
+        kv_read = context_sum + count * np.arange(steps, dtype=np.float64)
+        dense_s = max(count * self._dense_flops_per_token / self._flops_s,
+                      self.memory.weight_bytes / self._bytes_s)
+        attention_s = np.maximum((kv_read + count) * self._attn_flops_per_pair / self._flops_s,
+                                 (kv_read + count) * self.memory.kv_bytes_per_token / self._bytes_s)
+        return self.step_overhead_s + dense_s + attention_s

@@ -6,6 +6,7 @@ until a request arrives or until the time its policy asked to be woken (static m
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -42,8 +43,12 @@ class SimulationResult:
 
 
 def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int = 1,
-             router: str = "round-robin") -> SimulationResult:
-    """Replay ``requests`` (sorted by arrival) through ``num_replicas`` replicas."""
+             router: str = "round-robin", max_run_steps: int | None = None) -> SimulationResult:
+    """Replay ``requests`` (sorted by arrival) through ``num_replicas`` replicas.
+
+    Runs of identical decode steps advance in one event; ``max_run_steps=1`` steps one at a
+    time (the reference the run mechanism is tested against).
+    """
     if num_replicas < 1:
         raise ValueError("replicas must be at least 1")
     env = simpy.Environment()
@@ -55,19 +60,33 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
         for i in range(num_replicas)
     ]
     wakeups: list[simpy.Event | None] = [None] * num_replicas
+    arrivals = _Arrivals(requests)
     for replica in replicas:
-        env.process(_serve(env, replica, wakeups))
-    env.process(_arrive(env, requests, replicas, make_router(router), wakeups))
+        env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
+    env.process(_arrive(env, arrivals, replicas, make_router(router), wakeups))
     env.run()
     _close_unfinished(requests, recorder, env.now)
     return SimulationResult(list(requests), recorder, replicas, env.now)
 
 
-def _arrive(env, requests, replicas, router, wakeups):
-    for request in requests:
+class _Arrivals:
+    """The trace in arrival order, and the time of the next request not yet routed."""
+
+    def __init__(self, requests: Sequence[Request]) -> None:
+        self.requests = requests
+        self.next_s = requests[0].arrival_s if len(requests) else math.inf
+
+    def advance(self, position: int) -> None:
+        """Note that requests before ``position`` have been routed."""
+        self.next_s = self.requests[position].arrival_s if position < len(self.requests) else math.inf
+
+
+def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
+    for position, request in enumerate(arrivals.requests):
         delay = request.arrival_s - env.now
         if delay > 0:
             yield env.timeout(delay)
+        arrivals.advance(position + 1)
         index = router.choose(replicas)
         replicas[index].enqueue(request, env.now)
         wake = wakeups[index]
@@ -75,7 +94,7 @@ def _arrive(env, requests, replicas, router, wakeups):
             wake.succeed()
 
 
-def _serve(env, replica: Replica, wakeups):
+def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
     policy = replica.policy
     while True:
         batch = policy.schedule(replica, env.now)
@@ -87,7 +106,7 @@ def _serve(env, replica: Replica, wakeups):
                 yield wake
             wakeups[replica.index] = None
             continue
-        duration_s = replica.begin_step(batch, env.now)
+        duration_s = replica.begin_step(batch, env.now, arrivals.next_s, max_run_steps)
         yield env.timeout(duration_s)
         replica.finish_step(batch, env.now)
 

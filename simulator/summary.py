@@ -178,7 +178,7 @@ def _batchsim_keys(result: SimulationResult, table: dict, steps: dict, duration:
     replicas = len(result.replicas)
     weights = dur if busy > 0 else None
     kv_total = result.replicas[0].kv.total_blocks if result.replicas else 0
-    offered = float((steps["slots"]).sum())
+    offered = float((steps["slots"] * steps["steps"]).sum())
     preempted = table["preemptions"]
     return {
         "rejected": int(len(result.requests) - table["finished"].sum()),
@@ -187,12 +187,13 @@ def _batchsim_keys(result: SimulationResult, table: dict, steps: dict, duration:
         "preempted_requests": int((preempted > 0).sum()),
         "preemption_rate": float((preempted > 0).mean()) if preempted.size else 0.0,
         "replicas": replicas,
-        "num_steps": int(dur.size),
+        "num_steps": int(steps["steps"].sum()),
         "gpu_busy_fraction": busy / (duration * replicas) if duration > 0 else 0.0,
         "slot_utilization": float(steps["sampled_tokens"].sum()) / offered if offered else 0.0,
         "mean_batch_size": float(np.average(steps["num_seqs"], weights=weights)) if dur.size else 0.0,
         "max_batch_size": int(steps["num_seqs"].max()) if dur.size else 0,
-        "mean_prefill_tokens_per_step": float(steps["prefill_tokens"].mean()) if dur.size else 0.0,
+        "mean_prefill_tokens_per_step": (float(steps["prefill_tokens"].sum() / steps["steps"].sum())
+                                         if dur.size else 0.0),
         "kv_capacity_blocks": int(kv_total),
         "mean_kv_usage": (float(np.average(steps["kv_blocks_used"], weights=weights)) / kv_total
                           if dur.size and kv_total else 0.0),

@@ -17,7 +17,7 @@ def test_static_slot_utilization_is_sum_over_b_times_max():
 def test_static_batch_lasts_as_long_as_its_longest_request():
     cost = LinearCost(base_s=0.01)
     requests = make_requests([10] * 8, LENGTHS)
-    result = run(requests, lambda: StaticPolicy(8), cost)
+    result = run(requests, lambda: StaticPolicy(8), cost, max_run_steps=1)
     # one prefill step plus max(L) - 1 decode steps, every row padded along
     assert len(cost.shapes) == max(LENGTHS)
     assert all(s.decode_count == 8 for s in cost.shapes[1:])

@@ -28,7 +28,7 @@ def test_decode_cost_sees_growing_context():
     # context grows by one per decode: cached 100, 101, 102 before the three decode steps
     cost = LinearCost(base_s=0.0, context_token_s=1e-3)
     (request,) = requests = make_requests([100], [4])
-    run(requests, lambda: ContinuousPolicy(8, 4096), cost)
+    run(requests, lambda: ContinuousPolicy(8, 4096), cost, max_run_steps=1)
     decode_shapes = [s for s in cost.shapes if s.decode_count]
     assert [s.decode_context_sum for s in decode_shapes] == [100, 101, 102]
     assert [s.decode_context_max for s in decode_shapes] == [100, 101, 102]
