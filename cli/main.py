@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import replay
+from cli import replay, trace_cmd
 
-COMMAND_MODULES = [replay]
+COMMAND_MODULES = [replay, trace_cmd]
 
 
 class CliError(Exception):
