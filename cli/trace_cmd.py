@@ -76,6 +76,9 @@ def run_stats(args) -> int:
     """Print statistics of a trace (text table or JSON)."""
     trace = load_from_args(args)
     _print_notes(trace.notes)
+    if trace.table.empty:
+        print(f"{trace.source}: 0 requests")
+        return 0
     stats = describe(trace.table, trace.prefix_block_tokens)
     if args.json:
         print(json.dumps({"source": trace.source, "format": trace.fmt, **_clean(asdict(stats))},
@@ -109,7 +112,7 @@ def run_convert(args) -> int:
 
 def run_synth(args) -> int:
     """Synthesize a trace and write it."""
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed or 0)
     times = _arrivals(args, rng)
     table = synthesize(times, _lengths(args), rng)
     write_canonical(table, args.out)

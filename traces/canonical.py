@@ -46,8 +46,6 @@ def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], sk
                      lambda i: f"{float(arrival[i])!r} is a negative arrival time")
     keep = checker.resolve(skip_bad, notes)
     table = raw.loc[keep].reset_index(drop=True) if not keep.all() else raw.reset_index(drop=True)
-    if table.empty:
-        raise TraceError(f"{checker.source}: no requests left to replay")
     table["arrival_s"] = table["arrival_s"].astype(np.float64)
     if shift_to_zero:
         start_s = float(table["arrival_s"].min())

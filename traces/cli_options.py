@@ -18,14 +18,15 @@ from traces.errors import TraceError
 from traces.load import load_trace
 
 
-def add_trace_options(parser: argparse.ArgumentParser) -> None:
-    """Add --format, --skip-bad, --model, --spread-ties, --tokenizer and the transforms."""
+def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--model") -> None:
+    """Add --format, --skip-bad, the BurstGPT model filter, --spread-ties, --tokenizer and the
+    transforms. Commands whose --model names the served model pass another ``model_flag``."""
     group = parser.add_argument_group("trace input")
     group.add_argument("--format", default="auto", choices=["auto", *FORMATS],
                        help="trace format (default: detect from header or first record)")
     group.add_argument("--skip-bad", action="store_true",
                        help="skip malformed rows (counted in the report) instead of failing")
-    group.add_argument("--model", help="BurstGPT: keep only this Model's rows")
+    group.add_argument(model_flag, dest="trace_model", help="BurstGPT: keep only this Model's rows")
     group.add_argument("--spread-ties", action="store_true",
                        help="spread requests sharing a timestamp evenly to the next one")
     group.add_argument("--tokenizer", metavar="PATH",
@@ -36,7 +37,7 @@ def add_trace_options(parser: argparse.ArgumentParser) -> None:
                        help="keep a window: seconds with an s suffix (600s:1200s) or row "
                             "indices (0:5000); arrivals rebased to 0")
     group.add_argument("--sample", type=int, metavar="N", help="keep N random requests")
-    group.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    group.add_argument("--seed", type=int, help="seed for --sample and synthetic traces (default 0)")
     group.add_argument("--limit", type=int, metavar="N", help="keep the first N requests")
     group.add_argument("--rate-scale", type=float, metavar="X",
                        help="multiply the request rate by X (arrival times divided by X)")
@@ -48,16 +49,16 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     """Load ``args.trace`` (or the default trace) and apply the shared transforms."""
     path = getattr(args, "trace", None)
     if path is None:
-        trace = LoadedTrace(default_trace(args.seed), SOURCE, "synthetic", None, [])
+        trace = LoadedTrace(default_trace(args.seed or 0), SOURCE, "synthetic", None, [])
     else:
-        trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.model,
+        trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.trace_model,
                            spread_ties=args.spread_ties, tokenizer=args.tokenizer,
                            sharegpt_filters=args.sharegpt_filters)
     steps = []
     if args.window:
         steps.append(_window_step(args.window))
     if args.sample is not None:
-        steps.append(lambda t: transforms.sample(t, args.sample, np.random.default_rng(args.seed)))
+        steps.append(lambda t: transforms.sample(t, args.sample, np.random.default_rng(args.seed or 0)))
     if args.limit is not None:
         steps.append(lambda t: transforms.limit(t, args.limit))
     if args.rate_scale is not None:
@@ -68,8 +69,6 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     for step in steps:
         table, note = step(trace.table)
         trace = replace(trace, table=table, notes=[*trace.notes, note])
-    if trace.table.empty:
-        raise TraceError(f"{trace.source}: no requests left after the transforms")
     return trace
 
 
