@@ -24,6 +24,7 @@ SERVING_FLAGS = (
     ("--replicas", int, "replicas (GPUs) behind the router (default 1)"),
     ("--router", str, "round-robin | least-outstanding (default round-robin)"),
     ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
+    ("--tensor-parallel-size", int, "GPUs per replica (tensor parallelism; alias --tp)"),
 )
 
 
@@ -35,7 +36,8 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
     parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
     for flag, kind, text in SERVING_FLAGS:
-        parser.add_argument(flag, type=kind, help=text)
+        aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
+        parser.add_argument(flag, *aliases, type=kind, help=text)
 
 
 def scenario_from_args(args):
@@ -107,7 +109,8 @@ def run(args) -> int:
         ("Trace", f"{len(table):,} requests; {trace_text}"),
         ("Policy", f"{serving.policy} ({knobs}, block_size={serving.block_size})"),
         ("Cost model", describe_cost_model(outcome.cost_model)),
-        ("Replicas", f"{serving.replicas} x {scenario.gpu} ({serving.router} routing)"),
+        ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "
+                     f"({serving.router} routing)"),
     ]
     print(format_report(outcome.summary, context))
     if args.out:

@@ -78,3 +78,11 @@ def test_unknown_yaml_key_is_named(capsys, tmp_path):
     config.write_text("policy: continuous\nmax_seqs: 8\n")
     code, _, err = replay(capsys, "--config", str(config))
     assert code == 2 and "unknown key 'max_seqs'" in err
+
+
+def test_a_70b_model_needs_tensor_parallelism(capsys):
+    code, _, err = replay(capsys, "--model", "llama-3-70b", "--profile", "roofline", "--limit", "20")
+    assert code == 2 and "no room for a KV cache" in err
+    code, out, _ = replay(capsys, "--model", "llama-3-70b", "--tp", "4", "--limit", "50", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["gpus"] == 4 and summary["completed"] > 0
