@@ -1,6 +1,7 @@
 """Does a deployment meet its objectives on a trace? One simulation per question, remembered.
 
-A question is a replica count and a rate scale (arrival times divided by it). Round-robin
+A question is a replica count and a rate scale (arrival times divided by it); its summary is
+run_scenario's without the inter-token-latency statistics (see ``_run``). Round-robin
 deployments are replayed one replica at a time (planning.split), spread over worker processes
 when a pool is given; other routers need one shared replay. A question asked only for its
 answer stops early once the objectives must fail (planning.guard); the planner asks again for
@@ -8,6 +9,7 @@ the full summary where it shows the evidence.
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,17 +44,41 @@ class ShareJob:
     guard: tuple | None = None  # (objectives, requests, multi-token requests) of the question
 
 
+def guarded_setup(setup, guard):
+    """The setup with every replica's policy consulting one shared tally (None: unchanged)."""
+    if guard is None:
+        return setup
+    tally = ViolationTally(*guard)
+    make_policy = setup.make_policy
+    return replace(setup, make_policy=lambda: GuardedPolicy(make_policy(), tally))
+
+
 def run_share_job(job: ShareJob):
     """Compact results of the job's replicas, or why the question stopped early."""
-    setup = prepare(job.scenario, job.cost_model).setup
-    if job.guard is not None:
-        tally = ViolationTally(*job.guard)
-        make_policy = setup.make_policy
-        setup = replace(setup, make_policy=lambda: GuardedPolicy(make_policy(), tally))
+    setup = guarded_setup(prepare(job.scenario, job.cost_model).setup, job.guard)
     try:
-        return [compact(simulate(requests_from_table(share), setup, 1)) for share in job.shares]
+        return [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
+                for share in job.shares]
     except ObjectivesFailed as failure:
         return str(failure)
+
+
+@dataclass(frozen=True)
+class QuestionJob:
+    """One whole question for one worker process (its replicas replayed in turn there)."""
+
+    scenario: Scenario
+    cost_model: object
+    table: object
+    objectives: tuple
+    replicas: int
+    scale: float
+
+
+def answer_question(job: QuestionJob) -> Verdict:
+    """The verdict of one question, stopping early when it can (a worker's task)."""
+    evaluator = Evaluator(job.scenario, job.table, job.objectives, job.cost_model)
+    return evaluator.verdict(job.replicas, job.scale, full=False)
 
 
 class Evaluator:
@@ -75,6 +101,17 @@ class Evaluator:
     def meets(self, replicas: int, scale: float = 1.0) -> bool:
         """Answer only: stops the simulation early when it can."""
         return self.verdict(replicas, scale, full=False).meets
+
+    def meets_many(self, questions: list[tuple[int, float]]) -> list[bool]:
+        """Answers to several (replicas, scale) questions, one worker process each."""
+        todo = [q for q in dict.fromkeys(questions) if q not in self._cache]
+        if self.pool is not None and len(todo) > 1:
+            jobs = [QuestionJob(self.scenario, self.prepared.cost_model, self.table,
+                                self.objectives, replicas, scale) for replicas, scale in todo]
+            for question, verdict in zip(todo, self.pool.map(answer_question, jobs)):
+                self._cache[question] = verdict
+            self.simulations += len(todo)
+        return [self.meets(replicas, scale) for replicas, scale in questions]
 
     def verdict(self, replicas: int, scale: float = 1.0, full: bool = True) -> Verdict:
         """The verdict; with ``full`` the run goes to the end and the summary is kept."""
@@ -99,7 +136,11 @@ class Evaluator:
             outcome = self._shared(table, replicas, guard)
         if isinstance(outcome, str):
             return Verdict(replicas, scale, False, None, outcome)
-        summary = summarize(outcome, self.goodput_slo)
+        # Inter-token gaps number one per decode step (millions on an hour-long trace) and are
+        # no objective here: plan summaries leave the ITL statistics out rather than pay for them
+        outcome.recorder.itl_gap_s, outcome.recorder.itl_count = array("d"), array("q")
+        summary = {k: v for k, v in summarize(outcome, self.goodput_slo).items()
+                   if "_itl_" not in k}
         serving = self.prepared.serving
         summary.update(policy=serving.policy, replicas=replicas,
                        tensor_parallel_size=serving.tensor_parallel_size,
@@ -121,11 +162,7 @@ class Evaluator:
         return merge_results(parts)
 
     def _shared(self, table, replicas: int, guard):
-        setup = self.prepared.setup
-        if guard is not None:
-            tally = ViolationTally(*guard)
-            make_policy = setup.make_policy
-            setup = replace(setup, make_policy=lambda: GuardedPolicy(make_policy(), tally))
+        setup = guarded_setup(self.prepared.setup, guard)
         try:
             return simulate(requests_from_table(table), setup, replicas,
                             self.prepared.serving.router)

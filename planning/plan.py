@@ -13,7 +13,6 @@ tensor-parallel GPUs per replica. Rates are requests per second, times seconds.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +30,7 @@ class PlanOptions:
     window_s: float | None = 600.0  # None: no per-window requirement
     rate_tolerance: float = 0.02  # relative width of the sustainable-rate bracket
     max_replicas: int = 1024
+    rate_probes: int = 2  # scales asked per round of the rate search (run in parallel)
 
     def __post_init__(self) -> None:
         if self.window_s is not None and not self.window_s > 0:
@@ -39,6 +39,8 @@ class PlanOptions:
             raise ValueError(f"rate tolerance must be in (0, 1), got {self.rate_tolerance}")
         if self.max_replicas < 1:
             raise ValueError(f"max replicas must be at least 1, got {self.max_replicas}")
+        if self.rate_probes < 1:
+            raise ValueError(f"rate probes must be at least 1, got {self.rate_probes}")
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,16 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     rate, windows = None, []
     simulations = 0
     if span_s > 0:
-        rate = _rate(whole, replicas, len(table) / span_s, options)
+        trace_rate_per_s = len(table) / span_s
+        rate = _rate(whole, replicas, trace_rate_per_s, options)
         parts = split_windows(table, options.window_s) if options.window_s is not None else []
         if len(parts) > 1:  # one window is the whole trace again
-            for window in parts:
-                need, count = _window(window, replicas, len(table) / span_s, whole, options)
+            tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
+                                w.index, w.start_s, w.end_s, w.table,
+                                max(1, round(replicas * w.rate_per_s / trace_rate_per_s)))
+                     for w in parts]
+            mapper = pool.map if pool is not None else map
+            for need, count in mapper(window_requirement, tasks):
                 windows.append(need)
                 simulations += count
     serving = whole.prepared.serving
@@ -141,23 +148,38 @@ def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
     # The planned fleet meets at scale 1 and one replica fewer does not, which is roughly the
     # fleet at replicas / (replicas - 1) times the rate: the bracket to check first.
     failing = replicas / (replicas - 1) if replicas > 1 else 2.0
-    bracket = highest_meeting_scale(lambda s: whole.meets(replicas, s), 1.0, failing,
-                                    options.rate_tolerance)
+    bracket = highest_meeting_scale(
+        lambda scales: whole.meets_many([(replicas, s) for s in scales]), 1.0, failing,
+        options.rate_tolerance, probes=options.rate_probes)
     if bracket is None:
         return None
     return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas)
 
 
-def _window(window, replicas: int, trace_rate_per_s: float, whole: Evaluator,
-            options: PlanOptions) -> tuple[WindowNeed, int]:
-    if window.requests == 0:
-        return WindowNeed(window.index, window.start_s, window.end_s, 0, 0.0, 0), 0
-    evaluator = Evaluator(whole.scenario, window.table, whole.objectives,
-                          whole.prepared.cost_model, whole.pool, whole.workers)
-    guess = math.ceil(replicas * window.rate_per_s / trace_rate_per_s)
-    count = fewest_meeting(evaluator.meets, guess, options.max_replicas)
+@dataclass(frozen=True)
+class WindowTask:
+    """One window's search, for a worker process (its questions run there, in turn)."""
+
+    scenario: Scenario
+    cost_model: object
+    objectives: tuple
+    options: PlanOptions
+    index: int
+    start_s: float
+    end_s: float
+    table: object
+    guess: int
+
+
+def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
+    """Fewest replicas for one window replayed on its own; returns it and the simulations run."""
+    requests = len(task.table)
+    if requests == 0:
+        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
+    evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)
+    count = fewest_meeting(evaluator.meets, task.guess, task.options.max_replicas)
     summary = evaluator.verdict(count).summary
-    observed = {o.name: o.observed_s(summary) for o in evaluator.objectives}
-    need = WindowNeed(window.index, window.start_s, window.end_s, window.requests,
-                      window.rate_per_s, count, observed)
+    observed = {o.name: o.observed_s(summary) for o in task.objectives}
+    need = WindowNeed(task.index, task.start_s, task.end_s, requests,
+                      requests / (task.end_s - task.start_s), count, observed)
     return need, evaluator.simulations

@@ -50,35 +50,64 @@ class ScaleBracket:
     failing: float
 
 
-def highest_meeting_scale(meets: Callable[[float], bool], guess_meeting: float = 1.0,
-                          guess_failing: float | None = None, rel_tolerance: float = 0.02,
-                          lowest: float = 1e-4, highest: float = 1e4) -> ScaleBracket | None:
+def highest_meeting_scale(meets_many: Callable[[list[float]], list[bool]],
+                          guess_meeting: float = 1.0, guess_failing: float | None = None,
+                          rel_tolerance: float = 0.02, lowest: float = 1e-4,
+                          highest: float = 1e4, probes: int = 1) -> ScaleBracket | None:
     """Bracket the highest positive scale that meets; None if even ``lowest`` fails.
 
-    The guesses are checked, not trusted: the bracket widens (doubling) until its low end
-    meets and its high end fails, then narrows geometrically to ``rel_tolerance``. Raises
-    ValueError if ``highest`` still meets (nothing saturates).
+    ``meets_many`` answers a list of scales at once (in parallel, for ``probes`` > 1: each
+    round then asks ``probes`` scales and narrows the bracket ``probes`` + 1 ways). The guesses
+    are checked, not trusted: the bracket widens until its low end meets and its high end
+    fails, then narrows geometrically to ``rel_tolerance``. Raises ValueError if ``highest``
+    still meets (nothing saturates).
     """
     if not rel_tolerance > 0:
         raise ValueError(f"tolerance must be positive, got {rel_tolerance}")
+    probes = max(1, probes)
     low = guess_meeting
     high = guess_failing if guess_failing and guess_failing > low else low * 2
-    if meets(low):
-        while meets(high):
-            if high >= highest:
-                raise ValueError(f"still meets the objectives at {high:g}x the trace's rate")
-            low, high = high, high * 2
+    answers = meets_many([low, high]) if probes > 1 else meets_many([low])
+    if not answers[0]:
+        widened = _widen_down(meets_many, low, lowest, probes)
+        if widened is None:
+            return None
+        low, high = widened
     else:
-        high = low
-        low = high / 2
-        while not meets(low):
-            if low <= lowest:
-                return None
-            low, high = low / 2, low
+        high_meets = answers[1] if len(answers) > 1 else meets_many([high])[0]
+        if high_meets:
+            low, high = _widen_up(meets_many, high, highest, probes)
     while high / low > 1 + rel_tolerance:
-        middle = math.sqrt(low * high)
-        if meets(middle):
-            low = middle
-        else:
-            high = middle
+        ratio = (high / low) ** (1.0 / (probes + 1))
+        scales = [low * ratio ** (i + 1) for i in range(probes)]
+        for scale, ok in zip(scales, meets_many(scales)):
+            if not ok:
+                high = scale
+                break
+            low = scale
     return ScaleBracket(low, high)
+
+
+def _widen_up(meets_many, meeting: float, highest: float, probes: int) -> tuple[float, float]:
+    """(meeting, failing) above a scale known to meet, doubling."""
+    while True:
+        scales = [meeting * 2 ** (i + 1) for i in range(probes)]
+        for scale, ok in zip(scales, meets_many(scales)):
+            if not ok:
+                return meeting, scale
+            meeting = scale
+        if meeting >= highest:
+            raise ValueError(f"still meets the objectives at {meeting:g}x the trace's rate")
+
+
+def _widen_down(meets_many, failing: float, lowest: float,
+                probes: int) -> tuple[float, float] | None:
+    """(meeting, failing) below a scale known to fail, halving; None below ``lowest``."""
+    while True:
+        scales = [failing / 2 ** (i + 1) for i in range(probes)]
+        for scale, ok in zip(scales, meets_many(scales)):
+            if ok:
+                return scale, failing
+            failing = scale
+        if failing <= lowest:
+            return None

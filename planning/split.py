@@ -38,10 +38,12 @@ def round_robin_shares(table, replicas: int) -> list:
     return [table.iloc[i::replicas] for i in range(replicas)]
 
 
-def simulate_round_robin(table, setup: ReplicaSetup, replicas: int) -> SimulationResult:
+def simulate_round_robin(table, setup: ReplicaSetup, replicas: int,
+                         keep_itl: bool = True) -> SimulationResult:
     """Replay ``table`` through ``replicas`` round-robin replicas, one replica at a time."""
     shares = round_robin_shares(table, replicas)
-    return merge_results([compact(simulate(requests_from_table(s), setup, 1)) for s in shares])
+    return merge_results([compact(simulate(requests_from_table(s), setup, 1), keep_itl)
+                          for s in shares])
 
 
 @dataclass
@@ -67,8 +69,12 @@ class CompactResult:
     end_s: float
 
 
-def compact(result: SimulationResult) -> CompactResult:
-    """Columns of a single-replica result, requests in their original order."""
+def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
+    """Columns of a single-replica result, requests in their original order.
+
+    Without ``keep_itl`` the inter-token gaps (one entry per decode step: millions on a long
+    trace) are left out; summaries of the merged result then have no ITL statistics.
+    """
     reqs = result.requests
     nan = float("nan")
     columns = {
@@ -84,10 +90,12 @@ def compact(result: SimulationResult) -> CompactResult:
                                      for r in reqs), float, len(reqs))
     steps = {name: np.frombuffer(result.recorder.steps[name], dtype=_dtype(name)).copy()
              for name in STEP_COLUMNS}
+    recorder = result.recorder
+    gaps = np.frombuffer(recorder.itl_gap_s, dtype=np.float64) if keep_itl else np.zeros(0)
+    counts = np.frombuffer(recorder.itl_count, dtype=np.int64) if keep_itl else np.zeros(0, np.int64)
     return CompactResult(columns, [r.reason for r in reqs], [r.status for r in reqs], steps,
-                         np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64).copy(),
-                         np.frombuffer(result.recorder.itl_count, dtype=np.int64).copy(),
-                         result.recorder.preemptions, result.replicas[0].kv, result.end_s)
+                         gaps.copy(), counts.copy(), recorder.preemptions,
+                         result.replicas[0].kv, result.end_s)
 
 
 def merge_results(parts: list[CompactResult]) -> SimulationResult:

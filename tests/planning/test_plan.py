@@ -49,10 +49,10 @@ def test_sustainable_rate_bracket_is_verified_by_replay(plan_and_trace):
 
 
 def test_windows_show_the_peak_and_each_count_is_verified():
-    table = two_phase_trace(phase_s=200.0)
+    table = two_phase_trace(phase_s=120.0)
     slo = parse_slo("ttft_p99=1s,tpot_p99=12ms")
-    plan = plan_capacity(BASE, table, slo, PlanOptions(window_s=200.0))
-    windows = split_windows(table, 200.0)
+    plan = plan_capacity(BASE, table, slo, PlanOptions(window_s=120.0))
+    windows = split_windows(table, 120.0)
     quiet, busy = plan.windows
     assert (quiet.requests, busy.requests) == tuple(len(w.table) for w in windows)
     assert busy.replicas > quiet.replicas >= 1
@@ -60,8 +60,8 @@ def test_windows_show_the_peak_and_each_count_is_verified():
         assert meets(replayed(BASE, window.table, need.replicas), slo)
         if need.replicas > 1:
             assert not meets(replayed(BASE, window.table, need.replicas - 1), slo)
-    hours = 200.0 / 3600
-    scaling = autoscaling(plan, 200.0)
+    hours = 120.0 / 3600
+    scaling = autoscaling(plan, 120.0)
     assert scaling.autoscaled_gpu_hours == pytest.approx((quiet.replicas + busy.replicas) * hours)
     assert scaling.peak_gpu_hours == pytest.approx(2 * busy.replicas * hours)
     assert scaling.fixed_gpu_hours == pytest.approx(2 * plan.replicas * hours)
@@ -69,12 +69,15 @@ def test_windows_show_the_peak_and_each_count_is_verified():
 
 def test_pool_gives_the_same_plan():
     table = poisson_trace(900, 40.0, seed=4)
-    serial = plan_capacity(BASE, table, SLO, PlanOptions(window_s=None))
+    options = PlanOptions(window_s=8.0)
+    serial = plan_capacity(BASE, table, SLO, options)
     with ProcessPoolExecutor(2) as pool:
-        parallel = plan_capacity(BASE, table, SLO, PlanOptions(window_s=None), pool=pool, workers=2)
+        parallel = plan_capacity(BASE, table, SLO, options, pool=pool, workers=2)
     assert parallel.replicas == serial.replicas
     assert parallel.at_count.summary == serial.at_count.summary
+    assert parallel.below.summary == serial.below.summary
     assert parallel.rate == serial.rate
+    assert len(serial.windows) == 3 and parallel.windows == serial.windows
 
 
 def test_more_replicas_never_worsen_p99_with_round_robin():

@@ -42,10 +42,15 @@ def test_non_monotone_answers_still_give_a_verified_transition():
     assert answers[found] and not answers.get(found - 1, False)
 
 
+def many(meets):
+    return lambda scales: [meets(s) for s in scales]
+
+
+@pytest.mark.parametrize("probes", [1, 2, 3])
 @pytest.mark.parametrize("threshold", [0.013, 0.3, 1.0, 1.7, 9.5])
-def test_highest_scale_brackets_the_threshold_to_tolerance(threshold):
+def test_highest_scale_brackets_the_threshold_to_tolerance(threshold, probes):
     meets = Counting(lambda s: s <= threshold)
-    bracket = highest_meeting_scale(meets, 1.0, None, rel_tolerance=0.02)
+    bracket = highest_meeting_scale(many(meets), 1.0, None, rel_tolerance=0.02, probes=probes)
     assert bracket.meeting <= threshold < bracket.failing
     assert bracket.failing / bracket.meeting <= 1.02
     assert meets(bracket.meeting) and not meets(bracket.failing)
@@ -53,11 +58,21 @@ def test_highest_scale_brackets_the_threshold_to_tolerance(threshold):
 
 def test_a_bracket_guess_is_checked_not_trusted():
     meets = Counting(lambda s: s <= 1.5)
-    bracket = highest_meeting_scale(meets, 1.0, 1.1, rel_tolerance=0.05)  # 1.1 wrongly guessed
+    bracket = highest_meeting_scale(many(meets), 1.0, 1.1, rel_tolerance=0.05)  # 1.1 is wrong
     assert bracket.meeting <= 1.5 < bracket.failing
 
 
 def test_highest_scale_none_when_nothing_meets_and_error_when_nothing_fails():
-    assert highest_meeting_scale(lambda s: False, 1.0, lowest=1e-3) is None
+    assert highest_meeting_scale(many(lambda s: False), 1.0, lowest=1e-3) is None
     with pytest.raises(ValueError, match="still meets"):
-        highest_meeting_scale(lambda s: True, 1.0, highest=64)
+        highest_meeting_scale(many(lambda s: True), 1.0, highest=64)
+
+
+def test_more_probes_take_fewer_rounds():
+    rounds = {}
+    for probes in (1, 3):
+        calls = []
+        highest_meeting_scale(lambda scales: calls.append(scales) or [s <= 3.3 for s in scales],
+                              1.0, None, rel_tolerance=0.01, probes=probes)
+        rounds[probes] = len(calls)
+    assert rounds[3] < rounds[1]
