@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import replay
+from cli import record_cmd, replay
 
-COMMAND_MODULES = [replay]
+COMMAND_MODULES = [replay, record_cmd]
 
 
 class CliError(Exception):
