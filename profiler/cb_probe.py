@@ -45,7 +45,8 @@ def _engine_steps(manager, prompts, out_tokens: int, profile_steps: int):
         t2 = perf_counter()
         bp.update_batch()
         times.append((t2 - t1, perf_counter() - t2, bp.inputs_and_outputs.total_seqlen_q))
-        if profiled is None and len(times) == out_tokens // 2:
+        decode_only = bp.inputs_and_outputs.total_seqlen_q == len(prompts)
+        if profiled is None and decode_only and len(times) > 3:
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
                                                     torch.profiler.ProfilerActivity.CUDA]) as prof:
                 for _ in range(profile_steps):

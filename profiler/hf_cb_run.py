@@ -20,6 +20,11 @@ from profiler.record_format import make_request_entry, relative_times
 from profiler.trace_csv import TraceRow
 
 
+# Warm-up burst: enough to run prefill, mixed and decode steps once, short enough to cost seconds.
+WARM_REQUESTS = 4
+WARM_PROMPT_TOKENS = 1024
+
+
 @dataclass(frozen=True)
 class CbKnobs:
     """Engine settings asked for; None leaves the engine's own default (resolved values are read back)."""
@@ -132,10 +137,10 @@ def _collect(manager, count: int, deadline_s: float) -> dict:
 
 def _warm_up(manager, rows: list[TraceRow], prompts, limit_s: float) -> None:
     """Run a short burst of the case's own shapes so first-use costs fall outside the timed run."""
-    count = min(len(rows), 32)
+    count = min(len(rows), WARM_REQUESTS)
     for i in range(count):
-        manager.add_request(prompts[i], request_id=f"warm{i}",
-                            max_new_tokens=min(rows[i].output_tokens, 16), eos_token_id=-1)
+        manager.add_request(prompts[i][:WARM_PROMPT_TOKENS], request_id=f"warm{i}",
+                            max_new_tokens=min(rows[i].output_tokens, 8), eos_token_id=-1)
     _collect(manager, count, perf_counter() + limit_s)
 
 

@@ -21,7 +21,7 @@ from profiler.record_format import validate_record
 from profiler.trace_csv import read_trace_csv
 from simulator.models import get_model
 
-WARM_REQUESTS = 32
+WARM_REQUESTS = 32  # warm prompts drawn (each engine uses the first few)
 CB_KNOBS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
             "use_cuda_graph", "use_async_batching")
 CASE_KEYS = {"case", "trace", "engine", "out", "batch_size", "max_batch_tokens", "num_blocks",
