@@ -51,6 +51,7 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give up when the run outlasts its last arrival by this many seconds")
     parser.add_argument("--plan", help="JSON plan of several cases run back to back (model built once)")
     parser.add_argument("--out-dir", help="with --plan: folder for the records")
+    parser.add_argument("--only", help="with --plan: comma-separated case names to run")
     parser.add_argument("--stop-after-s", type=float, default=None,
                         help="with --plan: start no new case after this many seconds")
 

@@ -100,6 +100,9 @@ def _report(log, case: str, record: dict, took_s: float) -> None:
 def run_plan(args: argparse.Namespace, log) -> int:
     """Run every case of a plan; a failing case is logged and skipped. Returns failures."""
     model_name, cases = _load_plan(args.plan)
+    if args.only:
+        wanted = set(args.only.split(","))
+        cases = [case for case in cases if case["case"] in wanted]
     start = perf_counter()
     model = build_model(get_model(model_name))
     log(f"model {model_name} built in {perf_counter() - start:.0f} s")
