@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 
 EXAMPLE = """example:
-  batchsim record --trace records/cases/conv_light.csv --engine hf_cb \\
-      --max-batch-tokens 512 --num-blocks 1024 --case cb_conv_light --out records/cb_conv_light.json
+  batchsim record --trace records/cases/cb_conv_light.csv --engine hf_cb \\
+      --max-batch-tokens 512 --num-blocks 2048 --case cb_conv_light --out records/cb_conv_light.json
   python3 -m profiler.recorder --plan records/cases/plan.json --out-dir out/records
 """
 
