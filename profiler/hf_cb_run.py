@@ -16,7 +16,7 @@ import torch
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
 from profiler.cb_steps import StepRecorder
-from profiler.record_format import make_request_entry, relative_times
+from traces.record_format import make_request_entry, relative_times
 from profiler.trace_csv import TraceRow
 
 

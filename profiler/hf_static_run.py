@@ -15,7 +15,7 @@ from time import perf_counter, sleep
 import torch
 from transformers.generation.streamers import BaseStreamer
 
-from profiler.record_format import make_request_entry, relative_times, static_token_times
+from traces.record_format import make_request_entry, relative_times, static_token_times
 from profiler.trace_csv import TraceRow
 
 PAD_ID = 0

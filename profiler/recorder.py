@@ -2,7 +2,7 @@
 
 ``python3 -m profiler.recorder --trace T.csv --engine hf_cb --out run.json`` builds the model with
 random bf16 weights on the GPU, replays the trace and writes one record (format in
-``profiler.record_format``; times in seconds from the run start). ``--plan`` runs several cases
+``traces.record_format``; times in seconds from the run start). ``--plan`` runs several cases
 back to back with the model built once. Imports torch/transformers.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from profiler.hf_cb_run import CbKnobs, replay_cb
 from profiler.hf_model import build_model, environment, model_config_fields, random_prompts
 from profiler.hf_static_run import replay_static
 from profiler.record_args import EXAMPLE, add_record_arguments, check_record_arguments
-from profiler.record_format import validate_record
+from traces.record_format import validate_record
 from profiler.trace_csv import read_trace_csv
 from simulator.models import get_model
 
@@ -86,7 +86,7 @@ def _load_plan(path: str) -> tuple[str, list[dict]]:
 
 
 def _report(log, case: str, record: dict, took_s: float) -> None:
-    from profiler.record_format import run_summary
+    from traces.record_format import run_summary
     try:
         validate_record(record)
         verdict = "valid"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from profiler.record_format import (make_request_entry, relative_times, round_time, run_summary,
+from traces.record_format import (make_request_entry, relative_times, round_time, run_summary,
                                     static_token_times, validate_record)
 from profiler.trace_csv import TraceRow, read_trace_csv, write_trace_csv
 

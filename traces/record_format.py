@@ -2,7 +2,9 @@
 
 All times are seconds from the run's start (``time.perf_counter`` at the first arrival's zero).
 A record holds the required keys below; extra keys (notes, step logs, warm-up time) are allowed.
-Pure Python: no torch, so the CPU side (``batchsim validate``) can read and check records.
+Pure Python: the recorder (GPU side) writes records with it and ``batchsim validate`` (CPU side)
+reads them with it. Reading accepts records made elsewhere whose requests stopped early
+(``n_gen`` < ``out``); writing insists every request generated exactly its ``out`` tokens.
 """
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def _validate_engine_config(engine: str, config) -> None:
              "engine_config.scheduler_type", "must be a non-empty string")
 
 
-def _validate_request(index: int, entry) -> None:
+def _validate_request(index: int, entry, exact_lengths: bool) -> None:
     where = f"requests[{index}]"
     _require(isinstance(entry, dict), where, "must be an object")
     for key in REQUEST_KEYS:
@@ -110,8 +112,12 @@ def _validate_request(index: int, entry) -> None:
     _require(isinstance(times, list), f"{where}.token_times", "must be a list")
     _require(_is_int(entry["n_gen"]) and entry["n_gen"] == len(times), f"{where}.n_gen",
              "must equal the number of token_times")
-    _require(entry["n_gen"] == entry["out"], f"{where}.n_gen",
-             f"is {entry['n_gen']} but out is {entry['out']} (generation stopped early or overran)")
+    if exact_lengths:
+        _require(entry["n_gen"] == entry["out"], f"{where}.n_gen",
+                 f"is {entry['n_gen']} but out is {entry['out']} (generation stopped early or overran)")
+    else:
+        _require(entry["n_gen"] <= entry["out"], f"{where}.n_gen",
+                 f"is {entry['n_gen']}, more than out {entry['out']}")
     _require(all(_is_number(t) for t in times), f"{where}.token_times", "must hold finite numbers")
     _require(not times or times[0] >= entry["submit"] - _TIME_SLACK_S, f"{where}.token_times",
              "first token is before the submit time")
@@ -119,8 +125,8 @@ def _validate_request(index: int, entry) -> None:
              "must be non-decreasing")
 
 
-def validate_record(record) -> None:
-    """Check a record against the issue #5 format; raise ValueError naming the first bad field."""
+def validate_record(record, exact_lengths: bool = True) -> None:
+    """Check a record against the format; raise ValueError naming the first bad field."""
     _require(isinstance(record, dict), "(top level)", "must be an object")
     for key in REQUIRED_KEYS:
         _require(key in record, key, "missing")
@@ -135,7 +141,7 @@ def validate_record(record) -> None:
     _require(isinstance(requests, list) and requests, "requests", "must be a non-empty list")
     seen: set[int] = set()
     for index, entry in enumerate(requests):
-        _validate_request(index, entry)
+        _validate_request(index, entry, exact_lengths)
         _require(entry["i"] not in seen, f"requests[{index}].i", f"duplicate index {entry['i']}")
         seen.add(entry["i"])
 
