@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import plan_cmd, plot_cmd, replay, sweep_cmd, trace_cmd, validate_cmd
+from cli import plan_cmd, plot_cmd, record_cmd, replay, sweep_cmd, trace_cmd, validate_cmd
 
-COMMAND_MODULES = [replay, trace_cmd, validate_cmd, sweep_cmd, plan_cmd, plot_cmd]
+COMMAND_MODULES = [replay, trace_cmd, validate_cmd, record_cmd, sweep_cmd, plan_cmd, plot_cmd]
 
 
 class CliError(Exception):

@@ -29,7 +29,8 @@ def lone_request_record(prompts, outputs, gap_s=100.0):
                          "n_gen": o, "token_times": times})
     return {"case": "lone", "engine": "hf_cb", "model_config": MODEL.to_hf_config(),
             "engine_config": {"block_size": 16, "num_blocks": 4096, "max_batch_tokens": 2048,
-                              "max_requests_per_batch": 32},
+                              "max_requests_per_batch": 32, "use_cuda_graph": False,
+                              "use_async_batching": False, "scheduler_type": "fifo"},
             "gpu": "NVIDIA H200", "torch": "2.11", "transformers": "5.17", "requests": requests}
 
 
@@ -62,11 +63,12 @@ def test_engine_knobs_map_to_policies():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("gpu"), "missing field 'gpu'"),
-    (lambda d: d.update(engine="vllm"), "engine 'vllm'"),
-    (lambda d: d["requests"][0].pop("submit"), r"requests\[0\]: missing field 'submit'"),
-    (lambda d: d["requests"][0].update(n_gen=5), "token_times must list n_gen=5"),
-    (lambda d: d["requests"][0].update(token_times=[3.0, 2.0], n_gen=2), "sorted"),
+    (lambda d: d.pop("gpu"), "field gpu: missing"),
+    (lambda d: d.update(engine="vllm"), "field engine: must be one of"),
+    (lambda d: d["requests"][0].pop("submit"), r"requests\[0\].submit: missing"),
+    (lambda d: d["requests"][0].update(n_gen=5), "must equal the number of token_times"),
+    (lambda d: d["requests"][0].update(token_times=[3.0, 2.0]), "non-decreasing"),
+    (lambda d: d["requests"][0].update(token_times=[1, 2, 3], n_gen=3), "more than out 2"),
 ])
 def test_bad_records_name_the_field(mutate, message):
     data = lone_request_record([10], [2])
