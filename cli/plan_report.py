@@ -33,7 +33,10 @@ def format_plan(plan, context: dict) -> str:
              f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
              f"{plan.gpus} {context['gpu']} GPU(s)"]
     lines += _evidence(plan)
-    if plan.rate is not None:
+    if plan.rate is None:
+        lines.append("Highest sustainable rate: not bracketed between 1/10,000 and 10,000 "
+                     "times the trace's rate")
+    else:
         rate = plan.rate
         lines.append(f"Highest sustainable rate: {rate.meeting_rate_per_replica:,.3f} req/s per "
                      f"replica ({plan.replicas} replica(s) meet at {rate.meeting_scale:.3f}x the "
@@ -60,6 +63,12 @@ def _evidence(plan) -> list[str]:
         lines.append(f"{label:<40}" + "".join(f"{c:>19}" for c in cells))
     for label, key, fmt in EVIDENCE_ROWS:
         lines.append(f"{label:<40}" + "".join(f"{fmt.format(s[key]):>19}" for _, s in columns))
+    if plan.below is None:
+        lines.append("(one replica is the fewest possible, so there is no column below it)")
+    reasons = plan.at_count.summary["rejected_reasons"]
+    if reasons:
+        listed = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
+        lines.append(f"Rejected requests are left out of the percentiles ({listed})")
     lines.append("-" * WIDTH)
     return lines
 
@@ -77,15 +86,18 @@ def _windows(plan, context: dict) -> list[str]:
         return ["Per-window requirement: trace fits in one window"] if context["window_s"] else []
     window_s = context["window_s"]
     peak = max(w.replicas for w in plan.windows)
+    uniform = all(w.replicas == peak for w in plan.windows)
     lines = [f"Per {window_s / 60:g}-minute window (each replayed on its own, starting empty):",
              f"{'window':>8}{'start (s)':>11}{'requests':>10}{'req/s':>8}{'replicas':>10}  "
              + "  ".join(f"{o.name + ' (ms)':>15}" for o in plan.objectives)]
     for w in plan.windows:
         observed = "  ".join(f"{w.observed_s[o.name] * 1000:>15,.1f}" if w.observed_s
                              else f"{'-':>15}" for o in plan.objectives)
-        flag = "  <- sets the peak" if w.replicas == peak else ""
+        flag = "  <- peak" if w.replicas == peak and not uniform else ""
         lines.append(f"{w.index:>8}{w.start_s:>11,.0f}{w.requests:>10,}{w.rate_per_s:>8.2f}"
                      f"{w.replicas:>10}  {observed}{flag}")
+    if uniform:
+        lines.append(f"Every window needs {peak} replica(s): no peak sets the count")
     scaling = autoscaling(plan, window_s)
     lines.append(f"GPU-hours: fixed at {plan.replicas} (whole-trace answer) "
                  f"{scaling.fixed_gpu_hours:,.2f}; fixed at the peak window's {peak} "

@@ -80,9 +80,11 @@ def read_replay(directory: str) -> tuple:
     import pandas as pd
 
     folder = Path(directory)
-    missing = [n for n in ("requests.csv", "steps.csv", "summary.json") if not (folder / n).is_file()]
+    names = ("requests.csv", "steps.csv", "summary.json")
+    missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise ValueError(f"{directory}: not a replay --out directory (missing {', '.join(missing)})")
+        raise ValueError(f"{directory}: not a replay --out directory "
+                         f"(missing {', '.join(missing)})")
     summary = json.loads((folder / "summary.json").read_text())
     return pd.read_csv(folder / "requests.csv"), pd.read_csv(folder / "steps.csv"), summary
 

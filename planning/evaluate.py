@@ -152,7 +152,10 @@ class Evaluator:
         groups = min(self.workers, replicas) if self.pool is not None else 1
         jobs = [ShareJob(self.scenario, self.prepared.cost_model, tuple(shares[g::groups]), guard)
                 for g in range(groups)]
-        outcomes = list(self.pool.map(run_share_job, jobs)) if groups > 1 else [run_share_job(jobs[0])]
+        if groups > 1:
+            outcomes = list(self.pool.map(run_share_job, jobs))
+        else:
+            outcomes = [run_share_job(jobs[0])]
         stopped = [o for o in outcomes if isinstance(o, str)]
         if stopped:
             return stopped[0]

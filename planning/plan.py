@@ -6,10 +6,10 @@ extrapolation: the replica count comes from galloping and bisecting on the count
 highest sustainable rate per replica bisects the rate scale of the trace replayed through the
 planned fleet, to a stated relative tolerance: a round-robin replica sees every N-th request, a
 far steadier stream than the trace itself, so one replica facing the whole trace at 1/N of its
-rate would understate what it sustains in the fleet. Per-window requirements replay each window (default
-10 minutes, re-based to start empty) on its own: the busiest window shows which peak sets the
-count, and the sum over windows prices autoscaling. Counts are replicas; GPUs are replicas x
-tensor-parallel GPUs per replica. Rates are requests per second, times seconds.
+rate would understate what it sustains in the fleet. Per-window requirements replay each window
+(default 10 minutes, re-based to start empty) on its own: the busiest window shows which peak
+sets the count, and the sum over windows prices autoscaling. Counts are replicas; GPUs are
+replicas x tensor-parallel GPUs per replica. Rates are requests per second, times seconds.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Plan:
     gpus_per_replica: int
     at_count: Verdict
     below: Verdict | None  # None when one replica suffices
-    rate: RateFinding | None
+    rate: RateFinding | None  # None: not bracketed within 1e-4..1e4 times the trace's rate
     windows: list[WindowNeed]
     trace_requests: int
     trace_span_s: float
@@ -148,9 +148,12 @@ def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
     # The planned fleet meets at scale 1 and one replica fewer does not, which is roughly the
     # fleet at replicas / (replicas - 1) times the rate: the bracket to check first.
     failing = replicas / (replicas - 1) if replicas > 1 else 2.0
-    bracket = highest_meeting_scale(
-        lambda scales: whole.meets_many([(replicas, s) for s in scales]), 1.0, failing,
-        options.rate_tolerance, probes=options.rate_probes)
+    try:
+        bracket = highest_meeting_scale(
+            lambda scales: whole.meets_many([(replicas, s) for s in scales]), 1.0, failing,
+            options.rate_tolerance, probes=options.rate_probes)
+    except ValueError:  # still met at 10,000 times the rate: nothing to bracket
+        return None
     if bracket is None:
         return None
     return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas)

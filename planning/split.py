@@ -91,8 +91,10 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
     steps = {name: np.frombuffer(result.recorder.steps[name], dtype=_dtype(name)).copy()
              for name in STEP_COLUMNS}
     recorder = result.recorder
-    gaps = np.frombuffer(recorder.itl_gap_s, dtype=np.float64) if keep_itl else np.zeros(0)
-    counts = np.frombuffer(recorder.itl_count, dtype=np.int64) if keep_itl else np.zeros(0, np.int64)
+    gaps, counts = np.zeros(0), np.zeros(0, np.int64)
+    if keep_itl:
+        gaps = np.frombuffer(recorder.itl_gap_s, dtype=np.float64)
+        counts = np.frombuffer(recorder.itl_count, dtype=np.int64)
     return CompactResult(columns, [r.reason for r in reqs], [r.status for r in reqs], steps,
                          gaps.copy(), counts.copy(), recorder.preemptions,
                          result.replicas[0].kv, result.end_s)

@@ -99,7 +99,8 @@ def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
                 on_done(task.index)
     else:
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context) as pool:
-            futures = {pool.submit(run_point, task): position for position, task in enumerate(tasks)}
+            futures = {pool.submit(run_point, task): position
+                       for position, task in enumerate(tasks)}
             for future in as_completed(futures):
                 rows[futures[future]] = future.result()
                 if on_done:

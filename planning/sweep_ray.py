@@ -20,7 +20,8 @@ def _packages() -> list:
     return [planning, policies, simulator, traces]
 
 
-def run_sweep_ray(tasks: list, address: str | None = None, on_done=None, num_cpus: int | None = None):
+def run_sweep_ray(tasks: list, address: str | None = None, on_done=None,
+                  num_cpus: int | None = None):
     """Run the sweep's tasks as Ray tasks; returns the results table in point order."""
     try:
         import ray

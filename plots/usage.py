@@ -21,7 +21,9 @@ def kv_and_queue(steps, kv_capacity_blocks: int | None = None, context: str = ""
     replicas = sorted(steps["replica"].unique())[:MAX_REPLICAS_DRAWN]
     for replica in replicas:
         rows = steps[steps["replica"] == replica].sort_values("start_s", kind="stable")
-        kv = rows["kv_blocks_used"] / kv_capacity_blocks if kv_capacity_blocks else rows["kv_blocks_used"]
+        kv = rows["kv_blocks_used"]
+        if kv_capacity_blocks:
+            kv = kv / kv_capacity_blocks
         kv_ax.plot(rows["start_s"], kv, drawstyle="steps-post", label=f"replica {replica}")
         queue_ax.plot(rows["start_s"], rows["waiting"], drawstyle="steps-post",
                       label=f"replica {replica}")

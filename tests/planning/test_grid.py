@@ -53,7 +53,8 @@ def test_yaml_lists_are_axes_and_scalars_are_fixed(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("policy: [static\n", r"grid.yaml line \d+: not valid YAML"), ("- 1\n- 2\n", "a sweep grid is a mapping"),
+    ("policy: [static\n", r"grid.yaml line \d+: not valid YAML"),
+    ("- 1\n- 2\n", "a sweep grid is a mapping"),
     ("block_size: [8, big]\n", "block_size: 'big' is not an integer"),
     ("policy: {a: 1}\n", "expected a value or a list")])
 def test_bad_grid_files_name_file_and_problem(tmp_path, text, message):
