@@ -84,7 +84,7 @@ def markdown(results: list[dict], counts: dict) -> str:
              "Command: `python benchmarks/bench_plan.py`. Each case is one fresh "
              "`batchsim plan` process (imports, trace, plan, report) with the default worker "
              "count (all cores); `plan s` is the planning alone as the command reports it. "
-             f"SLO `{SLO}`, roofline cost model, 10-minute windows, rate tolerance 2%.", "",
+             f"SLO `{SLO}`, roofline cost model, 10-minute windows, rate tolerance 3%.", "",
              f"Traces: default = bundled default hour ({counts['default']:,} requests); peak = "
              f"an hour with a 3 -> 9 req/s peak ({counts['peak']:,} requests).", "",
              "| case | answer | simulations | plan s | wall s | load avg at start |",

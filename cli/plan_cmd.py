@@ -36,8 +36,8 @@ def register(subparsers) -> None:
                        help="price of one GPU-hour; without it no money figures are shown")
     group.add_argument("--window-s", type=float, default=600.0,
                        help="per-window requirement window in seconds (default 600; 0: off)")
-    group.add_argument("--rate-tolerance", type=float, default=0.02,
-                       help="relative width of the sustainable-rate bracket (default 0.02)")
+    group.add_argument("--rate-tolerance", type=float, default=0.03,
+                       help="relative width of the sustainable-rate bracket (default 0.03)")
     group.add_argument("--max-replicas", type=int, default=1024,
                        help="give up above this many replicas (default 1024)")
     group.add_argument("--workers", type=int, default=os.cpu_count() or 1,

@@ -28,7 +28,7 @@ class PlanOptions:
     """How hard the planner searches."""
 
     window_s: float | None = 600.0  # None: no per-window requirement
-    rate_tolerance: float = 0.02  # relative width of the sustainable-rate bracket
+    rate_tolerance: float = 0.03  # relative width of the sustainable-rate bracket
     max_replicas: int = 1024
     rate_probes: int = 2  # scales asked per round of the rate search (run in parallel)
 
@@ -145,13 +145,14 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
 
 def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
           options: PlanOptions) -> RateFinding | None:
-    # The planned fleet meets at scale 1 and one replica fewer does not, which is roughly the
-    # fleet at replicas / (replicas - 1) times the rate: the bracket to check first.
+    # The planned fleet meets at scale 1 (known from the count search) and one replica fewer
+    # does not, which is roughly the fleet at replicas / (replicas - 1) times the rate: the
+    # first scale to ask about.
     failing = replicas / (replicas - 1) if replicas > 1 else 2.0
     try:
         bracket = highest_meeting_scale(
             lambda scales: whole.meets_many([(replicas, s) for s in scales]), 1.0, failing,
-            options.rate_tolerance, probes=options.rate_probes)
+            options.rate_tolerance, probes=options.rate_probes, known_meeting=True)
     except ValueError:  # still met at 10,000 times the rate: nothing to bracket
         return None
     if bracket is None:

@@ -52,30 +52,28 @@ class ScaleBracket:
 def highest_meeting_scale(meets_many: Callable[[list[float]], list[bool]],
                           guess_meeting: float = 1.0, guess_failing: float | None = None,
                           rel_tolerance: float = 0.02, lowest: float = 1e-4,
-                          highest: float = 1e4, probes: int = 1) -> ScaleBracket | None:
+                          highest: float = 1e4, probes: int = 1,
+                          known_meeting: bool = False) -> ScaleBracket | None:
     """Bracket the highest positive scale that meets; None if even ``lowest`` fails.
 
     ``meets_many`` answers a list of scales at once (in parallel, for ``probes`` > 1: each
     round then asks ``probes`` scales and narrows the bracket ``probes`` + 1 ways). The guesses
-    are checked, not trusted: the bracket widens until its low end meets and its high end
-    fails, then narrows geometrically to ``rel_tolerance``. Raises ValueError if ``highest``
-    still meets (nothing saturates).
+    are checked, not trusted, unless ``known_meeting`` says ``guess_meeting`` was already seen
+    to meet: the bracket widens until its low end meets and its high end fails, then narrows
+    geometrically to ``rel_tolerance``. Raises ValueError if ``highest`` still meets.
     """
     if not rel_tolerance > 0:
         raise ValueError(f"tolerance must be positive, got {rel_tolerance}")
     probes = max(1, probes)
     low = guess_meeting
     high = guess_failing if guess_failing and guess_failing > low else low * 2
-    answers = meets_many([low, high]) if probes > 1 else meets_many([low])
-    if not answers[0]:
+    if not (known_meeting or meets_many([low])[0]):
         widened = _widen_down(meets_many, low, lowest, probes)
         if widened is None:
             return None
         low, high = widened
     else:
-        high_meets = answers[1] if len(answers) > 1 else meets_many([high])[0]
-        if high_meets:
-            low, high = _widen_up(meets_many, high, highest, probes)
+        low, high = _widen_up(meets_many, low, high, highest, probes)
     while high / low > 1 + rel_tolerance:
         ratio = (high / low) ** (1.0 / (probes + 1))
         scales = [low * ratio ** (i + 1) for i in range(probes)]
@@ -87,16 +85,18 @@ def highest_meeting_scale(meets_many: Callable[[list[float]], list[bool]],
     return ScaleBracket(low, high)
 
 
-def _widen_up(meets_many, meeting: float, highest: float, probes: int) -> tuple[float, float]:
-    """(meeting, failing) above a scale known to meet, doubling."""
+def _widen_up(meets_many, meeting: float, probe: float, highest: float,
+              probes: int) -> tuple[float, float]:
+    """(meeting, failing) from a scale known to meet, asking ``probe`` first, then doubling."""
     while True:
-        scales = [meeting * 2 ** (i + 1) for i in range(probes)]
+        scales = [probe * 2 ** i for i in range(probes)]
         for scale, ok in zip(scales, meets_many(scales)):
             if not ok:
                 return meeting, scale
             meeting = scale
         if meeting >= highest:
             raise ValueError(f"still meets the objectives at {meeting:g}x the trace's rate")
+        probe = meeting * 2
 
 
 def _widen_down(meets_many, failing: float, lowest: float,

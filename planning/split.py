@@ -9,8 +9,8 @@ cut at different points (a run's end is a sum of step times): float rounding, no
 
 Results cross process boundaries as ``CompactResult``: numpy columns instead of Request objects,
 which pickle about a hundred times faster. The merged result holds the requests in trace order
-with their replica index, the steps of all replicas ordered by start time, and per replica the
-KV facts a summary reads.
+with their replica index, the steps of all replicas ordered by start time (``MergedRecorder``),
+and per replica the KV facts a summary reads (``ReplicaFacts``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.kv_cache import BlockManager
-from simulator.metrics import STEP_COLUMNS, Recorder
+from simulator.metrics import STEP_COLUMNS
 from simulator.request import Request
 from simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from simulator.workload import requests_from_table
@@ -88,7 +88,8 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
     for name in _TIMES:
         columns[name] = np.fromiter((nan if getattr(r, name) is None else getattr(r, name)
                                      for r in reqs), float, len(reqs))
-    steps = {name: np.frombuffer(result.recorder.steps[name], dtype=_dtype(name)).copy()
+    columns_by_name = result.recorder.steps
+    steps = {name: np.frombuffer(columns_by_name[name], dtype=_dtype(name)).copy()
              for name in STEP_COLUMNS}
     recorder = result.recorder
     gaps, counts = np.zeros(0), np.zeros(0, np.int64)
@@ -100,19 +101,36 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
                          result.replicas[0].kv, result.end_s)
 
 
+@dataclass
+class MergedRecorder:
+    """Several replicas' measurements, shaped as summaries and exports read a Recorder."""
+
+    steps: dict  # step column name -> numpy array, rows ordered by start time
+    itl_gap_s: np.ndarray
+    itl_count: np.ndarray
+    done: list
+    preemptions: int
+
+    @property
+    def num_steps(self) -> int:
+        """Forward steps simulated (a run of identical decode steps counts each step)."""
+        return int(self.steps["steps"].sum())
+
+
 def merge_results(parts: list[CompactResult]) -> SimulationResult:
     """One result from single-replica parts; part i is replica i of a round-robin split."""
     count = len(parts)
     requests: list = [None] * sum(len(p.statuses) for p in parts)
-    recorder = Recorder()
+    done: list = []
     for index, part in enumerate(parts):
         share = _requests(part, index)
         requests[index::count] = share
-        recorder.itl_gap_s.frombytes(part.itl_gap_s.tobytes())
-        recorder.itl_count.frombytes(part.itl_count.tobytes())
-        recorder.done.extend(share)
-        recorder.preemptions += part.preemptions
-    _merge_steps(recorder, parts)
+        done.extend(share)
+    recorder = MergedRecorder(
+        _merged_steps(parts),
+        np.concatenate([p.itl_gap_s for p in parts]) if parts else np.zeros(0),
+        np.concatenate([p.itl_count for p in parts]) if parts else np.zeros(0, np.int64),
+        done, sum(p.preemptions for p in parts))
     replicas = [ReplicaFacts(i, part.kv) for i, part in enumerate(parts)]
     end_s = max((p.end_s for p in parts), default=0.0)
     return SimulationResult(requests, recorder, replicas, end_s)
@@ -136,15 +154,14 @@ def _requests(part: CompactResult, replica: int) -> list[Request]:
     return out
 
 
-def _merge_steps(recorder: Recorder, parts: list[CompactResult]) -> None:
+def _merged_steps(parts: list[CompactResult]) -> dict:
     if not parts:
-        return
+        return {name: np.zeros(0, _dtype(name)) for name in STEP_COLUMNS}
     columns = {name: np.concatenate([p.steps[name] for p in parts]) for name in STEP_COLUMNS}
     columns["replica"] = np.concatenate([np.full(len(p.steps["start_s"]), i, np.int64)
                                          for i, p in enumerate(parts)])
     order = np.lexsort((columns["replica"], columns["start_s"]))
-    for name, values in columns.items():
-        recorder.steps[name] = array("d" if name.endswith("_s") else "q", values[order].tobytes())
+    return {name: np.ascontiguousarray(values[order]) for name, values in columns.items()}
 
 
 def _dtype(name: str):

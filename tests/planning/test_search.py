@@ -76,3 +76,12 @@ def test_more_probes_take_fewer_rounds():
                               1.0, None, rel_tolerance=0.01, probes=probes)
         rounds[probes] = len(calls)
     assert rounds[3] < rounds[1]
+
+
+def test_a_known_meeting_guess_is_not_asked_again():
+    asked = []
+    bracket = highest_meeting_scale(lambda scales: asked.extend(scales) or
+                                    [s <= 2.5 for s in scales], 1.0, None,
+                                    rel_tolerance=0.05, probes=2, known_meeting=True)
+    assert 1.0 not in asked and asked[:2] == [2.0, 4.0]
+    assert bracket.meeting <= 2.5 < bracket.failing
