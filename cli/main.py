@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import replay
+from cli import profile_cmd, replay
 
-COMMAND_MODULES = [replay]
+COMMAND_MODULES = [replay, profile_cmd]
 
 
 class CliError(Exception):
