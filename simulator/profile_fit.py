@@ -30,6 +30,7 @@ FORMS = {
     "per-sequence+packed+max": ("pack", "max"),
 }
 LINEAR_TERMS = ("seq", "pre", "dec", "pack", "max")
+SMOOTHING = 0.03
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,22 @@ def _design(feats: StepFeatures, knots: np.ndarray, terms: tuple[str, ...]) -> n
     return np.column_stack([np.ones_like(feats.tokens), _ramps(feats.tokens, knots), *used])
 
 
+def _smoothing_rows(knots: np.ndarray, extra_terms: int, typical_s: float) -> np.ndarray:
+    """Penalty rows SMOOTHING * (slope_k - slope_{k-1}) * span_k / typical time.
+
+    Where no measured token count falls between two knots the data leaves that segment's slope
+    free; this weak penalty then continues the neighbouring slopes (linear interpolation) instead
+    of letting a kink land anywhere. Where data fixes the slopes it costs well under 1% error.
+    """
+    segments = len(knots) - 1
+    rows = np.zeros((segments - 1, 1 + segments + 3 + extra_terms))
+    spans = np.diff(knots)
+    for k in range(1, segments):
+        weight = SMOOTHING * spans[k] / typical_s
+        rows[k - 1, 1 + k], rows[k - 1, k] = weight, -weight
+    return rows
+
+
 def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
     """Lawson-Hanson non-negative least squares: argmin ||a x - b|| subject to x >= 0."""
     n = a.shape[1]
@@ -126,11 +143,13 @@ def fit(feats: StepFeatures, times_s: np.ndarray, form: str, max_tokens: float |
     """Fit one form on steps by non-negative least squares of relative error."""
     terms = FORMS[form]
     knots = dense_knots(max_tokens if max_tokens is not None else feats.tokens.max())
-    design = _design(feats, knots, terms)
+    weights = 1.0 / times_s
+    design = np.vstack([_design(feats, knots, terms) * weights[:, None],
+                        _smoothing_rows(knots, len(terms), float(np.median(times_s)))])
+    target = np.concatenate([np.ones_like(times_s), np.zeros(len(knots) - 2)])
     scale = np.linalg.norm(design, axis=0)
     scale[scale == 0] = 1.0
-    weights = 1.0 / times_s
-    solution = nnls(design / scale * weights[:, None], times_s * weights) / scale
+    solution = nnls(design / scale, target) / scale
     base, slopes, linear = solution[0], solution[1:len(knots)], solution[len(knots):]
     dense = base + np.concatenate(([0.0], np.cumsum(slopes[:-1] * np.diff(knots)[:-1])))
     names = ("seq", "pre", "dec") + terms
