@@ -87,6 +87,7 @@ def memory_facts(device: torch.device, weight_bytes: int, kv_bytes_per_token: in
     if device.type != "cuda":
         return {"gpu_memory_bytes": 0, "weight_bytes": weight_bytes, "kv_bytes_per_token": kv_bytes_per_token,
                 "free_bytes_after_load": 0, "reserved_bytes": 0}
+    torch.cuda.empty_cache()  # blocks freed while building (e.g. an fp32 -> bf16 cast) are not in use
     free, total = torch.cuda.mem_get_info(device)
     return {"gpu_memory_bytes": int(total), "weight_bytes": int(weight_bytes),
             "kv_bytes_per_token": int(kv_bytes_per_token), "free_bytes_after_load": int(free),

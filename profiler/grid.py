@@ -61,7 +61,7 @@ def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quic
     contexts = [c for c in (128, 512, 1024, 2048, 4096) if c < max_context]
     for batch in (1, 2, 4, 8, 16, 32, 64, 128, 256):
         for ctx in contexts:
-            if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens and (batch <= 32 or ctx in (128, 1024, 4096)):
+            if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens and (batch <= 8 or ctx in (128, 1024, 4096)):
                 points.append(GridPoint("decode", decodes=((batch, ctx),)))
     for groups in (((15, 64), (1, 4096)), ((28, 256), (4, 4096)), ((56, 128), (8, 2048)),
                    ((120, 256), (8, 4096)), ((8, 512), (8, 2048))):
@@ -72,7 +72,9 @@ def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quic
             if 0 < chunk <= max_batch_tokens - batch and batch * 1025 <= max_kv_tokens:
                 points.append(GridPoint("mixed", ((chunk, 0),), ((batch, 1024),)))
     points.append(GridPoint("mixed", ((512, 1024),), ((32, 512),)))
-    return points
+    # cheap kinds first: a time limit then cuts the largest decode batches, not whole kinds
+    order = {"prefill": 0, "mixed": 1, "skewed": 2, "decode": 3}
+    return sorted(points, key=lambda p: (order[p.kind], p.kv_tokens))
 
 
 def _quick_grid(max_batch_tokens: int, max_context: int, cached_multiple: int | None) -> list[GridPoint]:

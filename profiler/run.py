@@ -14,7 +14,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from profiler.dense_model import build_dense_model
@@ -22,8 +21,8 @@ from profiler.dense_runner import DenseRunner
 from profiler.environment import GpuMonitor, host_link_bytes_per_s, memory_facts, software_stamp
 from profiler.grid import build_grid
 from profiler.options import add_profile_arguments, parse_engine_options
-from simulator import profile_fit
 from simulator.models import ModelSpec, get_model
+from simulator.profile_cost import fit_summary
 from simulator.profile_format import write_profile
 
 TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -64,23 +63,24 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     link = host_link_bytes_per_s(device)
     started = time.perf_counter()
     if args.mode == "engine":
-        runner, model = _engine_runner(spec, device, dtype, args)
+        model = build_hf_model(spec, device, dtype)
+        memory = _memory(model, device, spec)  # before the engine takes its KV cache
+        runner = _engine_runner(model, args)
         engine = runner.resolved_config()
         env["attn_implementation"] = engine["attn_implementation"]
         max_batch_tokens, kv_capacity = engine["max_batch_tokens"], engine["num_blocks"] * engine["block_size"]
-        cached_multiple = max_batch_tokens
+        memory.update(block_size=engine["block_size"], kv_capacity_blocks=engine["num_blocks"])
+        cached_multiple, kv_cap = max_batch_tokens, 140_000  # engine points must prefill their context first
     else:
         model = build_dense_model(spec, device, dtype, spec.max_position_embeddings + 64)
+        memory = _memory(model, device, spec)
         runner, engine = DenseRunner(model, args.mode, args.repeats, args.warmup), None
         env["attn_implementation"] = "torch sdpa (per sequence group)"
-        max_batch_tokens, cached_multiple = 8192, None
+        max_batch_tokens, cached_multiple, kv_cap = 8192, None, 300_000
         kv_capacity = _free_bytes(device) // spec.kv_bytes_per_token // 2 if device.type == "cuda" else 1 << 14
-    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    memory = memory_facts(device, weight_bytes, spec.kv_bytes_per_token)
-    if engine:
-        memory.update(block_size=engine["block_size"], kv_capacity_blocks=engine["num_blocks"])
-    grid = build_grid(max_batch_tokens, spec.max_position_embeddings, min(kv_capacity * 8 // 10, 300_000),
+    grid = build_grid(max_batch_tokens, spec.max_position_embeddings, min(kv_capacity * 8 // 10, kv_cap),
                       quick=args.quick, cached_multiple=cached_multiple)
+    runner.run_point(grid[0])  # warm-up: first-use allocations and kernel selection stay out of the grid
     log(f"{spec.name} {args.mode} on {env['gpu_name']}: {len(grid)} grid points, load {time.perf_counter() - started:.0f}s")
     steps, skipped = [], 0
     for i, point in enumerate(grid):
@@ -101,10 +101,14 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     return out
 
 
-def _engine_runner(spec, device, dtype, args):
-    from profiler.engine_runner import EngineRunner
-    model = build_hf_model(spec, device, dtype)
-    return EngineRunner(model, args.repeats, args.warmup, overrides=parse_engine_options(args.engine_option)), model
+def _engine_runner(model, args):
+    from profiler.engine_runner import EngineRunner  # needs transformers' continuous batching
+    return EngineRunner(model, args.repeats, args.warmup, overrides=parse_engine_options(args.engine_option))
+
+
+def _memory(model, device: torch.device, spec: ModelSpec) -> dict:
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return memory_facts(device, weight_bytes, spec.kv_bytes_per_token)
 
 
 def _free_bytes(device: torch.device) -> int:
@@ -113,9 +117,6 @@ def _free_bytes(device: torch.device) -> int:
 
 def _meta(args, spec, env, memory, engine, link, steps, elapsed_s) -> dict:
     ok = [s for s in steps if s.status == "ok"]
-    feats = profile_fit.record_features(ok)
-    times = np.array([s.wall_s for s in ok])
-    form, report = profile_fit.select_form(feats, times) if len(ok) >= 8 else ("per-sequence", {})
     model = {"name": spec.name, **{k: v for k, v in spec.to_hf_config().items() if k not in ("architectures",)}}
     failed = [f"{s.kind} {s.status}: {s.note}" for s in steps if s.status != "ok"]
     return {
@@ -126,7 +127,7 @@ def _meta(args, spec, env, memory, engine, link, steps, elapsed_s) -> dict:
                    "timer": "cuda events + host clock" if env["gpu_name"] != "cpu" else "host clock",
                    "statistic": "median, p10, p90", "profile_seconds": round(elapsed_s, 1)},
         "grid": {"points": len(steps), "ok": len(ok), "failed": failed},
-        "fit": {"form": form, "held_out": report},
+        "fit": fit_summary(steps),
     }
 
 

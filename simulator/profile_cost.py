@@ -17,7 +17,7 @@ import numpy as np
 from simulator import profile_fit
 from simulator.cost import MemoryFacts
 from simulator.models import ModelSpec
-from simulator.profile_format import read_meta, read_steps
+from simulator.profile_format import read_meta, read_steps, write_profile
 from simulator.step import StepShape
 
 PROFILES_PACKAGE_DIR = ("data", "profiles")
@@ -89,6 +89,7 @@ class ProfileCostModel:
                         for i in range(len(values) - 1)] + [fitted.final_slope]
         c = fitted.coefficients
         self._c_seq, self._c_pre, self._c_dec = c["seq"], c["pre"], c["dec"]
+        self._c_prefill_step, self._c_read_step = c["prefill_step"], c["read_step"]
         self._c_pack, self._c_max = c["pack"], c["max"]
         self._swap_s_per_token = self.memory.kv_bytes_per_token / self.host_link_bytes_per_s
 
@@ -96,12 +97,14 @@ class ProfileCostModel:
         """Wall time in seconds of one step with this composition."""
         tokens = count = shape.decode_count
         pre = 0.0
+        reads = count > 0
         kv = shape.decode_context_sum + count
         longest = shape.decode_context_max + 1 if count else 0
         for new, cached in shape.prefill_chunks:
             tokens += new
             kv += new + cached
             pre += new * (cached + (new + 1) * 0.5)
+            reads = reads or cached > 0
             if new + cached > longest:
                 longest = new + cached
         swap = shape.swap_tokens * self._swap_s_per_token
@@ -109,6 +112,7 @@ class ProfileCostModel:
             return swap
         i = bisect.bisect_right(self._knots, tokens) - 1
         t = (self._values[i] + self._slopes[i] * (tokens - self._knots[i])
+             + (self._c_prefill_step if shape.prefill_chunks else 0.0) + (self._c_read_step if reads else 0.0)
              + self._c_seq * (len(shape.prefill_chunks) + count) + self._c_pre * pre
              + self._c_dec * (shape.decode_context_sum + count) + self._c_pack * tokens * kv
              + self._c_max * count * shape.decode_context_max)
@@ -179,3 +183,21 @@ def load_profile_cost_model(path_or_name: str) -> ProfileCostModel:
     path = resolve_profile_path(path_or_name)
     meta = read_meta(path)
     return ProfileCostModel(meta, read_steps(path), source=str(path / "profile.yaml"))
+
+
+def fit_summary(records: list) -> dict:
+    """The ``fit`` entry of profile.yaml: the form chosen by held-out error and every form's errors."""
+    ok = [r for r in records if r.status == "ok"]
+    if len(ok) < 8:
+        return {"form": "per-sequence", "held_out": {}}
+    form, report = profile_fit.select_form(profile_fit.record_features(ok), np.array([r.wall_s for r in ok]))
+    return {"form": form, "held_out": report}
+
+
+def refit_profile(path_or_name: str) -> dict:
+    """Recompute and store a profile's fit summary (after a change to the model form); returns it."""
+    path = resolve_profile_path(path_or_name)
+    meta, records = read_meta(path), read_steps(path)
+    meta["fit"] = fit_summary(records)
+    write_profile(path, {k: v for k, v in meta.items() if k != "format"}, records)
+    return meta["fit"]

@@ -2,11 +2,14 @@
 
 The model prices a step in seconds from sums the simulator keeps for every step:
 
-    time = dense(T) + c_seq * S + c_pre * A_pre + c_dec * A_dec + c_pack * T * K + c_max * D * M
+    time = dense(T) + c_prefill * [has prefill] + c_read * [reads cache] + c_seq * S
+           + c_pre * A_pre + c_dec * A_dec + c_pack * T * K + c_max * D * M
 
 with T new tokens, S sequences, A_pre = sum over prefill chunks of new * (cached + (new + 1) / 2)
 (query-key pairs of causal attention per sequence), A_dec = decode context sum + decode count
-(KV tokens read by decodes), K = KV tokens the step reads in all (cached plus new, every sequence),
+(KV tokens read by decodes), [has prefill] = 1 when the step holds a prefill chunk (such steps
+run eagerly where decode-only steps replay CUDA graphs), [reads cache] = 1 when it reads cached
+KV (the engine's cache-gather path has a per-step cost), K = KV tokens the step reads in all (cached plus new, every sequence),
 D decodes and M their longest context. ``dense`` is piecewise linear over T with non-negative
 slopes between knots at powers of two: GEMM time bends at small T (weights are read once whatever
 the batch) and is linear once compute-bound. ``T * K`` is the packed layout of paged SDPA, where
@@ -29,7 +32,8 @@ FORMS = {
     "per-sequence+max": ("max",),
     "per-sequence+packed+max": ("pack", "max"),
 }
-LINEAR_TERMS = ("seq", "pre", "dec", "pack", "max")
+LINEAR_TERMS = ("prefill_step", "read_step", "seq", "pre", "dec", "pack", "max")
+ALWAYS_TERMS = ("prefill_step", "read_step", "seq", "pre", "dec")
 SMOOTHING = 0.03
 
 
@@ -38,6 +42,8 @@ class StepFeatures:
     """The sums a step is priced from, one array entry per step."""
 
     tokens: np.ndarray
+    has_prefill: np.ndarray
+    reads_cache: np.ndarray
     seqs: np.ndarray
     attn_prefill: np.ndarray
     attn_decode: np.ndarray
@@ -58,18 +64,20 @@ class FittedModel:
 
 def features_of(chunks_list, decode_counts, context_sums, context_maxes) -> StepFeatures:
     """Features of many steps given as parallel sequences."""
-    tokens, seqs, pre, dec, packed, padded = [], [], [], [], [], []
+    tokens, has_prefill, reads, seqs, pre, dec, packed, padded = [], [], [], [], [], [], [], []
     for chunks, count, ctx_sum, ctx_max in zip(chunks_list, decode_counts, context_sums, context_maxes):
         new_total = sum(new for new, _ in chunks) + count
         kv_read = sum(new + cached for new, cached in chunks) + ctx_sum + count
         tokens.append(new_total)
+        has_prefill.append(1.0 if chunks else 0.0)
+        reads.append(1.0 if count or any(cached for _, cached in chunks) else 0.0)
         seqs.append(len(chunks) + count)
         pre.append(sum(new * (cached + (new + 1) / 2) for new, cached in chunks))
         dec.append(ctx_sum + count)
         packed.append(new_total * kv_read)
         padded.append(count * ctx_max)
     as_array = lambda values: np.asarray(values, dtype=float)  # noqa: E731
-    return StepFeatures(*(as_array(v) for v in (tokens, seqs, pre, dec, packed, padded)))
+    return StepFeatures(*(as_array(v) for v in (tokens, has_prefill, reads, seqs, pre, dec, packed, padded)))
 
 
 def record_features(records: list[StepRecord]) -> StepFeatures:
@@ -91,9 +99,9 @@ def _ramps(tokens: np.ndarray, knots: np.ndarray) -> np.ndarray:
 
 
 def _design(feats: StepFeatures, knots: np.ndarray, terms: tuple[str, ...]) -> np.ndarray:
-    linear = {"seq": feats.seqs, "pre": feats.attn_prefill, "dec": feats.attn_decode,
+    linear = {"prefill_step": feats.has_prefill, "read_step": feats.reads_cache, "seq": feats.seqs, "pre": feats.attn_prefill, "dec": feats.attn_decode,
               "pack": feats.packed, "max": feats.padded_decode}
-    used = [linear[name] for name in ("seq", "pre", "dec") + terms]
+    used = [linear[name] for name in ALWAYS_TERMS + terms]
     return np.column_stack([np.ones_like(feats.tokens), _ramps(feats.tokens, knots), *used])
 
 
@@ -105,7 +113,7 @@ def _smoothing_rows(knots: np.ndarray, extra_terms: int, typical_s: float) -> np
     of letting a kink land anywhere. Where data fixes the slopes it costs well under 1% error.
     """
     segments = len(knots) - 1
-    rows = np.zeros((segments - 1, 1 + segments + 3 + extra_terms))
+    rows = np.zeros((segments - 1, 1 + segments + len(ALWAYS_TERMS) + extra_terms))
     spans = np.diff(knots)
     for k in range(1, segments):
         weight = SMOOTHING * spans[k] / typical_s
@@ -152,7 +160,7 @@ def fit(feats: StepFeatures, times_s: np.ndarray, form: str, max_tokens: float |
     solution = nnls(design / scale, target) / scale
     base, slopes, linear = solution[0], solution[1:len(knots)], solution[len(knots):]
     dense = base + np.concatenate(([0.0], np.cumsum(slopes[:-1] * np.diff(knots)[:-1])))
-    names = ("seq", "pre", "dec") + terms
+    names = ALWAYS_TERMS + terms
     coefficients = {name: 0.0 for name in LINEAR_TERMS}
     coefficients.update({name: float(value) for name, value in zip(names, linear)})
     return FittedModel(form, tuple(float(k) for k in knots[:-1]), tuple(float(v) for v in dense),
@@ -167,7 +175,7 @@ def predict(model: FittedModel, feats: StepFeatures) -> np.ndarray:
     slopes = np.append(np.diff(values) / np.diff(knots), model.final_slope)
     dense = values[index] + slopes[index] * (feats.tokens - knots[index])
     c = model.coefficients
-    return (dense + c["seq"] * feats.seqs + c["pre"] * feats.attn_prefill + c["dec"] * feats.attn_decode
+    return (dense + c["prefill_step"] * feats.has_prefill + c["read_step"] * feats.reads_cache + c["seq"] * feats.seqs + c["pre"] * feats.attn_prefill + c["dec"] * feats.attn_decode
             + c["pack"] * feats.packed + c["max"] * feats.padded_decode)
 
 

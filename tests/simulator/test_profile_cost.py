@@ -93,3 +93,28 @@ def test_loads_and_prices_without_torch(synthetic):
 
 def test_bundled_profiles_include_the_default():
     assert "h200-llama-3-8b-engine" in bundled_profiles()
+
+
+@pytest.mark.parametrize("name", bundled_profiles())
+def test_bundled_profile_prices_monotone_along_grid_lines(name):
+    """More tokens never cost less: longer prompts, more decodes, longer contexts."""
+    model = load_profile_cost_model(name)
+    prefill = [model.step_time_s(StepShape(prefill_chunks=((n, 0),))) for n in range(1, 8193, 61)]
+    assert all(b >= a for a, b in zip(prefill, prefill[1:]))
+    for ctx in (128, 1024, 4000):
+        decode = [model.step_time_s(StepShape(decode_count=b, decode_context_sum=b * ctx, decode_context_max=ctx))
+                  for b in range(1, 129 if ctx <= 1024 else 33)]
+        assert all(b >= a for a, b in zip(decode, decode[1:]))
+    longer = [model.step_time_s(StepShape(decode_count=32, decode_context_sum=32 * c, decode_context_max=c))
+              for c in range(16, 4096, 64)]
+    assert all(b >= a for a, b in zip(longer, longer[1:]))
+    assert model.range_warnings() == []
+
+
+@pytest.mark.parametrize("name", bundled_profiles())
+def test_bundled_profile_reproduces_its_measurements(name):
+    """In-sample: the fitted model stays close to the median of what was measured."""
+    model = load_profile_cost_model(name)
+    errors = sorted(abs(model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
+                                                         r.decode_context_max)) / r.wall_s - 1) for r in model.records)
+    assert errors[len(errors) // 2] < 0.05
