@@ -27,6 +27,20 @@ def _profiles_root() -> Path:
     return Path(str(resources.files("simulator").joinpath(*PROFILES_PACKAGE_DIR)))
 
 
+DEFAULT_PROFILE = "h200-llama-3-8b-engine"
+MODE_PREFERENCE = ("engine", "cuda-graph", "eager")
+
+
+def default_profile_name(gpu: str, model: str) -> str | None:
+    """The bundled profile for this GPU and model (engine mode first), or None: use the roofline."""
+    names = set(bundled_profiles())
+    for mode in MODE_PREFERENCE:
+        name = f"{gpu.lower()}-{model.lower()}-{mode}"
+        if name in names:
+            return name
+    return None
+
+
 def bundled_profiles() -> list[str]:
     """Names of the profiles shipped with batchsim."""
     root = _profiles_root()
@@ -72,7 +86,7 @@ class ProfileCostModel:
             self._report = meta.get("fit", {}).get("held_out")
         self.fitted = profile_fit.fit(self.feats, self.times_s, form)
         self._set_hot_path(self.fitted)
-        self._limits = {
+        self.limits = {
             "tokens per step": float(self.feats.tokens.max()),
             "sequences per step": float(self.feats.seqs.max()),
             "decodes per step": float(max(r.decode_count for r in self.records)),
@@ -116,7 +130,7 @@ class ProfileCostModel:
              + self._c_seq * (len(shape.prefill_chunks) + count) + self._c_pre * pre
              + self._c_dec * (shape.decode_context_sum + count) + self._c_pack * tokens * kv
              + self._c_max * count * shape.decode_context_max)
-        limits = self._limits
+        limits = self.limits
         if (tokens > limits["tokens per step"] or longest > limits["context per sequence"]
                 or kv > limits["KV tokens read per step"] or count > limits["decodes per step"]):
             self._note_excess(tokens, count, longest, kv, len(shape.prefill_chunks) + count)
@@ -126,14 +140,14 @@ class ProfileCostModel:
         for kind, value in (("tokens per step", tokens), ("decodes per step", decodes),
                             ("context per sequence", longest), ("KV tokens read per step", kv),
                             ("sequences per step", seqs)):
-            ratio = value / self._limits[kind] if self._limits[kind] else float("inf")
+            ratio = value / self.limits[kind] if self.limits[kind] else float("inf")
             if ratio > 1.0 and ratio > self._excess.get(kind, 1.0):
                 self._excess[kind] = ratio
 
     def range_warnings(self) -> list[str]:
         """One line per kind of request beyond the profiled range, with the largest excess seen."""
-        return [f"profile {self.name}: {kind} up to {ratio * self._limits[kind]:.0f} exceeds the profiled "
-                f"maximum {self._limits[kind]:.0f} ({ratio:.2f}x); time extrapolated linearly"
+        return [f"profile {self.name}: {kind} up to {ratio * self.limits[kind]:.0f} exceeds the profiled "
+                f"maximum {self.limits[kind]:.0f} ({ratio:.2f}x); time extrapolated linearly"
                 for kind, ratio in sorted(self._excess.items())]
 
     def held_out_error(self) -> dict:

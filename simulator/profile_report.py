@@ -7,6 +7,7 @@ wall time minus its GPU forward time.
 """
 from __future__ import annotations
 
+import math
 import statistics
 
 from simulator.hardware import GPUS, GpuSpec
@@ -63,8 +64,10 @@ def _coverage(model: ProfileCostModel) -> list[str]:
             batch = [r.decode_count for r in rows]
             lines.append(f"grid {kind}: {len(rows)} points, tokens {min(tokens)}-{max(tokens)}, "
                          f"decodes {min(batch)}-{max(batch)}, contexts up to {max(r.decode_context_max for r in rows)}")
-    failed = model.meta.get("grid", {}).get("failed") or []
-    lines.append(f"grid points not measured: {len(failed)}" + (f" ({'; '.join(failed)})" if failed else ""))
+    grid = model.meta.get("grid", {})
+    failed = grid.get("failed") or []
+    lines.append(f"grid points failed: {len(failed)}" + (f" ({'; '.join(failed)})" if failed else "")
+                 + f"; not run (time limit): {grid.get('not_run_time_limit', 0)}")
     return lines
 
 
@@ -87,11 +90,12 @@ def plot(model: ProfileCostModel, path: str, gpu_name: str | None = None) -> Non
     gpu = gpu_for(model, gpu_name)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     decodes = [r for r in model.records if r.kind == "decode"]
-    for ctx in sorted({round(r.decode_context_max, -1) for r in decodes}):
-        rows = sorted((r for r in decodes if round(r.decode_context_max, -1) == ctx), key=lambda r: r.decode_count)
+    bucket = lambda r: 2 ** round(math.log2(max(1.0, r.decode_context_sum / r.decode_count)))  # noqa: E731
+    for ctx in sorted({bucket(r) for r in decodes}):
+        rows = sorted((r for r in decodes if bucket(r) == ctx), key=lambda r: r.decode_count)
         if len(rows) < 2:
             continue
-        line, = left.plot([r.decode_count for r in rows], [r.wall_s * 1e3 for r in rows], "o-", label=f"ctx {ctx}")
+        line, = left.plot([r.decode_count for r in rows], [r.wall_s * 1e3 for r in rows], "o-", label=f"ctx ~{ctx}")
         if gpu:
             left.plot([r.decode_count for r in rows], [floor_s(model, r, gpu) * 1e3 for r in rows], ":",
                       color=line.get_color())

@@ -101,11 +101,12 @@ def test_bundled_profile_prices_monotone_along_grid_lines(name):
     model = load_profile_cost_model(name)
     prefill = [model.step_time_s(StepShape(prefill_chunks=((n, 0),))) for n in range(1, 8193, 61)]
     assert all(b >= a for a, b in zip(prefill, prefill[1:]))
+    kv_limit = model.limits["KV tokens read per step"]
     for ctx in (128, 1024, 4000):
         decode = [model.step_time_s(StepShape(decode_count=b, decode_context_sum=b * ctx, decode_context_max=ctx))
-                  for b in range(1, 129 if ctx <= 1024 else 33)]
+                  for b in range(1, 129) if b * (ctx + 1) <= kv_limit]
         assert all(b >= a for a, b in zip(decode, decode[1:]))
-    longer = [model.step_time_s(StepShape(decode_count=32, decode_context_sum=32 * c, decode_context_max=c))
+    longer = [model.step_time_s(StepShape(decode_count=16, decode_context_sum=16 * c, decode_context_max=c))
               for c in range(16, 4096, 64)]
     assert all(b >= a for a, b in zip(longer, longer[1:]))
     assert model.range_warnings() == []
@@ -118,3 +119,9 @@ def test_bundled_profile_reproduces_its_measurements(name):
     errors = sorted(abs(model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
                                                          r.decode_context_max)) / r.wall_s - 1) for r in model.records)
     assert errors[len(errors) // 2] < 0.05
+
+
+def test_default_profile_follows_gpu_and_model():
+    from simulator.profile_cost import DEFAULT_PROFILE, default_profile_name
+    assert default_profile_name("h200", "llama-3-8b") == DEFAULT_PROFILE
+    assert default_profile_name("a100", "llama-3-8b") is None
