@@ -76,6 +76,7 @@ class ProfileCostModel:
         self.gpu_name = str(meta.get("environment", {}).get("gpu_name", "unknown"))
         self.mode = str(meta["mode"])
         self.name = str(meta["name"])
+        self.engine = dict(meta.get("engine") or {})  # the engine's resolved defaults, engine mode only
         self.host_link_bytes_per_s = float(meta.get("host_link_bytes_per_s") or 64e9)
         self.feats = profile_fit.record_features(self.records)
         self.times_s = np.array([r.wall_s for r in self.records])
