@@ -97,7 +97,7 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     meta = _meta(args, spec, env, memory, engine, link, steps, time.perf_counter() - started)
     meta["grid"]["not_run_time_limit"] = skipped
     out = write_profile(args.out, meta, steps)
-    log(f"wrote {out} in {time.perf_counter() - started:.0f}s; fit {meta['fit']}")
+    log(f"wrote {out} in {time.perf_counter() - started:.0f}s; fit {meta['fit']['form']}")
     return out
 
 

@@ -81,7 +81,7 @@ class ProfileCostModel:
         self.feats = profile_fit.record_features(self.records)
         self.times_s = np.array([r.wall_s for r in self.records])
         form = meta.get("fit", {}).get("form")
-        if form not in profile_fit.FORMS:
+        if form not in profile_fit.CANDIDATES:
             form, self._report = profile_fit.select_form(self.feats, self.times_s)
         else:
             self._report = meta.get("fit", {}).get("held_out")
@@ -159,7 +159,7 @@ class ProfileCostModel:
 
     def held_out_report(self) -> dict:
         """Held-out errors of every candidate form."""
-        if self._report is None or len(self._report) < len(profile_fit.FORMS):
+        if self._report is None or len(self._report) < len(profile_fit.CANDIDATES):
             _, self._report = profile_fit.select_form(self.feats, self.times_s)
         return dict(self._report)
 
@@ -204,7 +204,7 @@ def fit_summary(records: list) -> dict:
     """The ``fit`` entry of profile.yaml: the form chosen by held-out error and every form's errors."""
     ok = [r for r in records if r.status == "ok"]
     if len(ok) < 8:
-        return {"form": "per-sequence", "held_out": {}}
+        return {"form": profile_fit.DEFAULT_CANDIDATE, "held_out": {}}
     form, report = profile_fit.select_form(profile_fit.record_features(ok), np.array([r.wall_s for r in ok]))
     return {"form": form, "held_out": report}
 

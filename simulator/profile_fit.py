@@ -15,7 +15,8 @@ slopes between knots at powers of two: GEMM time bends at small T (weights are r
 the batch) and is linear once compute-bound. ``T * K`` is the packed layout of paged SDPA, where
 one masked attention spans every query against every key in the step; ``D * M`` is kernels that
 pad decodes to the longest context. Which of these last two terms a profile needs is chosen by
-held-out error (``select_form``). All coefficients are fitted non-negative (Lawson-Hanson NNLS on
+held-out error (``select_form``). The strength of a weak smoothing penalty on the
+dense slopes is chosen with the form. All coefficients are fitted non-negative (Lawson-Hanson NNLS on
 relative error), so predicted time never falls when any token count grows.
 """
 from __future__ import annotations
@@ -34,7 +35,11 @@ FORMS = {
 }
 LINEAR_TERMS = ("prefill_step", "read_step", "seq", "pre", "dec", "pack", "max")
 ALWAYS_TERMS = ("prefill_step", "read_step", "seq", "pre", "dec")
-SMOOTHING = 0.03
+SMOOTHINGS = (0.03, 0.3)
+DEFAULT_CANDIDATE = "per-sequence/smooth-0.03"
+# a candidate is a form with a smoothing strength, named "form/smooth-S"
+CANDIDATES = {f"{form}/smooth-{strength}": (terms, strength)
+              for form, terms in FORMS.items() for strength in SMOOTHINGS}
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ def _design(feats: StepFeatures, knots: np.ndarray, terms: tuple[str, ...]) -> n
     return np.column_stack([np.ones_like(feats.tokens), _ramps(feats.tokens, knots), *used])
 
 
-def _smoothing_rows(knots: np.ndarray, extra_terms: int, typical_s: float) -> np.ndarray:
-    """Penalty rows SMOOTHING * (slope_k - slope_{k-1}) * span_k / typical time.
+def _smoothing_rows(knots: np.ndarray, extra_terms: int, typical_s: float, strength: float) -> np.ndarray:
+    """Penalty rows strength * (slope_k - slope_{k-1}) * span_k / typical time.
 
     Where no measured token count falls between two knots the data leaves that segment's slope
     free; this weak penalty then continues the neighbouring slopes (linear interpolation) instead
@@ -116,7 +121,7 @@ def _smoothing_rows(knots: np.ndarray, extra_terms: int, typical_s: float) -> np
     rows = np.zeros((segments - 1, 1 + segments + len(ALWAYS_TERMS) + extra_terms))
     spans = np.diff(knots)
     for k in range(1, segments):
-        weight = SMOOTHING * spans[k] / typical_s
+        weight = strength * spans[k] / typical_s
         rows[k - 1, 1 + k], rows[k - 1, k] = weight, -weight
     return rows
 
@@ -149,11 +154,11 @@ def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
 
 def fit(feats: StepFeatures, times_s: np.ndarray, form: str, max_tokens: float | None = None) -> FittedModel:
     """Fit one form on steps by non-negative least squares of relative error."""
-    terms = FORMS[form]
+    terms, strength = CANDIDATES[form]
     knots = dense_knots(max_tokens if max_tokens is not None else feats.tokens.max())
     weights = 1.0 / times_s
     design = np.vstack([_design(feats, knots, terms) * weights[:, None],
-                        _smoothing_rows(knots, len(terms), float(np.median(times_s)))])
+                        _smoothing_rows(knots, len(terms), float(np.median(times_s)), strength)])
     target = np.concatenate([np.ones_like(times_s), np.zeros(len(knots) - 2)])
     scale = np.linalg.norm(design, axis=0)
     scale[scale == 0] = 1.0
@@ -211,17 +216,18 @@ def _take(feats: StepFeatures, rows: np.ndarray) -> StepFeatures:
 
 
 def select_form(feats: StepFeatures, times_s: np.ndarray) -> tuple[str, dict]:
-    """The form with the lowest held-out mean error (ties within 0.1 points go to fewer terms)."""
+    """The candidate with the lowest held-out mean error (ties within 0.1 points go to fewer terms,
+    then to weaker smoothing)."""
     report = {}
-    for form in FORMS:
+    for form in CANDIDATES:
         errors = held_out_errors(feats, times_s, form)
         held = errors[~np.isnan(errors)]
         report[form] = {"mean_ape_pct": round(float(held.mean()), 3) if held.size else None,
                         "worst_ape_pct": round(float(held.max()), 3) if held.size else None,
                         "held_out_points": int(held.size)}
-    scored = [(report[f]["mean_ape_pct"], len(FORMS[f]), f) for f in FORMS if report[f]["mean_ape_pct"] is not None]
+    scored = [(report[f]["mean_ape_pct"], len(CANDIDATES[f][0]), CANDIDATES[f][1], f)
+              for f in CANDIDATES if report[f]["mean_ape_pct"] is not None]
     if not scored:
-        return "per-sequence", report
-    best_mean = min(score for score, _, _ in scored)
-    best = min((terms, form) for score, terms, form in scored if score <= best_mean + 0.1)[1]
-    return best, report
+        return DEFAULT_CANDIDATE, report
+    best_mean = min(score for score, _, _, _ in scored)
+    return min((terms, strength, form) for score, terms, strength, form in scored if score <= best_mean + 0.1)[2], report

@@ -50,7 +50,7 @@ def test_fit_recovers_a_model_of_its_own_form():
     records, law = _synthetic_records()
     feats = profile_fit.record_features(records)
     times = np.array([r.wall_s for r in records])
-    model = profile_fit.fit(feats, times, "per-sequence")
+    model = profile_fit.fit(feats, times, "per-sequence/smooth-0.03")
     unseen = profile_fit.features_of([((700, 300),), ()], [0, 48], [0, 48 * 700], [0, 700])
     expected = [law([(700, 300)], []), law([], [700] * 48)]
     assert np.allclose(profile_fit.predict(model, unseen), expected, rtol=1e-3)
@@ -60,7 +60,7 @@ def test_held_out_error_of_an_exact_law_is_tiny_and_anchors_stay_in_the_fit():
     records, _ = _synthetic_records()
     feats = profile_fit.record_features(records)
     times = np.array([r.wall_s for r in records])
-    errors = profile_fit.held_out_errors(feats, times, "per-sequence")
+    errors = profile_fit.held_out_errors(feats, times, "per-sequence/smooth-0.03")
     held = errors[~np.isnan(errors)]
     assert held.size == len(records) - profile_fit.anchor_rows(feats).sum()
     assert held.max() < 0.5
@@ -72,14 +72,14 @@ def test_select_form_prefers_the_packed_term_when_time_follows_queries_times_key
     times = np.array([r.wall_s for r in records]) + 2e-12 * feats.packed
     form, report = profile_fit.select_form(feats, times)
     assert "packed" in form
-    assert report[form]["mean_ape_pct"] < report["per-sequence"]["mean_ape_pct"]
+    assert report[form]["mean_ape_pct"] < report["per-sequence/smooth-0.03"]["mean_ape_pct"]
 
 
 def test_predictions_never_fall_as_tokens_or_context_grow():
     records, _ = _synthetic_records()
     feats = profile_fit.record_features(records)
     noisy = np.array([r.wall_s for r in records]) * np.random.default_rng(1).uniform(0.9, 1.1, len(records))
-    model = profile_fit.fit(feats, noisy, "per-sequence+packed+max")
+    model = profile_fit.fit(feats, noisy, "per-sequence+packed+max/smooth-0.03")
     sizes = np.arange(1, 9000, 7)
     prefill = profile_fit.predict(model, profile_fit.features_of([((int(n), 0),) for n in sizes],
                                                                  [0] * len(sizes), [0] * len(sizes), [0] * len(sizes)))
