@@ -35,6 +35,11 @@ class EngineRunner:
         generation = GenerationConfig(max_new_tokens=16, do_sample=False, eos_token_id=-1, pad_token_id=0)
         self.manager = model.init_continuous_batching(
             generation_config=generation, continuous_batching_config=ContinuousBatchingConfig(**(overrides or {})))
+        if self.manager.continuous_batching_config.use_async_batching:
+            # the async loop overlaps step N+1's preparation with step N; timing it step by step
+            # from here would not be how that engine runs
+            raise ValueError("engine mode times the synchronous loop; this engine resolved to async batching "
+                             "(pass --engine-option use_async_batching=false to profile it synchronously)")
         self.manager.warmup()  # creates the batch processor and captures graphs if the engine uses them
         self.manager.current_batch = 0  # set by the background loop, which we replace
         self.processor = self.manager.batch_processor
