@@ -27,15 +27,20 @@ def _profiles_root() -> Path:
     return Path(str(resources.files("simulator").joinpath(*PROFILES_PACKAGE_DIR)))
 
 
-DEFAULT_PROFILE = "h200-llama-3-8b-engine"
-MODE_PREFERENCE = ("engine", "cuda-graph", "eager")
+DEFAULT_PROFILE = "h200-llama-3-8b-cuda-graph"
+# CUDA-graph decode is how production engines (vLLM, TensorRT-LLM) run, so it prices capacity
+# plans; engine mode mirrors transformers' continuous-batching engine (what validation replays).
+MODE_PREFERENCE = ("cuda-graph", "engine", "eager")
 
 
-def default_profile_name(gpu: str, model: str) -> str | None:
-    """The bundled profile for this GPU and model (engine mode first), or None: use the roofline."""
+def default_profile_name(gpu: str, model: str, tp: int = 1,
+                         modes: tuple[str, ...] = MODE_PREFERENCE) -> str | None:
+    """The bundled profile for this GPU, model and TP degree (first mode in ``modes`` that
+    exists), or None: use the roofline."""
     names = set(bundled_profiles())
-    for mode in MODE_PREFERENCE:
-        name = f"{gpu.lower()}-{model.lower()}-{mode}"
+    shard = f"-tp{tp}" if tp > 1 else ""
+    for mode in modes:
+        name = f"{gpu.lower()}-{model.lower()}{shard}-{mode}"
         if name in names:
             return name
     return None

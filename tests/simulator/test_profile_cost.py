@@ -125,3 +125,4 @@ def test_default_profile_follows_gpu_and_model():
     from simulator.profile_cost import DEFAULT_PROFILE, default_profile_name
     assert default_profile_name("h200", "llama-3-8b") == DEFAULT_PROFILE
     assert default_profile_name("a100", "llama-3-8b") is None
+    assert default_profile_name("h200", "llama-3-8b", modes=("engine",)) == "h200-llama-3-8b-engine"
