@@ -12,13 +12,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planning.costs import bundled_profile_for
 from planning.records import Record
 from planning.scenario import Scenario, ScenarioRun, run_scenario
 from simulator.config import ServingConfig
 from simulator.hardware import GPUS
 from simulator.models import MODELS, ModelSpec
+from simulator.profile_cost import default_profile_name
 from simulator.summary import request_table, weighted_percentile
+
+# Profile modes that run steps the way each recorded engine does, best first: the CB engine's own
+# step loop; generate() runs a plain eager forward on padded batches.
+ENGINE_MODES = {"hf_cb": ("engine",), "hf_static": ("eager", "engine")}
 
 METRICS = (
     ("output_throughput", "Output throughput (tok/s)"),
@@ -128,9 +132,7 @@ def scenario_for(record: Record, profile: str | None = None) -> Scenario:
     model = model_name(record.data["model_config"])
     gpu = gpu_name(record.data["gpu"])
     if profile is None:
-        preferred = f"{gpu}-{model}-eager" if record.engine == "hf_static" else None
-        from simulator.profile_cost import bundled_profiles
-        profile = preferred if preferred in bundled_profiles() else bundled_profile_for(gpu, model)
+        profile = default_profile_name(gpu, model, modes=ENGINE_MODES[record.engine])
     serving = serving_for(record)
     max_len = max(r["in"] + r["out"] for r in record.data["requests"])
     serving = replace(serving, max_model_len=max_len)

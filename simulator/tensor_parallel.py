@@ -34,9 +34,10 @@ def shard_spec(model: ModelSpec, tp: int) -> ModelSpec:
         if getattr(model, name) % tp:
             raise ValueError(f"{model.name}: {name}={getattr(model, name)} is not divisible by "
                              f"tensor parallel degree {tp}")
-    heads = model.num_attention_heads // tp
-    return replace(model, name=f"{model.name}-tp{tp}-shard", hidden_size=heads * model.head_dim,
-                   intermediate_size=model.intermediate_size // tp, num_attention_heads=heads,
+    # the residual stream keeps its full width; heads, MLP columns and vocabulary are split
+    return replace(model, name=f"{model.name}-tp{tp}-shard", head_dim_override=model.head_dim,
+                   intermediate_size=model.intermediate_size // tp,
+                   num_attention_heads=model.num_attention_heads // tp,
                    num_key_value_heads=model.num_key_value_heads // tp,
                    vocab_size=-(-model.vocab_size // tp))
 

@@ -12,20 +12,13 @@ def test_a_shard_holds_one_tth_of_weights_and_kv():
     model = get_model("llama-3-70b")
     shard = shard_spec(model, 4)
     assert shard.num_attention_heads == 16 and shard.num_key_value_heads == 2
-    assert shard.head_dim == model.head_dim
+    assert shard.hidden_size == model.hidden_size and shard.head_dim == model.head_dim
     assert shard.kv_bytes_per_token * 4 == model.kv_bytes_per_token
-    # every matrix is split four ways except the row-parallel halves keep the full hidden size;
-    # the layer parameter count divides exactly
-    h, kv, i = model.hidden_size, model.num_key_value_heads * model.head_dim, model.intermediate_size
-    per_gpu_layer = (2 * h * h + 2 * h * kv + 3 * h * i) // 4
-    assert shard.num_hidden_layers * _shard_layer_params(model, 4) == model.num_hidden_layers * per_gpu_layer
-
-
-def _shard_layer_params(model, tp):
-    h = model.hidden_size
-    q = h * (h // tp)
-    kv = 2 * h * (model.num_key_value_heads // tp) * model.head_dim
-    return 2 * q + kv + 3 * h * (model.intermediate_size // tp)
+    # Q, K, V, O and the three MLP matrices each lose three quarters of their columns or rows;
+    # 8192 * (8192 + 2*1024 + 8192 + 3*28672) / 4 parameters per layer
+    assert shard.layer_params * 4 == model.layer_params
+    assert shard.layer_params == 8192 * (8192 + 2 * 1024 + 8192 + 3 * 28672) // 4
+    assert shard.embedding_params * 4 == model.embedding_params
 
 
 def test_indivisible_degrees_are_rejected():
