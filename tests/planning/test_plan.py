@@ -130,3 +130,16 @@ def test_unreachable_objective_is_reported():
     with pytest.raises(ValueError, match="no count up to 8"):
         plan_capacity(BASE, table, parse_slo("tpot_p99=1ms"), PlanOptions(window_s=None,
                                                                             max_replicas=8))
+
+
+def test_profile_range_warnings_come_back_from_worker_processes():
+    # long prompts read more KV per step than the bundled profile measured: the warning must
+    # reach the parent's cost model whether the steps were priced here or in workers
+    table = poisson_trace(900, 40.0, seed=4, prompt=(100, 6000))
+    options = PlanOptions(window_s=8.0)
+    serial = plan_capacity(Scenario(), table, SLO, options)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = plan_capacity(Scenario(), table, SLO, options, pool=pool, workers=2)
+    warnings = serial.cost_model.range_warnings()
+    assert any("KV tokens read per step" in w for w in warnings)
+    assert parallel.cost_model.range_warnings() == warnings
