@@ -5,7 +5,8 @@ run_scenario's without the inter-token-latency statistics (see ``_run``). Round-
 deployments are replayed one replica at a time (planning.split), spread over worker processes
 when a pool is given; other routers need one shared replay. A question asked only for its
 answer stops early once the objectives must fail (planning.guard); the planner asks again for
-the full summary where it shows the evidence.
+the full summary where it shows the evidence. Decode runs are priced through planning.fast_runs,
+which agrees with step-by-step pricing to float rounding.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from planning.costs import build_cost_model
+from planning.fast_runs import with_fast_runs
 from planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
 from planning.scenario import Scenario, prepare
 from planning.slo import meets
@@ -109,7 +112,10 @@ class Evaluator:
     def __init__(self, scenario: Scenario, table, objectives, cost_model=None, pool=None,
                  workers: int = 1) -> None:
         self.scenario = scenario
-        self.prepared = prepare(scenario, cost_model)
+        if cost_model is None:
+            cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
+                                          scenario.serving.tensor_parallel_size)
+        self.prepared = prepare(scenario, with_fast_runs(cost_model))
         self.table = table
         self.objectives = tuple(objectives)
         self.requests = len(table)

@@ -37,6 +37,17 @@ def test_plan_count_meets_and_one_fewer_fails(plan_and_trace):
     assert plan.below.summary["p99_tpot_ms"] > 20.0 or plan.below.summary["p99_ttft_ms"] > 1000.0
 
 
+def test_plan_with_the_bundled_profile_is_verified_by_replay():
+    # the planner prices decode runs through planning.fast_runs; replays price step by step
+    table = poisson_trace(900, 40.0, seed=8)
+    plan = plan_capacity(Scenario(), table, SLO, PlanOptions(window_s=None))
+    assert type(plan.cost_model.inner).__name__ == "ProfileCostModel"
+    assert meets(replayed(Scenario(), table, plan.replicas), SLO)
+    assert not meets(replayed(Scenario(), table, plan.replicas - 1), SLO)
+    replay = replayed(Scenario(), table, plan.replicas)
+    assert plan.at_count.summary["p99_tpot_ms"] == pytest.approx(replay["p99_tpot_ms"], rel=1e-9)
+
+
 def test_sustainable_rate_bracket_is_verified_by_replay(plan_and_trace):
     plan, table = plan_and_trace
     rate = plan.rate
