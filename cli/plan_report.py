@@ -1,6 +1,7 @@
 """Plain-text and JSON renderings of a capacity plan."""
 from __future__ import annotations
 
+from planning.costs import describe_cost_model
 from planning.pricing import autoscaling, fleet_cost
 from planning.slo import format_duration, format_slo
 
@@ -27,8 +28,16 @@ def _money(value: float | None) -> str:
 
 def format_plan(plan, context: dict) -> str:
     """The plan report: answer, evidence at the count and one fewer, rate, cost, windows."""
+    serving = plan.serving
+    knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"
+             if serving.policy == "static" else
+             f"max_num_seqs={serving.max_num_seqs} "
+             f"max_num_batched_tokens={serving.max_num_batched_tokens}")
     lines = [f"{' batchsim plan: ' + plan.policy + ' ':=^{WIDTH}}",
              f"{'Trace:':<14}{context['trace']}",
+             f"{'Policy:':<14}{serving.policy} ({knobs}, block_size={serving.block_size}), "
+             f"{serving.router} routing",
+             f"{'Cost model:':<14}{describe_cost_model(plan.cost_model)}",
              f"{'Objectives:':<14}{format_slo(plan.objectives)} (over every request of the trace)",
              f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
              f"{plan.gpus} {context['gpu']} GPU(s)"]

@@ -96,6 +96,7 @@ class Plan:
     trace_span_s: float
     simulations: int
     cost_model: object = None  # the model that priced every step (its range notes included)
+    serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
 
     @property
     def gpus(self) -> int:
@@ -143,7 +144,7 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     serving = whole.prepared.serving
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
-                whole.prepared.cost_model)
+                whole.prepared.cost_model, serving)
 
 
 def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
