@@ -38,6 +38,21 @@ def test_sweep_grid_file_and_errors(capsys, tmp_path):
     assert code == 2 and "needs --set" in err
 
 
+def test_sweep_varies_the_trace_across_files(capsys, tmp_path):
+    from tests.planning.traces import poisson_trace
+
+    paths = []
+    for name, count in (("a", 120), ("b", 80)):
+        paths.append(tmp_path / f"{name}.csv")
+        poisson_trace(count, 10.0, seed=count).to_csv(paths[-1], index=False)
+    code, out, _ = call(capsys, "sweep", "--set", f"trace={paths[0]},{paths[1]}", "--set",
+                        "policy=static,continuous", "--profile", "roofline", "--workers", "1",
+                        "--out", str(tmp_path / "t"))
+    frame = pd.read_csv(tmp_path / "t.csv")
+    assert code == 0 and list(frame["trace"]) == [str(paths[0])] * 2 + [str(paths[1])] * 2
+    assert list(frame["completed"] + frame["rejected"]) == [120, 120, 80, 80]
+
+
 def test_plan_reports_the_answer_and_evidence(capsys):
     code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=1s,tpot_p99=20ms", "--limit", "1200",
                         "--rate-scale", "8", "--profile", "roofline", "--workers", "1",
@@ -49,7 +64,7 @@ def test_plan_reports_the_answer_and_evidence(capsys):
 
 
 def test_plan_json_and_policy_all(capsys):
-    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "600", "--policy",
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "400", "--policy",
                         "all", "--profile", "roofline", "--workers", "1", "--json",
                         "--window-s", "0")
     records = json.loads(out)
@@ -58,7 +73,7 @@ def test_plan_json_and_policy_all(capsys):
         assert record["gpus"] == record["replicas"] >= 1
         assert record["at_count"]["p99_ttft_ms"] <= 2000.0
         assert record["cost"]["per_hour"] is None  # no price given, none invented
-    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "600", "--policy",
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "200", "--policy",
                         "all", "--profile", "roofline", "--workers", "1", "--window-s", "0")
     assert "policies compared" in out and "not computed" in out
 

@@ -60,10 +60,10 @@ def test_sustainable_rate_bracket_is_verified_by_replay(plan_and_trace):
 
 
 def test_windows_show_the_peak_and_each_count_is_verified():
-    table = two_phase_trace(phase_s=120.0)
+    table = two_phase_trace(phase_s=90.0)
     slo = parse_slo("ttft_p99=1s,tpot_p99=12ms")
-    plan = plan_capacity(BASE, table, slo, PlanOptions(window_s=120.0))
-    windows = split_windows(table, 120.0)
+    plan = plan_capacity(BASE, table, slo, PlanOptions(window_s=90.0))
+    windows = split_windows(table, 90.0)
     quiet, busy = plan.windows
     assert (quiet.requests, busy.requests) == tuple(len(w.table) for w in windows)
     assert busy.replicas > quiet.replicas >= 1
@@ -71,8 +71,8 @@ def test_windows_show_the_peak_and_each_count_is_verified():
         assert meets(replayed(BASE, window.table, need.replicas), slo)
         if need.replicas > 1:
             assert not meets(replayed(BASE, window.table, need.replicas - 1), slo)
-    hours = 120.0 / 3600
-    scaling = autoscaling(plan, 120.0)
+    hours = 90.0 / 3600
+    scaling = autoscaling(plan, 90.0)
     assert scaling.autoscaled_gpu_hours == pytest.approx((quiet.replicas + busy.replicas) * hours)
     assert scaling.peak_gpu_hours == pytest.approx(2 * busy.replicas * hours)
     assert scaling.fixed_gpu_hours == pytest.approx(2 * plan.replicas * hours)
@@ -105,7 +105,7 @@ def test_more_replicas_never_worsen_p99_with_round_robin():
 
 
 def test_static_needs_more_gpus_than_continuous_and_tp_multiplies():
-    table = poisson_trace(600, 8.0, seed=6, output=(20, 300))
+    table = poisson_trace(400, 8.0, seed=6, output=(20, 300))
     slo = parse_slo("ttft_p99=2s")
     plans = {p: plan_capacity(with_overrides(BASE, {"policy": p}), table, slo,
                               PlanOptions(window_s=None)) for p in ("static", "continuous")}
@@ -146,8 +146,8 @@ def test_unreachable_objective_is_reported():
 def test_profile_range_warnings_come_back_from_worker_processes():
     # long prompts read more KV per step than the bundled profile measured: the warning must
     # reach the parent's cost model whether the steps were priced here or in workers
-    table = poisson_trace(900, 40.0, seed=4, prompt=(100, 6000))
-    options = PlanOptions(window_s=8.0)
+    table = poisson_trace(400, 40.0, seed=4, prompt=(100, 6000))
+    options = PlanOptions(window_s=None)
     serial = plan_capacity(Scenario(), table, SLO, options)
     with ProcessPoolExecutor(2) as pool:
         parallel = plan_capacity(Scenario(), table, SLO, options, pool=pool, workers=2)

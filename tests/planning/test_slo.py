@@ -35,7 +35,7 @@ def test_objective_reads_the_summary_percentile():
     assert not meets({**summary, "completed": 0}, [Objective("ttft", 99, 2.0)])
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(count=st.integers(1, 300), percentile=st.sampled_from([50, 90, 99]), data=st.data())
 def test_enough_violations_always_push_the_percentile_over_the_limit(count, percentile, data):
     needed = violations_needed(count, percentile)
