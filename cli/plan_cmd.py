@@ -1,5 +1,8 @@
 """``batchsim plan``: the fewest replicas (GPUs) that meet an SLO over a whole trace.
 
+--policy takes static, continuous, chunked or all (compare the three); the SLO takes
+ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms.
+
 Examples:
   batchsim plan --slo ttft_p99=2s,tpot_p99=100ms
   batchsim plan --trace conv.csv --slo ttft_p99=2s,tpot_p99=100ms --policy all \\
@@ -30,11 +33,11 @@ def register(subparsers) -> None:
     add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
     group = parser.add_argument_group("planning")
-    group.add_argument("--gpus-per-replica", type=int, dest="tensor_parallel_size",
+    group.add_argument("--gpus-per-replica", type=int, dest="tensor_parallel_size", metavar="N",
                        help="GPUs per replica (same as --tp)")
     group.add_argument("--gpu-cost-per-hour", type=float, metavar="PRICE",
                        help="price of one GPU-hour; without it no money figures are shown")
-    group.add_argument("--window-s", type=float, default=600.0,
+    group.add_argument("--window-s", type=float, default=600.0, metavar="SECONDS",
                        help="per-window requirement window in seconds (default 600; 0: off)")
     group.add_argument("--rate-tolerance", type=float, default=0.03,
                        help="relative width of the sustainable-rate bracket (default 0.03)")
@@ -54,6 +57,8 @@ def run(args) -> int:
 
     if not args.slo:
         raise ValueError("plan needs --slo, e.g. --slo ttft_p99=2s,tpot_p99=100ms")
+    if args.replicas is not None:
+        raise ValueError("plan finds the replica count itself; drop --replicas")
     objectives = parse_slo(args.slo)
     policies = POLICIES if args.policy == "all" else (args.policy,)
     if args.policy == "all":

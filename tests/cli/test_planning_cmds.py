@@ -80,7 +80,8 @@ def test_plan_json_and_policy_all(capsys):
 
 @pytest.mark.parametrize("args, message", [
     ((), "plan needs --slo"), (("--slo", "speed=fast"), "bad SLO term 'speed=fast'"),
-    (("--slo", "ttft=1s", "--policy", "magic"), "unknown policy 'magic'")])
+    (("--slo", "ttft=1s", "--policy", "magic"), "unknown policy 'magic'"),
+    (("--slo", "ttft=1s", "--replicas", "3"), "drop --replicas")])
 def test_plan_errors_are_one_line(capsys, args, message):
     code, _, err = call(capsys, "plan", "--limit", "50", *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
