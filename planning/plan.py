@@ -20,6 +20,7 @@ import numpy as np
 from planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
 from planning.scenario import Scenario
 from planning.search import fewest_meeting, highest_meeting_scale
+from planning.slo import format_slo
 from planning.windows import split_windows
 
 
@@ -121,7 +122,7 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
         raise ValueError("the trace has no requests to plan for")
     objectives = tuple(objectives)
     whole = Evaluator(scenario, table, objectives, cost_model, pool, workers)
-    replicas = fewest_meeting(whole.meets, 1, options.max_replicas)
+    replicas = _fewest(whole, options.max_replicas)
     at_count = whole.verdict(replicas)
     below = whole.verdict(replicas - 1) if replicas > 1 else None
     span_s = trace_span_s(table)
@@ -145,6 +146,18 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
                 whole.prepared.cost_model, serving)
+
+
+def _fewest(evaluator: Evaluator, max_replicas: int) -> int:
+    try:
+        return fewest_meeting(evaluator.meets, 1, max_replicas)
+    except ValueError:
+        summary = evaluator.verdict(max_replicas).summary
+        seen = ", ".join(f"{o.name} {o.observed_s(summary) * 1000:,.1f} ms"
+                         for o in evaluator.objectives)
+        slo = format_slo(evaluator.objectives)
+        raise ValueError(f"no replica count up to {max_replicas} meets {slo} (at {max_replicas} "
+                         f"replicas: {seen}; raise --max-replicas or relax the SLO)") from None
 
 
 def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,

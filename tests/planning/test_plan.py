@@ -138,7 +138,8 @@ def test_cost_arithmetic():
 
 def test_unreachable_objective_is_reported():
     table = poisson_trace(50, 2.0, seed=1)
-    with pytest.raises(ValueError, match="no count up to 8"):
+    with pytest.raises(ValueError, match=r"no replica count up to 8 meets tpot_p99<=1ms "
+                                         r"\(at 8 replicas: tpot_p99 [\d.]+ ms"):
         plan_capacity(BASE, table, parse_slo("tpot_p99=1ms"), PlanOptions(window_s=None,
                                                                             max_replicas=8))
 
