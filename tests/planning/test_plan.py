@@ -1,4 +1,5 @@
 """The plan's count meets the SLO and one fewer does not, re-simulated independently."""
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -82,7 +83,8 @@ def test_pool_gives_the_same_plan():
     table = poisson_trace(900, 40.0, seed=4)
     options = PlanOptions(window_s=8.0)
     serial = plan_capacity(BASE, table, SLO, options)
-    with ProcessPoolExecutor(2) as pool:
+    # spawn (the default on macOS and Windows) proves the tasks need nothing inherited by fork
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         parallel = plan_capacity(BASE, table, SLO, options, pool=pool, workers=2)
     assert parallel.replicas == serial.replicas
     assert parallel.at_count.summary == serial.at_count.summary
