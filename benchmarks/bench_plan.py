@@ -64,6 +64,9 @@ def run_case(name: str, trace_args: list[str], repeats: int) -> dict:
     _, extra = CASES[name]
     command = [sys.executable, "-m", "cli.main", "plan", "--slo", SLO,
                "--gpu-cost-per-hour", "3.50", *trace_args, *extra]
+    shown = " ".join(["batchsim", *command[3:]])
+    if trace_args:  # the trace lives in a temporary folder: show its file name only
+        shown = shown.replace(trace_args[1], Path(trace_args[1]).name)
     walls, cpus, plans, loads = [], [], [], []
     for _ in range(repeats):
         loads.append(os.getloadavg()[0])
@@ -82,7 +85,7 @@ def run_case(name: str, trace_args: list[str], repeats: int) -> dict:
             "simulations": int(timing.group(2)),
             "answers": re.findall(r"Answer: +(.*)", done.stdout),
             "warnings": re.findall(r"batchsim: warning: (.*)", done.stderr),
-            "command": " ".join(["batchsim", *command[3:]]), "stdout": done.stdout}
+            "command": shown, "stdout": done.stdout}
 
 
 def markdown(results: list[dict], counts: dict) -> str:
@@ -104,7 +107,8 @@ def markdown(results: list[dict], counts: dict) -> str:
              "10-minute windows, rate tolerance 3%, $3.50 per GPU-hour as a placeholder price.",
              "",
              f"Traces: default = bundled default hour ({counts['default']:,} requests); peak = "
-             f"an hour with a 3 -> 9 req/s peak ({counts['peak']:,} requests).", "",
+             f"an hour with a 3 -> 9 req/s peak ({counts['peak']:,} requests), written by the "
+             "script as `peak_hour.parquet` (`peak_trace` in the script).", "",
              "| case | answer | simulations | wall s (each run) | plan s | CPU s | load avg |",
              "|---|---|---:|---|---:|---:|---|"]
     for r in results:
