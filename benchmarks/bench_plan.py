@@ -117,6 +117,12 @@ def markdown(results: list[dict], counts: dict) -> str:
         loads = ", ".join(f"{x:.1f}" for x in r["load"])
         lines.append(f"| {r['case']} | {answer} | {r['simulations']} | {walls} | "
                      f"{min(r['plan_s']):.1f} | {min(r['cpu_s']):.1f} | {loads} |")
+    fast = [r["case"] for r in results if min(r["wall_s"]) < 30]
+    slow = [f"{r['case']} ({min(r['wall_s']):.0f} s)" for r in results if min(r["wall_s"]) >= 30]
+    lines += ["", f"Best run under 30 s wall: {', '.join(fast) or 'none'}. "
+              f"At or over 30 s: {', '.join(slow) or 'none'}. Nearly all CPU time is spent "
+              "inside the simulator replaying the trace (each simulation replays all of it, "
+              "or one window of it), so simulator speedups shorten plans in proportion."]
     lines += ["", "Commands:", ""] + [f"- {r['case']}: `{r['command']}`" for r in results]
     warned = [f"- {r['case']}: {w}" for r in results for w in r["warnings"]]
     if warned:
