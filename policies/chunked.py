@@ -75,4 +75,6 @@ class ChunkedPrefillPolicy:
                 seqs += 1
         if not prefill and not decodes and not preempt:
             return IDLE
-        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt)
+        # as in continuous batching, a blocked queue head stays blocked while decodes repeat
+        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt,
+                     ignores_arrivals=bool(state.waiting))

@@ -44,7 +44,11 @@ class ContinuousPolicy:
                 return Batch(prefill=prefill)
         if not state.num_decoding:
             return IDLE
-        return Batch(decode=True, preempt=preempt_for_decode(state))
+        # A waiting head that cannot be admitted now cannot be admitted during the decode run
+        # either (seats and budget stay fixed, spare blocks only shrink), and arrivals queue
+        # behind it: with a non-empty queue, arrivals cannot change this choice.
+        return Batch(decode=True, preempt=preempt_for_decode(state),
+                     ignores_arrivals=bool(state.waiting))
 
     def _admit(self, state) -> list:
         kv = state.kv

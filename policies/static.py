@@ -45,7 +45,7 @@ class StaticPolicy:
             # every row holds the padded prompt plus one KV entry per decode step taken so far
             context = self._padded_prompt + state.decode_step - self._first_decode_step
             shape = StepShape((), self._rows, self._rows * context, context)
-            return Batch(decode=True, shape=shape)
+            return Batch(decode=True, shape=shape, ignores_arrivals=True)  # nobody joins mid-batch
         self._in_batch = False
         waiting = state.waiting
         if not waiting:

@@ -51,6 +51,10 @@ class Recorder:
         self.steps["sampled_tokens"][row] = tokens
         self.steps["slots"][row] = slots
 
+    def raise_waiting(self, row: int, waiting: int) -> None:
+        """A request queued during the run at ``row``: its later steps start with ``waiting``."""
+        self.steps["waiting"][row] = waiting
+
     def itl(self, gap_s: float, count: int) -> None:
         """Record ``count`` inter-token gaps of ``gap_s`` seconds."""
         if count > 0:

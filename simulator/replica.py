@@ -46,6 +46,7 @@ class Replica:
         self.prefilling: dict[Request, None] = {}  # running, prompt not yet fully computed
         self.decode_step = 0  # decode steps executed so far: the index of the next one
         self.busy_s = 0.0
+        self.clock_s = 0.0  # end of the last step finished
         self._num_decoding = 0
         self._offset_sum = 0  # sum of (cached tokens at join - join step) over the decoding set
         self._phase_counts = [0] * kv.block_size
@@ -55,6 +56,7 @@ class Replica:
         self._last_decode_end_s: float | None = None
         self._serial = 0
         self._step_row = -1
+        self._last_start_s = -math.inf  # start of the last step of the current step or run
         self._run_times_s = None
 
     # ----- what policies read -------------------------------------------------------------
@@ -106,6 +108,8 @@ class Replica:
                 self._reject(request, now_s, reason)
             else:
                 self.waiting.append(request)
+                if now_s < self._last_start_s:  # arrived during a run that ignores arrivals
+                    self.recorder.raise_waiting(self._step_row, len(self.waiting))
 
     def _reject(self, request: Request, now_s: float, reason: str) -> None:
         request.status, request.reason, request.finish_s = REJECTED, reason, now_s
@@ -121,6 +125,8 @@ class Replica:
         before ``horizon_s`` (the next arrival), at most ``max_steps`` steps.
         """
         if batch.decode and not batch.prefill and not batch.preempt and self._num_decoding:
+            if batch.ignores_arrivals:
+                horizon_s = math.inf
             return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
         swap_tokens = 0
         for victim in batch.preempt:
@@ -146,6 +152,7 @@ class Replica:
                                          swap_tokens)
         duration_s = self.cost_model.step_time_s(shape)
         self._run_times_s = None
+        self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
         return duration_s
@@ -168,6 +175,7 @@ class Replica:
         self.kv.allocate(self._blocks_for_steps(steps))
         duration_s = float(sum(times_s)) if steps > 1 else float(times_s[0])
         self._run_times_s = times_s
+        self._last_start_s = now_s + duration_s - float(times_s[-1])
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, steps)
         return duration_s
@@ -237,6 +245,7 @@ class Replica:
                 sampled += 1
                 self._sample_after_prefill(request, end_s)
         self.recorder.sampled(self._step_row, sampled, self.policy.slots)
+        self.clock_s = end_s
         return sampled
 
     def _finish_decode(self, end_s: float, times_s) -> int:

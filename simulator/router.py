@@ -2,7 +2,9 @@
 
 ``round-robin`` cycles through replicas; ``least-outstanding`` picks the replica with the fewest
 requests waiting or running (ties to the lowest index), as load balancers with request counting
-do. A router is a plain object with ``choose(replicas) -> index``.
+do. A router is a plain object with ``choose(replicas) -> index`` and
+``arrivals_before(index, num_replicas)``: how many of the next arrivals surely go elsewhere
+before one may go to replica ``index`` (the simulator lets a replica run ahead until then).
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ class RoundRobinRouter:
         self._next += 1
         return index
 
+    def arrivals_before(self, index: int, num_replicas: int) -> int:
+        """Arrivals routed to other replicas before the next one for ``index``."""
+        return (index - self._next) % num_replicas
+
 
 class LeastOutstandingRouter:
     """Send to the replica with the fewest outstanding requests."""
@@ -31,6 +37,10 @@ class LeastOutstandingRouter:
             if best_load is None or load < best_load:
                 best, best_load = index, load
         return best
+
+    def arrivals_before(self, index: int, num_replicas: int) -> int:
+        """The next arrival may go to any replica: none is known to go elsewhere."""
+        return 0
 
 
 ROUTERS = {"round-robin": RoundRobinRouter, "least-outstanding": LeastOutstandingRouter}

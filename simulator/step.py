@@ -58,7 +58,10 @@ class Batch:
     compute for each; ``decode`` runs one token for every request in the replica's decoding set;
     ``preempt`` lists running requests to evict before the step; ``shape`` replaces the natural
     composition when the engine computes more than the requests need (padding in static
-    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives.
+    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives;
+    ``ignores_arrivals`` on a decode batch promises that requests arriving while it repeats
+    cannot change the policy's choice until the decoding set changes or KV blocks run short,
+    so the replica may repeat it past arrivals.
     """
 
     prefill: list[tuple[Request, int]] = field(default_factory=list)
@@ -66,6 +69,7 @@ class Batch:
     preempt: list[Request] = field(default_factory=list)
     shape: StepShape | None = None
     wake_at_s: float | None = None
+    ignores_arrivals: bool = False
 
     @property
     def is_idle(self) -> bool:
