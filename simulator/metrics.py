@@ -16,13 +16,18 @@ from simulator.step import StepShape
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
                 "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
+_WIDTH = len(STEP_COLUMNS)
+_SAMPLED, _SLOTS, _WAITING = (STEP_COLUMNS.index(name) for name in ("sampled_tokens", "slots",
+                                                                    "waiting"))
 
 
 class Recorder:
     """Collects steps, inter-token gaps, preemptions and finished or rejected requests."""
 
     def __init__(self) -> None:
-        self.steps = {name: array("d" if name.endswith("_s") else "q") for name in STEP_COLUMNS}
+        # one flat row-major array of doubles: a row is one C-level extend instead of twelve
+        # appends; counts are exact in a double far beyond any simulated total (2**53)
+        self._rows = array("d")
         self.itl_gap_s = array("d")
         self.itl_count = array("q")
         self.done: list[Request] = []
@@ -31,29 +36,44 @@ class Recorder:
     def step(self, replica: int, start_s: float, duration_s: float, shape: StepShape,
              state, steps: int = 1) -> int:
         """Record a step, or a run of ``steps`` decode steps, as it starts; return its row."""
-        columns = self.steps
-        columns["replica"].append(replica)
-        columns["start_s"].append(start_s)
-        columns["duration_s"].append(duration_s)
-        columns["steps"].append(steps)
-        columns["prefill_tokens"].append(shape.prefill_tokens)
-        columns["decode_seqs"].append(shape.decode_count)
-        columns["num_seqs"].append(shape.num_seqs)
-        columns["sampled_tokens"].append(0)
-        columns["slots"].append(0)
-        columns["kv_blocks_used"].append(state.kv.used_blocks)
-        columns["waiting"].append(len(state.waiting))
-        columns["running"].append(len(state.running))
-        return len(columns["start_s"]) - 1
+        chunks = shape.prefill_chunks
+        prefill = sum([new for new, _ in chunks]) if chunks else 0
+        rows = self._rows
+        rows.extend((replica, start_s, duration_s, steps, prefill, shape.decode_count,
+                     len(chunks) + shape.decode_count, 0, 0, state.kv.used_blocks,
+                     len(state.waiting), len(state.running)))
+        return len(rows) // _WIDTH - 1
+
+    def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
+                    decode_seqs: int, state) -> int:
+        """Record a decode-only step or run of ``steps`` steps as it starts; return its row."""
+        rows = self._rows
+        rows.extend((replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, 0, 0,
+                     state.kv.used_blocks, len(state.waiting), len(state.running)))
+        return len(rows) // _WIDTH - 1
+
+    @property
+    def steps(self) -> dict[str, np.ndarray]:
+        """Step rows as columns: float64 for the ``*_s`` columns, int64 for the counts."""
+        table = np.array(self._rows, dtype=np.float64).reshape(-1, _WIDTH)
+        return {name: (np.ascontiguousarray(table[:, i]) if name.endswith("_s")
+                       else table[:, i].astype(np.int64))
+                for i, name in enumerate(STEP_COLUMNS)}
+
+    @property
+    def num_rows(self) -> int:
+        """Step rows recorded (a run of decode steps is one row)."""
+        return len(self._rows) // _WIDTH
 
     def sampled(self, row: int, tokens: int, slots: int) -> None:
         """Record how many tokens the step at ``row`` sampled and the slots it offered."""
-        self.steps["sampled_tokens"][row] = tokens
-        self.steps["slots"][row] = slots
+        base = row * _WIDTH
+        self._rows[base + _SAMPLED] = tokens
+        self._rows[base + _SLOTS] = slots
 
     def raise_waiting(self, row: int, waiting: int) -> None:
         """A request queued during the run at ``row``: its later steps start with ``waiting``."""
-        self.steps["waiting"][row] = waiting
+        self._rows[row * _WIDTH + _WAITING] = waiting
 
     def itl(self, gap_s: float, count: int) -> None:
         """Record ``count`` inter-token gaps of ``gap_s`` seconds."""
@@ -80,4 +100,4 @@ class Recorder:
     @property
     def num_steps(self) -> int:
         """Forward steps simulated (a run of identical decode steps counts each step)."""
-        return int(sum(self.steps["steps"]))
+        return int(self.steps["steps"].sum())

@@ -18,15 +18,11 @@ import heapq
 import math
 from collections import deque
 
-import numpy as np
-
-from simulator.cost import decode_run_times_s
+from simulator.decode_run import blocks_for_steps, run_step_times, steps_with_blocks
 from simulator.kv_cache import BlockManager
 from simulator.metrics import Recorder
 from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
 from simulator.step import Batch, StepShape
-
-SHORT_RUN = 24  # runs up to this many steps are priced step by step in plain Python
 
 
 class Replica:
@@ -40,6 +36,8 @@ class Replica:
         self.kv = kv
         self.max_model_len = max_model_len
         self.recorder = recorder
+        # a cost model may price a decode-only step from its three numbers, sparing a StepShape
+        self._price_decode = getattr(cost_model, "decode_step_time_s", self._price_decode_shape)
         self.swap_preemption = swap_preemption
         self.waiting: deque[Request] = deque()
         self.running: dict[Request, None] = {}  # admission order, oldest first
@@ -122,7 +120,8 @@ class Replica:
 
         A decode-only batch is repeated while nothing can change the policy's decision: up to
         the first finish, the last step whose KV blocks fit, and the last step that starts
-        before ``horizon_s`` (the next arrival), at most ``max_steps`` steps.
+        before ``horizon_s`` (the next arrival; ignored if the batch ignores arrivals), at most
+        ``max_steps`` steps.
         """
         if batch.decode and not batch.prefill and not batch.preempt and self._num_decoding:
             if batch.ignores_arrivals:
@@ -152,6 +151,7 @@ class Replica:
                                          swap_tokens)
         duration_s = self.cost_model.step_time_s(shape)
         self._run_times_s = None
+        self._run_start_s = 0.0
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
@@ -160,70 +160,39 @@ class Replica:
     def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
                           max_steps: int | None) -> float:
         step = self.decode_step
-        count = self._num_decoding
+        members = self._num_decoding
         limit = self._finish_heap_top() - step + 1
-        if max_steps is not None:
-            limit = min(limit, max_steps)
-        limit = min(limit, self._steps_with_blocks(limit))
-        if batch.shape is not None:
-            shape = batch.shape
-        else:
-            shape = StepShape((), count, self._offset_sum + count * step,
-                              self._longest_offset() + step)
-        times_s = self._run_times(shape, now_s, horizon_s, limit)
+        if max_steps is not None and max_steps < limit:
+            limit = max_steps
+        limit = steps_with_blocks(self._phase_counts, step, limit, members, self.kv.free_blocks)
+        shape = batch.shape
+        if shape is None:
+            count, total = members, self._offset_sum + members * step
+            longest = self._longest_offset() + step
+            first_s = self._price_decode(count, total, longest)
+        else:  # the policy's own composition (static batching's padded rows)
+            count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
+            first_s = self.cost_model.step_time_s(shape)
+        times_s = run_step_times(self.cost_model, self._price_decode, count, total, longest,
+                                 first_s, now_s, horizon_s, limit)
         steps = len(times_s)
-        self.kv.allocate(self._blocks_for_steps(steps))
-        duration_s = float(sum(times_s)) if steps > 1 else float(times_s[0])
+        self.kv.allocate(blocks_for_steps(self._phase_counts, step, steps, members))
+        if steps == 1:
+            duration_s = first_s
+        elif isinstance(times_s, list):
+            duration_s = sum(times_s)
+        else:
+            duration_s = float(times_s.sum())
         self._run_times_s = times_s
         self._last_start_s = now_s + duration_s - float(times_s[-1])
+        self._run_start_s = now_s
         self.busy_s += duration_s
-        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, steps)
+        self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
+                                                   self)
         return duration_s
 
-    def _run_times(self, shape: StepShape, now_s: float, horizon_s: float, limit: int):
-        """Step times of the run: every step after the first must start before ``horizon_s``."""
-        count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
-        first_s = self.cost_model.step_time_s(shape)
-        if limit == 1 or now_s + first_s >= horizon_s:
-            return [first_s]
-        guess = limit
-        if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
-            guess = min(limit, int((horizon_s - now_s) / first_s) + 2)
-        if guess <= SHORT_RUN:  # plain floats beat numpy on a handful of steps
-            times_s, end_s = [first_s], now_s + first_s
-            price = self.cost_model.step_time_s
-            for j in range(1, limit):
-                if end_s >= horizon_s:
-                    break
-                step_s = price(StepShape((), count, total + j * count, longest + j))
-                times_s.append(step_s)
-                end_s += step_s
-            return times_s
-        while True:
-            times_s = decode_run_times_s(self.cost_model, count, total, longest, guess)
-            times_s[0] = first_s
-            starts_s = now_s + np.cumsum(times_s) - times_s
-            steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
-            if steps < guess or guess == limit:
-                return times_s[:max(1, steps)]
-            guess = min(limit, guess * 2)
-
-    def _blocks_for_steps(self, steps: int) -> int:
-        """New blocks the next ``steps`` decode steps need: each member one per block_size steps."""
-        size = self.kv.block_size
-        full, rest = divmod(steps, size)
-        counts, start = self._phase_counts, self.decode_step
-        return full * self._num_decoding + sum(counts[-(start + j) % size] for j in range(rest))
-
-    def _steps_with_blocks(self, limit: int) -> int:
-        """How many of the next ``limit`` decode steps find their new blocks free (at least 1)."""
-        free = self.kv.free_blocks
-        if self._num_decoding * (limit // self.kv.block_size + 1) <= free:
-            return limit
-        size = self.kv.block_size
-        phases = (-(self.decode_step + np.arange(limit))) % size
-        needed = np.cumsum(np.asarray(self._phase_counts)[phases])
-        return max(1, int(np.searchsorted(needed, free, side="right")))
+    def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
+        return self.cost_model.step_time_s(StepShape((), count, total, longest))
 
     def _finish_heap_top(self) -> int:
         heap = self._finish_heap
@@ -252,7 +221,7 @@ class Replica:
         step = self.decode_step
         decoded = self._num_decoding
         steps = 1 if times_s is None else len(times_s)
-        first_end_s = end_s if steps == 1 else end_s - float(sum(times_s[1:]))
+        first_end_s = end_s if steps == 1 else self._run_start_s + times_s[0]
         joined = self._joined_since_decode
         if self._last_decode_end_s is not None:
             self.recorder.itl(first_end_s - self._last_decode_end_s, decoded - len(joined))

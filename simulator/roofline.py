@@ -58,6 +58,13 @@ class RooflineCostModel:
             pairs += new * cached + new * (new + 1) / 2
             kv_read += cached
         swap_s = shape.swap_tokens * self.memory.kv_bytes_per_token / self.gpu.host_link_bytes_per_s
+        return self._time_s(tokens, pairs, kv_read, swap_s)
+
+    def decode_step_time_s(self, count: int, context_sum: int, context_max: int) -> float:
+        """``step_time_s`` of a decode-only step, without building its StepShape."""
+        return self._time_s(count, context_sum + count, context_sum, 0.0)
+
+    def _time_s(self, tokens, pairs, kv_read, swap_s: float) -> float:
         if tokens == 0:
             return swap_s
         dense_s = max(tokens * self._dense_flops_per_token / self._flops_s,

@@ -64,15 +64,23 @@ def parse_seconds(raw: str) -> float:
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """np.percentile of ``values`` repeated ``weights`` times, without expanding them."""
-    order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
-    ends = np.cumsum(weights)
+    return weighted_percentiles(values, weights, (q,))[0]
+
+
+def weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs) -> list[float]:
+    """``weighted_percentile`` at each of ``qs``, sorting once."""
+    # the order among equal values does not change any result, so the fast unstable sort serves
+    order = np.argsort(values)
+    values, ends = values[order], np.cumsum(weights[order])
     total = int(ends[-1])
-    position = q / 100.0 * (total - 1)
-    low, frac = int(np.floor(position)), position - np.floor(position)
-    low_value = values[np.searchsorted(ends, low, side="right")]
-    high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
-    return float(low_value + (high_value - low_value) * frac)
+    out = []
+    for q in qs:
+        position = q / 100.0 * (total - 1)
+        low, frac = int(np.floor(position)), position - np.floor(position)
+        low_value = values[np.searchsorted(ends, low, side="right")]
+        high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
+        out.append(float(low_value + (high_value - low_value) * frac))
+    return out
 
 
 def _stats(name: str, values_s: np.ndarray, weights: np.ndarray | None = None) -> dict:
@@ -89,7 +97,7 @@ def _stats(name: str, values_s: np.ndarray, weights: np.ndarray | None = None) -
     else:
         mean = float(np.average(ms, weights=weights))
         std = float(np.sqrt(np.average((ms - mean) ** 2, weights=weights)))
-        pct = {p: weighted_percentile(ms, weights, p) for p in PERCENTILES}
+        pct = dict(zip(PERCENTILES, weighted_percentiles(ms, weights, PERCENTILES)))
     out[f"mean_{name}_ms"] = mean
     out[f"median_{name}_ms"] = pct[50.0]
     out[f"std_{name}_ms"] = std

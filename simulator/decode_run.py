@@ -1,0 +1,69 @@
+"""Arithmetic of a run of identical decode steps: step times, KV blocks, where the run must stop.
+
+In a run the same ``count`` sequences decode once per step: step j sees the context sum
+``total + j * count`` and maximum ``longest + j``. A member needs a new KV block on the steps
+where its cached length is a multiple of the block size, so the blocks a step needs come from a
+histogram of the members' phases (cached length modulo block size) that rotates by one per step.
+Times are seconds.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.cost import decode_run_times_s
+
+SHORT_RUN = 24  # runs up to this many steps are priced step by step in plain Python
+
+
+def run_step_times(cost_model, price_decode, count: int, total: int, longest: int,
+                   first_s: float, start_s: float, horizon_s: float, limit: int):
+    """Times of the run's steps: at most ``limit``, each after the first starting before
+    ``horizon_s``. ``price_decode(count, total, longest)`` prices one decode step."""
+    if limit == 1 or start_s + first_s >= horizon_s:
+        return [first_s]
+    guess = limit
+    if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
+        guess = min(limit, int((horizon_s - start_s) / first_s) + 2)
+    if guess <= SHORT_RUN:  # plain floats beat numpy on a handful of steps
+        times_s, end_s = [first_s], start_s + first_s
+        for j in range(1, limit):
+            if end_s >= horizon_s:
+                break
+            step_s = price_decode(count, total + j * count, longest + j)
+            times_s.append(step_s)
+            end_s += step_s
+        return times_s
+    while True:
+        times_s = decode_run_times_s(cost_model, count, total, longest, guess)
+        times_s[0] = first_s
+        if horizon_s == math.inf:  # guess == limit: every step is in
+            return times_s
+        starts_s = start_s + np.cumsum(times_s) - times_s
+        steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
+        if steps < guess or guess == limit:
+            return times_s[:max(1, steps)]
+        guess = min(limit, guess * 2)
+
+
+def blocks_for_steps(phase_counts: list[int], first_step: int, steps: int, members: int) -> int:
+    """New blocks ``steps`` decode steps from ``first_step`` need: each member one per
+    block_size steps, on the steps its phase comes round."""
+    size = len(phase_counts)
+    full, rest = divmod(steps, size)
+    blocks = full * members
+    for j in range(first_step, first_step + rest):
+        blocks += phase_counts[-j % size]
+    return blocks
+
+
+def steps_with_blocks(phase_counts: list[int], first_step: int, limit: int, members: int,
+                      free_blocks: int) -> int:
+    """How many of the next ``limit`` decode steps find their new blocks free (at least 1)."""
+    size = len(phase_counts)
+    if members * (limit // size + 1) <= free_blocks:
+        return limit
+    phases = (-(first_step + np.arange(limit))) % size
+    needed = np.cumsum(np.asarray(phase_counts)[phases])
+    return max(1, int(np.searchsorted(needed, free_blocks, side="right")))
