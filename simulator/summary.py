@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.request import FINISHED
 from simulator.simulation import SimulationResult
+from simulator.weighted import weighted_mean_std, weighted_percentiles
 
 PERCENTILES = (50.0, 90.0, 99.0)
 
@@ -67,37 +68,21 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return weighted_percentiles(values, weights, (q,))[0]
 
 
-def weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs) -> list[float]:
-    """``weighted_percentile`` at each of ``qs``, sorting once."""
-    # the order among equal values does not change any result, so the fast unstable sort serves
-    order = np.argsort(values)
-    values, ends = values[order], np.cumsum(weights[order])
-    total = int(ends[-1])
-    out = []
-    for q in qs:
-        position = q / 100.0 * (total - 1)
-        low, frac = int(np.floor(position)), position - np.floor(position)
-        low_value = values[np.searchsorted(ends, low, side="right")]
-        high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
-        out.append(float(low_value + (high_value - low_value) * frac))
-    return out
-
-
-def _stats(name: str, values_s: np.ndarray, weights: np.ndarray | None = None) -> dict:
+def _stats(name: str, values_s: np.ndarray, counts: np.ndarray | None = None) -> dict:
     out: dict = {}
-    if values_s.size == 0 or (weights is not None and weights.sum() == 0):
+    if values_s.size == 0 or (counts is not None and counts.sum() == 0):
         out[f"mean_{name}_ms"] = out[f"median_{name}_ms"] = 0.0
         out[f"std_{name}_ms"] = out[f"p99_{name}_ms"] = 0.0
         out[f"percentiles_{name}_ms"] = [[p, 0.0] for p in PERCENTILES]
         return out
-    ms = values_s * 1000.0
-    if weights is None:
+    if counts is None:
+        ms = values_s * 1000.0
         mean, std = float(ms.mean()), float(ms.std())
         pct = {p: float(np.percentile(ms, p)) for p in PERCENTILES}
-    else:
-        mean = float(np.average(ms, weights=weights))
-        std = float(np.sqrt(np.average((ms - mean) ** 2, weights=weights)))
-        pct = dict(zip(PERCENTILES, weighted_percentiles(ms, weights, PERCENTILES)))
+    else:  # millions of (gap, count) pairs: computed in seconds, no scaled copy
+        mean, std = (1000.0 * x for x in weighted_mean_std(values_s, counts))
+        pct = {p: 1000.0 * x
+               for p, x in zip(PERCENTILES, weighted_percentiles(values_s, counts, PERCENTILES))}
     out[f"mean_{name}_ms"] = mean
     out[f"median_{name}_ms"] = pct[50.0]
     out[f"std_{name}_ms"] = std
@@ -157,7 +142,7 @@ def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
     tpot = table["tpot_s"][done]
     summary.update(_stats("tpot", tpot[~np.isnan(tpot)]))
     summary.update(_stats("itl", np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64),
-                          np.frombuffer(result.recorder.itl_count, dtype=np.int64).astype(float)))
+                          np.frombuffer(result.recorder.itl_count, dtype=np.int64)))
     summary.update(_stats("e2el", table["e2e_s"][done]))
     summary.update(_stats("queue", table["queue_s"][done]))
     summary.update(_batchsim_keys(result, table, steps, duration))

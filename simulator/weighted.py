@@ -1,0 +1,87 @@
+"""Exact statistics of a multiset given as values with integer counts (inter-token gaps).
+
+A simulation stores inter-token latencies as (gap, count) pairs, tens of millions of them for a
+million requests. Percentiles equal numpy's linear-interpolation percentiles of the expanded
+list. Sorting the pairs by value (an indirect sort plus gathers) is the slow way; here the
+values are split by count (counts are few distinct small integers), each group is sorted
+directly, and the value at a rank of the expanded list is found by bisecting over the bit
+patterns of non-negative doubles, which order like the doubles themselves.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def weighted_mean_std(values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Mean and population standard deviation of ``values`` repeated ``counts`` times."""
+    weights = counts.astype(np.float64, copy=False)
+    total = weights.sum()
+    mean = float(np.dot(values, weights) / total)
+    deviation = values - mean
+    np.square(deviation, out=deviation)
+    return mean, float(np.sqrt(np.dot(deviation, weights) / total))
+
+
+def weighted_percentiles(values: np.ndarray, counts: np.ndarray, qs) -> list[float]:
+    """np.percentile of ``values`` repeated ``counts`` times at each of ``qs`` (0-100)."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = np.asarray(counts).astype(np.int64, copy=False)
+    if values.min() < 0:
+        return _percentiles_by_argsort(values, counts, qs)
+    groups = _sorted_by_count(values, counts)
+    total = int(counts.sum())
+    out = []
+    for q in qs:
+        position = q / 100.0 * (total - 1)
+        low, frac = int(np.floor(position)), position - np.floor(position)
+        low_value = _value_at_rank(groups, low)
+        high_value = _value_at_rank(groups, min(low + 1, total - 1))
+        out.append(float(low_value + (high_value - low_value) * frac))
+    return out
+
+
+def _sorted_by_count(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(count, sorted values with that count) for each distinct positive count."""
+    small = counts.astype(np.uint16) if counts.max() < 2**16 else counts
+    order = np.argsort(small, kind="stable")  # a radix sort for 16-bit keys
+    sorted_counts = small[order]
+    grouped = values[order]
+    del order
+    grouped += 0.0  # -0.0 would sort before 0.0 by its bits
+    cuts = np.flatnonzero(sorted_counts[1:] != sorted_counts[:-1]) + 1
+    groups = []
+    for start, end in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(grouped)]))):
+        if sorted_counts[start] > 0:
+            part = grouped[start:end]
+            part.sort()
+            groups.append((int(sorted_counts[start]), part))
+    return groups
+
+
+def _value_at_rank(groups: list[tuple[int, np.ndarray]], rank: int) -> float:
+    """The value at 0-based ``rank`` of the expanded, sorted list."""
+    low = min(int(part[:1].view(np.int64)[0]) for _, part in groups)
+    high = max(int(part[-1:].view(np.int64)[0]) for _, part in groups)
+    while low < high:  # smallest bit pattern whose value has more than ``rank`` entries <= it
+        middle = (low + high) // 2
+        x = np.int64(middle).view(np.float64)
+        below = sum(count * int(np.searchsorted(part, x, side="right")) for count, part in groups)
+        if below > rank:
+            high = middle
+        else:
+            low = middle + 1
+    return float(np.int64(low).view(np.float64))
+
+
+def _percentiles_by_argsort(values: np.ndarray, counts: np.ndarray, qs) -> list[float]:
+    order = np.argsort(values)
+    values, ends = values[order], np.cumsum(counts[order])
+    total = int(ends[-1])
+    out = []
+    for q in qs:
+        position = q / 100.0 * (total - 1)
+        low, frac = int(np.floor(position)), position - np.floor(position)
+        low_value = values[np.searchsorted(ends, low, side="right")]
+        high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
+        out.append(float(low_value + (high_value - low_value) * frac))
+    return out
