@@ -84,10 +84,10 @@ class Recorder:
     def itl_run(self, gaps_s, count: int) -> None:
         """Record ``count`` gaps of each duration in ``gaps_s`` (one decode run's later steps)."""
         if isinstance(gaps_s, np.ndarray):
-            self.itl_gap_s.frombytes(np.ascontiguousarray(gaps_s, dtype=np.float64).tobytes())
+            self.itl_gap_s.frombytes(gaps_s.astype(np.float64, copy=False).tobytes())
         else:
             self.itl_gap_s.extend(gaps_s)
-        self.itl_count.extend([count] * len(gaps_s))
+        self.itl_count.extend(array("q", (count,)) * len(gaps_s))
 
     def preempted(self, replica: int) -> None:
         """Count one preemption."""

@@ -78,9 +78,17 @@ class RooflineCostModel:
         """Vectorized ``step_time_s`` over a run of decode-only steps (see simulator.cost)."""
         if count == 0:
             return np.zeros(steps)
-        kv_read = context_sum + count * np.arange(steps, dtype=np.float64)
         dense_s = max(count * self._dense_flops_per_token / self._flops_s,
                       self.memory.weight_bytes / self._bytes_s)
-        attention_s = np.maximum((kv_read + count) * self._attn_flops_per_pair / self._flops_s,
-                                 (kv_read + count) * self.memory.kv_bytes_per_token / self._bytes_s)
-        return self.step_overhead_s + dense_s + attention_s
+        # in place, in the same operation order as _time_s so each element equals step_time_s;
+        # token counts are whole numbers far below 2**53, exact in doubles
+        read = np.arange(steps, dtype=np.float64)
+        read *= count
+        read += context_sum + count  # KV entries read: cached context plus the new tokens
+        compute_s = read * self._attn_flops_per_pair
+        compute_s /= self._flops_s
+        read *= self.memory.kv_bytes_per_token
+        read /= self._bytes_s
+        np.maximum(compute_s, read, out=compute_s)
+        compute_s += self.step_overhead_s + dense_s
+        return compute_s
