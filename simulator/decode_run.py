@@ -68,3 +68,23 @@ def steps_with_blocks(phase_counts: list[int], first_step: int, limit: int, memb
     phases = (-(first_step + np.arange(limit))) % size
     needed = np.cumsum(np.asarray(phase_counts)[phases])
     return max(1, int(np.searchsorted(needed, free_blocks, side="right")))
+
+
+def drain_plan(cached: np.ndarray, remaining: np.ndarray, block_size: int, used_blocks: int):
+    """KV and batch-size profile of decode steps that go on until every member has finished.
+
+    Member i has ``cached[i]`` tokens in KV and decodes ``remaining[i]`` more steps; it takes a
+    new block on each step that starts with its cached length a multiple of the block size,
+    and frees all its blocks when its last step ends. Returns (new blocks over the run, most
+    blocks in use after any step's allocation, members decoding in each step).
+    """
+    steps = int(remaining.max())
+    first = (-cached) % block_size  # first step on which each member needs a new block
+    starts = np.concatenate([np.arange(f, n, block_size) for f, n in zip(first, remaining)])
+    allocated = np.bincount(starts, minlength=steps)
+    final_blocks = -(-(cached + remaining) // block_size)
+    released = np.bincount(remaining - 1, weights=final_blocks, minlength=steps).astype(np.int64)
+    # blocks in use after step j allocates: earlier releases are gone, step j's are not yet
+    in_use = used_blocks + np.cumsum(allocated) - (np.cumsum(released) - released)
+    decoding = len(remaining) - np.searchsorted(np.sort(remaining), np.arange(steps), side="right")
+    return int(allocated.sum()), int(in_use.max()), decoding

@@ -89,6 +89,12 @@ class Recorder:
             self.itl_gap_s.extend(gaps_s)
         self.itl_count.extend(array("q", (count,)) * len(gaps_s))
 
+    def itl_steps(self, gaps_s: np.ndarray, counts: np.ndarray) -> None:
+        """Record ``counts[j]`` gaps of ``gaps_s[j]`` for each j (steps of a draining batch)."""
+        keep = counts > 0
+        self.itl_gap_s.frombytes(gaps_s[keep].astype(np.float64, copy=False).tobytes())
+        self.itl_count.frombytes(counts[keep].astype(np.int64, copy=False).tobytes())
+
     def preempted(self, replica: int) -> None:
         """Count one preemption."""
         self.preemptions += 1

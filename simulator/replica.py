@@ -18,7 +18,11 @@ import heapq
 import math
 from collections import deque
 
-from simulator.decode_run import blocks_for_steps, run_step_times, steps_with_blocks
+import numpy as np
+
+from simulator.cost import decode_run_times_s
+from simulator.decode_run import (blocks_for_steps, drain_plan, run_step_times,
+                                  steps_with_blocks)
 from simulator.kv_cache import BlockManager
 from simulator.metrics import Recorder
 from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
@@ -56,6 +60,8 @@ class Replica:
         self._step_row = -1
         self._last_start_s = -math.inf  # start of the last step of the current step or run
         self._run_times_s = None
+        self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
+        self.state_observed = False  # a router reads ``outstanding`` at every arrival
 
     # ----- what policies read -------------------------------------------------------------
     @property
@@ -124,6 +130,10 @@ class Replica:
         ``max_steps`` steps.
         """
         if batch.decode and not batch.prefill and not batch.preempt and self._num_decoding:
+            if batch.drain and max_steps is None:
+                duration_s = self._begin_drain(batch, now_s, horizon_s)
+                if duration_s is not None:
+                    return duration_s
             if batch.ignores_arrivals:
                 horizon_s = math.inf
             return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
@@ -191,6 +201,41 @@ class Replica:
                                                    self)
         return duration_s
 
+    def _begin_drain(self, batch: Batch, now_s: float, horizon_s: float) -> float | None:
+        """Decode ``batch.shape`` until every member finishes, as one run; None if KV blocks
+        would run short on the way, or if a router would look at the replica before the run
+        ends (members finish inside the run but leave ``running`` only at its end)."""
+        heap = self._finish_heap
+        members = [self.synced(r) for _, _, epoch, r in heap
+                   if r.decode_epoch == epoch and r.decode_start_step >= 0]
+        cached = np.array([r.num_computed_tokens for r in members], dtype=np.int64)
+        remaining = np.array([r.output_tokens - r.num_generated for r in members], dtype=np.int64)
+        new_blocks, peak_blocks, decoding = drain_plan(cached, remaining, self.kv.block_size,
+                                                       self.kv.used_blocks)
+        if peak_blocks > self.kv.total_blocks:
+            return None
+        shape = batch.shape
+        times_s = decode_run_times_s(self.cost_model, shape.decode_count, shape.decode_context_sum,
+                                     shape.decode_context_max, len(decoding))
+        times_s[0] = self.cost_model.step_time_s(shape)
+        ends_s = now_s + np.cumsum(times_s)
+        if self.state_observed and ends_s[-1] >= horizon_s:
+            return None
+        duration_s = float(ends_s[-1] - now_s)
+        # take the run's peak so the cache's high-water mark is exact, then give back what the
+        # finishing members will hand back themselves
+        used_blocks = self.kv.used_blocks
+        self.kv.allocate(peak_blocks - used_blocks)
+        self.kv.release(peak_blocks - used_blocks - new_blocks)
+        self._drain = (members, remaining, decoding, ends_s, times_s)
+        self._run_times_s = times_s
+        self._run_start_s = now_s
+        self._last_start_s = float(ends_s[-1] - times_s[-1])
+        self.busy_s += duration_s
+        self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, len(decoding),
+                                                   shape.decode_count, self)
+        return duration_s
+
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
         return self.cost_model.step_time_s(StepShape((), count, total, longest))
 
@@ -206,7 +251,9 @@ class Replica:
     def finish_step(self, batch: Batch, end_s: float) -> int:
         """Record the tokens the step (or run) produced, ending at ``end_s``; return the count."""
         sampled = 0
-        if batch.decode and self._num_decoding:
+        if self._drain is not None:
+            sampled += self._finish_drain(end_s)
+        elif batch.decode and self._num_decoding:
             sampled += self._finish_decode(end_s, self._run_times_s)
         for request, tokens in batch.prefill:
             request.num_computed_tokens += tokens
@@ -222,15 +269,9 @@ class Replica:
         decoded = self._num_decoding
         steps = 1 if times_s is None else len(times_s)
         first_end_s = end_s if steps == 1 else self._run_start_s + times_s[0]
-        joined = self._joined_since_decode
-        if self._last_decode_end_s is not None:
-            self.recorder.itl(first_end_s - self._last_decode_end_s, decoded - len(joined))
-        for request in joined:
-            if request.decode_start_step == step:
-                self.recorder.itl(first_end_s - request.last_token_s, 1)
+        self._record_first_gaps(first_end_s, decoded)
         if steps > 1:
             self.recorder.itl_run(times_s[1:], decoded)
-        self._joined_since_decode = []
         self._last_decode_end_s = end_s
         self.decode_step = step + steps
         last = self.decode_step - 1
@@ -242,6 +283,40 @@ class Replica:
                 self._leave_decoding(request)
                 self._finish(request, end_s)
         return decoded * steps
+
+    def _record_first_gaps(self, first_end_s: float, decoded: int) -> None:
+        """Gaps to the first step of a decode run: since the last decode step for members that
+        took part in it, since their own last token for members that joined after it."""
+        step = self.decode_step
+        joined = self._joined_since_decode
+        if self._last_decode_end_s is not None:
+            self.recorder.itl(first_end_s - self._last_decode_end_s, decoded - len(joined))
+        for request in joined:
+            if request.decode_start_step == step:
+                self.recorder.itl(first_end_s - request.last_token_s, 1)
+        self._joined_since_decode = []
+
+    def _finish_drain(self, end_s: float) -> int:
+        members, remaining, decoding, ends_s, times_s = self._drain
+        self._drain = None
+        step = self.decode_step
+        self._record_first_gaps(float(ends_s[0]), int(decoding[0]))
+        if len(times_s) > 1:
+            self.recorder.itl_steps(times_s[1:], decoding[1:])
+        for request, steps in zip(members, remaining.tolist()):
+            request.num_generated += steps
+            request.num_computed_tokens += steps
+            request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
+            request.last_token_s = finish_s = float(ends_s[steps - 1])
+            request.decode_start_step = step + steps  # synced there: the offset is unchanged
+            self._leave_decoding(request)
+            self._finish(request, finish_s)
+        # every member has left: the heaps hold only stale entries
+        self._finish_heap.clear()
+        self._context_heap.clear()
+        self._last_decode_end_s = end_s
+        self.decode_step = step + len(times_s)
+        return int(remaining.sum())
 
     def _sample_after_prefill(self, request: Request, end_s: float) -> None:
         request.num_generated += 1

@@ -4,13 +4,16 @@
 requests waiting or running (ties to the lowest index), as load balancers with request counting
 do. A router is a plain object with ``choose(replicas) -> index`` and
 ``arrivals_before(index, num_replicas)``: how many of the next arrivals surely go elsewhere
-before one may go to replica ``index`` (the simulator lets a replica run ahead until then).
+before one may go to replica ``index`` (the simulator lets a replica run ahead until then), and
+``reads_state``: whether choosing looks at the replicas' queues.
 """
 from __future__ import annotations
 
 
 class RoundRobinRouter:
     """Cycle through replicas in order."""
+
+    reads_state = False  # chooses without looking at the replicas
 
     def __init__(self) -> None:
         self._next = 0
@@ -28,6 +31,8 @@ class RoundRobinRouter:
 
 class LeastOutstandingRouter:
     """Send to the replica with the fewest outstanding requests."""
+
+    reads_state = True
 
     def choose(self, replicas) -> int:
         """Index of the least-loaded replica."""

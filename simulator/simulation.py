@@ -63,6 +63,8 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
     ]
     wakeups: list[simpy.Event | None] = [None] * num_replicas
     router_ = make_router(router)
+    for replica in replicas:
+        replica.state_observed = router_.reads_state
     arrivals = _Arrivals(requests, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))

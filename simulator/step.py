@@ -61,7 +61,9 @@ class Batch:
     batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives;
     ``ignores_arrivals`` on a decode batch promises that requests arriving while it repeats
     cannot change the policy's choice until the decoding set changes or KV blocks run short,
-    so the replica may repeat it past arrivals.
+    so the replica may repeat it past arrivals; ``drain`` on a decode batch with a ``shape``
+    promises more: the same padded step repeats until every decoding request has finished
+    (static batching), so the replica may run it to the end in one go.
     """
 
     prefill: list[tuple[Request, int]] = field(default_factory=list)
@@ -70,6 +72,7 @@ class Batch:
     shape: StepShape | None = None
     wake_at_s: float | None = None
     ignores_arrivals: bool = False
+    drain: bool = False
 
     @property
     def is_idle(self) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 
 from simulator.request import FINISHED
 from simulator.simulation import SimulationResult
-from simulator.weighted import weighted_mean_std, weighted_percentiles
+from simulator.weighted import weighted_percentiles, weighted_stats
 
 PERCENTILES = (50.0, 90.0, 99.0)
 
@@ -80,9 +80,9 @@ def _stats(name: str, values_s: np.ndarray, counts: np.ndarray | None = None) ->
         mean, std = float(ms.mean()), float(ms.std())
         pct = {p: float(np.percentile(ms, p)) for p in PERCENTILES}
     else:  # millions of (gap, count) pairs: computed in seconds, no scaled copy
-        mean, std = (1000.0 * x for x in weighted_mean_std(values_s, counts))
-        pct = {p: 1000.0 * x
-               for p, x in zip(PERCENTILES, weighted_percentiles(values_s, counts, PERCENTILES))}
+        mean_s, std_s, pct_s = weighted_stats(values_s, counts, PERCENTILES)
+        mean, std = 1000.0 * mean_s, 1000.0 * std_s
+        pct = {p: 1000.0 * x for p, x in zip(PERCENTILES, pct_s)}
     out[f"mean_{name}_ms"] = mean
     out[f"median_{name}_ms"] = pct[50.0]
     out[f"std_{name}_ms"] = std

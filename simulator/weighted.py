@@ -14,22 +14,37 @@ import numpy as np
 
 def weighted_mean_std(values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     """Mean and population standard deviation of ``values`` repeated ``counts`` times."""
-    weights = counts.astype(np.float64, copy=False)
-    total = weights.sum()
-    mean = float(np.dot(values, weights) / total)
-    deviation = values - mean
-    np.square(deviation, out=deviation)
-    return mean, float(np.sqrt(np.dot(deviation, weights) / total))
+    return _mean_std(_sorted_by_count(np.asarray(values, dtype=np.float64),
+                                      np.asarray(counts).astype(np.int64, copy=False)))
+
+
+def weighted_stats(values: np.ndarray, counts: np.ndarray, qs) -> tuple[float, float, list]:
+    """(mean, std, percentiles at ``qs``) of ``values`` repeated ``counts`` times, grouping once."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = np.asarray(counts).astype(np.int64, copy=False)
+    if values.min() < 0:
+        return (*weighted_mean_std(values, counts), _percentiles_by_argsort(values, counts, qs))
+    groups = _sorted_by_count(values, counts)
+    return (*_mean_std(groups), _percentiles(groups, qs))
 
 
 def weighted_percentiles(values: np.ndarray, counts: np.ndarray, qs) -> list[float]:
     """np.percentile of ``values`` repeated ``counts`` times at each of ``qs`` (0-100)."""
-    values = np.asarray(values, dtype=np.float64)
-    counts = np.asarray(counts).astype(np.int64, copy=False)
-    if values.min() < 0:
-        return _percentiles_by_argsort(values, counts, qs)
-    groups = _sorted_by_count(values, counts)
-    total = int(counts.sum())
+    return weighted_stats(values, counts, qs)[2]
+
+
+def _mean_std(groups: list[tuple[int, np.ndarray]]) -> tuple[float, float]:
+    total = sum(count * len(part) for count, part in groups)
+    mean = sum(count * float(part.sum()) for count, part in groups) / total
+    square_sum = 0.0
+    for count, part in groups:
+        deviation = part - mean
+        square_sum += count * float(np.dot(deviation, deviation))
+    return mean, float(np.sqrt(square_sum / total))
+
+
+def _percentiles(groups: list[tuple[int, np.ndarray]], qs) -> list[float]:
+    total = sum(count * len(part) for count, part in groups)
     out = []
     for q in qs:
         position = q / 100.0 * (total - 1)
@@ -40,22 +55,35 @@ def weighted_percentiles(values: np.ndarray, counts: np.ndarray, qs) -> list[flo
     return out
 
 
+FEW_COUNTS = 16  # up to this many distinct counts, one mask pass per count beats a sort
+
+
 def _sorted_by_count(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(count, sorted values with that count) for each distinct positive count."""
+    if counts.min() < 0:
+        raise ValueError("counts must be non-negative")
+    present = np.flatnonzero(np.bincount(counts)) if counts.max() < 2**20 else np.unique(counts)
+    present = present[present > 0]
+    if len(present) <= FEW_COUNTS:
+        parts = [(int(c), values[counts == c]) for c in present]
+    else:
+        parts = _split_by_count(values, counts)
+    for _, part in parts:
+        part += 0.0  # -0.0 would sort before 0.0 by its bits
+        part.sort()
+    return parts
+
+
+def _split_by_count(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
     small = counts.astype(np.uint16) if counts.max() < 2**16 else counts
     order = np.argsort(small, kind="stable")  # a radix sort for 16-bit keys
     sorted_counts = small[order]
     grouped = values[order]
     del order
-    grouped += 0.0  # -0.0 would sort before 0.0 by its bits
     cuts = np.flatnonzero(sorted_counts[1:] != sorted_counts[:-1]) + 1
-    groups = []
-    for start, end in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(grouped)]))):
-        if sorted_counts[start] > 0:
-            part = grouped[start:end]
-            part.sort()
-            groups.append((int(sorted_counts[start]), part))
-    return groups
+    return [(int(sorted_counts[start]), grouped[start:end])
+            for start, end in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(grouped)])))
+            if sorted_counts[start] > 0]
 
 
 def _value_at_rank(groups: list[tuple[int, np.ndarray]], rank: int) -> float:
