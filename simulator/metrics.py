@@ -1,11 +1,13 @@
 """Raw measurements of a simulation: one row per step, per-request outcomes, inter-token gaps.
 
-Steps are stored column-wise in compact arrays so a million-request run stays small. Inter-token
-latencies are kept as (gap seconds, count) pairs: every request decoded in a step shares the gap
-since the previous decode step, so one pair stands for many tokens.
+Steps are packed as fixed-size binary rows so a million-request run stays small and recording a
+row is one C call. Inter-token latencies are kept as (gap seconds, count) pairs: every request
+decoded in a step shares the gap since the previous decode step, so one pair stands for many
+tokens.
 """
 from __future__ import annotations
 
+import struct
 from array import array
 
 import numpy as np
@@ -16,18 +18,20 @@ from simulator.step import StepShape
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
                 "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
-_WIDTH = len(STEP_COLUMNS)
-_SAMPLED, _SLOTS, _WAITING = (STEP_COLUMNS.index(name) for name in ("sampled_tokens", "slots",
-                                                                    "waiting"))
+# seconds as float64, counts as int64, little-endian and unpadded
+ROW = np.dtype([(name, "<f8" if name.endswith("_s") else "<i8") for name in STEP_COLUMNS])
+_PACK = struct.Struct("<" + "".join("d" if n.endswith("_s") else "q" for n in STEP_COLUMNS)).pack
+_SAMPLED_AT = ROW.fields["sampled_tokens"][1]  # slots follows it
+_WAITING_AT = ROW.fields["waiting"][1]
+_TWO = struct.Struct("<qq")
+_ONE = struct.Struct("<q")
 
 
 class Recorder:
     """Collects steps, inter-token gaps, preemptions and finished or rejected requests."""
 
     def __init__(self) -> None:
-        # one flat row-major array of doubles: a row is one C-level extend instead of twelve
-        # appends; counts are exact in a double far beyond any simulated total (2**53)
-        self._rows = array("d")
+        self._rows = bytearray()  # ROW records, appended as steps start
         self.itl_gap_s = array("d")
         self.itl_count = array("q")
         self.done: list[Request] = []
@@ -39,41 +43,39 @@ class Recorder:
         chunks = shape.prefill_chunks
         prefill = sum([new for new, _ in chunks]) if chunks else 0
         rows = self._rows
-        rows.extend((replica, start_s, duration_s, steps, prefill, shape.decode_count,
-                     len(chunks) + shape.decode_count, 0, 0, state.kv.used_blocks,
-                     len(state.waiting), len(state.running)))
-        return len(rows) // _WIDTH - 1
+        rows += _PACK(replica, start_s, duration_s, steps, prefill, shape.decode_count,
+                      len(chunks) + shape.decode_count, 0, 0, state.kv.used_blocks,
+                      len(state.waiting), len(state.running))
+        return len(rows) // ROW.itemsize - 1
 
     def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
                     decode_seqs: int, state) -> int:
         """Record a decode-only step or run of ``steps`` steps as it starts; return its row."""
         rows = self._rows
-        rows.extend((replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, 0, 0,
-                     state.kv.used_blocks, len(state.waiting), len(state.running)))
-        return len(rows) // _WIDTH - 1
+        rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, 0, 0,
+                      state.kv.used_blocks, len(state.waiting), len(state.running))
+        return len(rows) // ROW.itemsize - 1
 
     @property
     def steps(self) -> dict[str, np.ndarray]:
         """Step rows as columns: float64 for the ``*_s`` columns, int64 for the counts."""
-        table = np.array(self._rows, dtype=np.float64).reshape(-1, _WIDTH)
-        return {name: (np.ascontiguousarray(table[:, i]) if name.endswith("_s")
-                       else table[:, i].astype(np.int64))
-                for i, name in enumerate(STEP_COLUMNS)}
+        table = np.frombuffer(self._rows, dtype=ROW)  # a view: columns are copied out of it
+        columns = {name: np.ascontiguousarray(table[name]) for name in STEP_COLUMNS}
+        del table  # release the buffer so later rows can still be appended
+        return columns
 
     @property
     def num_rows(self) -> int:
         """Step rows recorded (a run of decode steps is one row)."""
-        return len(self._rows) // _WIDTH
+        return len(self._rows) // ROW.itemsize
 
     def sampled(self, row: int, tokens: int, slots: int) -> None:
         """Record how many tokens the step at ``row`` sampled and the slots it offered."""
-        base = row * _WIDTH
-        self._rows[base + _SAMPLED] = tokens
-        self._rows[base + _SLOTS] = slots
+        _TWO.pack_into(self._rows, row * ROW.itemsize + _SAMPLED_AT, tokens, slots)
 
     def raise_waiting(self, row: int, waiting: int) -> None:
         """A request queued during the run at ``row``: its later steps start with ``waiting``."""
-        self._rows[row * _WIDTH + _WAITING] = waiting
+        _ONE.pack_into(self._rows, row * ROW.itemsize + _WAITING_AT, waiting)
 
     def itl(self, gap_s: float, count: int) -> None:
         """Record ``count`` inter-token gaps of ``gap_s`` seconds."""
