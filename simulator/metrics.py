@@ -49,11 +49,12 @@ class Recorder:
         return len(rows) // ROW.itemsize - 1
 
     def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
-                    decode_seqs: int, state) -> int:
-        """Record a decode-only step or run of ``steps`` steps as it starts; return its row."""
+                    decode_seqs: int, sampled: int, slots: int, state) -> int:
+        """Record a decode-only step or run of ``steps`` steps, whose sampled tokens are known
+        when it starts; return its row."""
         rows = self._rows
-        rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, 0, 0,
-                      state.kv.used_blocks, len(state.waiting), len(state.running))
+        rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, sampled,
+                      slots, state.kv.used_blocks, len(state.waiting), len(state.running))
         return len(rows) // ROW.itemsize - 1
 
     @property

@@ -59,7 +59,8 @@ class Replica:
         self._serial = 0
         self._step_row = -1
         self._last_start_s = -math.inf  # start of the last step of the current step or run
-        self._run_times_s = None
+        self._run_times_s = None  # step times of the current decode run, None for other steps
+        self._run_start_s = 0.0
         self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
         self.state_observed = False  # a router reads ``outstanding`` at every arrival
 
@@ -161,7 +162,6 @@ class Replica:
                                          swap_tokens)
         duration_s = self.cost_model.step_time_s(shape)
         self._run_times_s = None
-        self._run_start_s = 0.0
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
@@ -198,7 +198,7 @@ class Replica:
         self._run_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
-                                                   self)
+                                                   members * steps, self.policy.slots, self)
         return duration_s
 
     def _begin_drain(self, batch: Batch, now_s: float, horizon_s: float) -> float | None:
@@ -232,8 +232,9 @@ class Replica:
         self._run_start_s = now_s
         self._last_start_s = float(ends_s[-1] - times_s[-1])
         self.busy_s += duration_s
-        self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, len(decoding),
-                                                   shape.decode_count, self)
+        self._step_row = self.recorder.decode_step(
+            self.index, now_s, duration_s, len(decoding), shape.decode_count,
+            int(remaining.sum()), self.policy.slots, self)
         return duration_s
 
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
@@ -250,18 +251,20 @@ class Replica:
 
     def finish_step(self, batch: Batch, end_s: float) -> int:
         """Record the tokens the step (or run) produced, ending at ``end_s``; return the count."""
+        self.clock_s = end_s
+        if self._drain is not None:  # decode-only rows got their sampled count when they began
+            return self._finish_drain(end_s)
+        if self._run_times_s is not None:
+            return self._finish_decode(end_s, self._run_times_s)
         sampled = 0
-        if self._drain is not None:
-            sampled += self._finish_drain(end_s)
-        elif batch.decode and self._num_decoding:
-            sampled += self._finish_decode(end_s, self._run_times_s)
+        if batch.decode and self._num_decoding:
+            sampled += self._finish_decode(end_s, None)
         for request, tokens in batch.prefill:
             request.num_computed_tokens += tokens
             if request.num_computed_tokens == request.num_tokens:
                 sampled += 1
                 self._sample_after_prefill(request, end_s)
         self.recorder.sampled(self._step_row, sampled, self.policy.slots)
-        self.clock_s = end_s
         return sampled
 
     def _finish_decode(self, end_s: float, times_s) -> int:

@@ -26,8 +26,9 @@ class StepShape:
     def __post_init__(self) -> None:
         if self.decode_count < 0 or self.decode_context_sum < 0 or self.swap_tokens < 0:
             raise ValueError("StepShape counts must be non-negative")
-        if any(new < 1 or cached < 0 for new, cached in self.prefill_chunks):
-            raise ValueError("prefill chunks need new >= 1 and cached >= 0 tokens")
+        for new, cached in self.prefill_chunks:  # a loop: built on every simulated step
+            if new < 1 or cached < 0:
+                raise ValueError("prefill chunks need new >= 1 and cached >= 0 tokens")
 
     @property
     def prefill_tokens(self) -> int:
