@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import replay
+from cli import profile_cmd, record_cmd, replay, trace_cmd, validate_cmd
 
-COMMAND_MODULES = [replay]
+COMMAND_MODULES = [replay, trace_cmd, profile_cmd, validate_cmd, record_cmd]
 
 
 class CliError(Exception):

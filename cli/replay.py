@@ -24,6 +24,7 @@ SERVING_FLAGS = (
     ("--replicas", int, "replicas (GPUs) behind the router (default 1)"),
     ("--router", str, "round-robin | least-outstanding (default round-robin)"),
     ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
+    ("--tensor-parallel-size", int, "GPUs per replica (tensor parallelism; alias --tp)"),
 )
 
 
@@ -33,10 +34,10 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", help="GPU name for the roofline model (h200, h100, a100)")
     parser.add_argument("--model", help="model name from the catalog (default llama-3-8b)")
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
-    parser.add_argument("--seed", type=int, help="seed for the default trace (default 0)")
     parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
     for flag, kind, text in SERVING_FLAGS:
-        parser.add_argument(flag, type=kind, help=text)
+        aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
+        parser.add_argument(flag, *aliases, type=kind, help=text)
 
 
 def scenario_from_args(args):
@@ -53,18 +54,19 @@ def scenario_from_args(args):
 
 
 def load_table(args, scenario):
-    """The trace the scenario names, or the bundled default; returns (table, description)."""
-    from traces.cli_options import load_from_args
-    from traces.default import default_trace
+    """The trace the scenario names, or the bundled default, after the trace flags' transforms.
 
-    if scenario.trace:
-        args.trace = scenario.trace
-        loaded = load_from_args(args)
-        notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
-        return loaded.table, f"{loaded.source}{notes}"
-    table = default_trace(seed=scenario.seed)
-    return table, (f"bundled default: synthetic conversation trace, Azure 2023 conversation "
-                   f"statistics (seed {scenario.seed})")
+    Returns the canonical table and a one-line description for the report.
+    """
+    from traces.cli_options import load_from_args
+
+    args.trace, args.seed = scenario.trace, scenario.seed
+    loaded = load_from_args(args)
+    notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
+    if scenario.trace is None:
+        return loaded.table, (f"bundled default: synthetic conversation trace with Azure 2023 "
+                              f"conversation statistics (seed {scenario.seed}){notes}")
+    return loaded.table, f"{loaded.source}{notes}"
 
 
 def register(subparsers) -> None:
@@ -75,7 +77,7 @@ def register(subparsers) -> None:
         "replay", help="replay a trace through simulated replicas",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
-    add_trace_options(parser)
+    add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
@@ -107,7 +109,8 @@ def run(args) -> int:
         ("Trace", f"{len(table):,} requests; {trace_text}"),
         ("Policy", f"{serving.policy} ({knobs}, block_size={serving.block_size})"),
         ("Cost model", describe_cost_model(outcome.cost_model)),
-        ("Replicas", f"{serving.replicas} x {scenario.gpu} ({serving.router} routing)"),
+        ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "
+                     f"({serving.router} routing)"),
     ]
     print(format_report(outcome.summary, context))
     if args.out:

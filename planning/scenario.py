@@ -91,7 +91,8 @@ class ScenarioRun:
 
 def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``."""
-    cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile)
+    cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
+                                                scenario.serving.tensor_parallel_size)
     model_max_len = cost_model.model.max_position_embeddings
     serving = scenario.serving.resolved(model_max_len)
     cls = policy_class(serving.policy)
@@ -111,5 +112,7 @@ def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
         swap_preemption=serving.preemption_mode == "swap")
     result = simulate(requests_from_table(table), setup, serving.replicas, serving.router)
     summary = summarize(result, Slo.parse(scenario.slo))
-    summary.update(policy=serving.policy, gpu=scenario.gpu, model=scenario.model)
+    summary.update(policy=serving.policy, gpu=scenario.gpu, model=scenario.model,
+                   tensor_parallel_size=serving.tensor_parallel_size,
+                   gpus=serving.replicas * serving.tensor_parallel_size)
     return ScenarioRun(scenario, serving, cost_model, result, summary)

@@ -34,7 +34,7 @@ class ContinuousPolicy:
         """Whole-prompt prefill needs the prompt (and any recompute) inside the token budget."""
         total = request.prompt_tokens + request.output_tokens - 1
         if total > self.max_num_batched_tokens:
-            return (f"prompt+output {total + 1} tokens exceed max_num_batched_tokens "
+            return (f"exceeds max_num_batched_tokens: prompt+output {total + 1} tokens > "
                     f"{self.max_num_batched_tokens} (whole-prompt prefill)")
         return None
 

@@ -30,9 +30,10 @@ class ServingConfig:
     replicas: int = 1
     router: str = "round-robin"
     kv_blocks: int | None = None  # explicit KV capacity per replica, overriding the memory math
+    tensor_parallel_size: int = 1  # GPUs per replica
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_num_seqs", "block_size", "replicas"):
+        for name in ("batch_size", "max_num_seqs", "block_size", "replicas", "tensor_parallel_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("max_num_batched_tokens", "max_model_len", "kv_blocks"):

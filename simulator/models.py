@@ -22,13 +22,14 @@ class ModelSpec:
     max_position_embeddings: int = 4096
     tie_word_embeddings: bool = False
     dtype_bytes: int = 2
+    head_dim_override: int | None = None  # set when heads x head_dim != hidden (TP shards)
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "intermediate_size", "num_hidden_layers",
                      "num_attention_heads", "num_key_value_heads", "vocab_size", "dtype_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"model {self.name}: {name} must be positive")
-        if self.hidden_size % self.num_attention_heads:
+        if self.head_dim_override is None and self.hidden_size % self.num_attention_heads:
             raise ValueError(f"model {self.name}: hidden_size not divisible by heads")
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(f"model {self.name}: heads not divisible by KV heads")
@@ -36,13 +37,18 @@ class ModelSpec:
     @property
     def head_dim(self) -> int:
         """Dimension of one attention head."""
-        return self.hidden_size // self.num_attention_heads
+        return self.head_dim_override or self.hidden_size // self.num_attention_heads
+
+    @property
+    def attention_width(self) -> int:
+        """Query heads x head dimension: the width of Q and of the output projection's input."""
+        return self.num_attention_heads * self.head_dim
 
     @property
     def layer_params(self) -> int:
         """Parameters of one decoder layer's matrices (norms ignored)."""
         h, kv = self.hidden_size, self.num_key_value_heads * self.head_dim
-        return 2 * h * h + 2 * h * kv + 3 * h * self.intermediate_size
+        return 2 * h * self.attention_width + 2 * h * kv + 3 * h * self.intermediate_size
 
     @property
     def embedding_params(self) -> int:
@@ -79,6 +85,7 @@ class ModelSpec:
                 vocab_size=int(config["vocab_size"]),
                 max_position_embeddings=int(config.get("max_position_embeddings", 4096)),
                 tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+                head_dim_override=_explicit_head_dim(config),
             )
         except KeyError as missing:
             raise ValueError(f"model config lacks field {missing.args[0]}") from None
@@ -92,8 +99,16 @@ class ModelSpec:
             "num_attention_heads": self.num_attention_heads,
             "num_key_value_heads": self.num_key_value_heads, "vocab_size": self.vocab_size,
             "max_position_embeddings": self.max_position_embeddings,
-            "tie_word_embeddings": self.tie_word_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings, "head_dim": self.head_dim,
         }
+
+
+def _explicit_head_dim(config: dict) -> int | None:
+    """A config's head_dim when it differs from hidden_size / heads, else None."""
+    head_dim = config.get("head_dim")
+    if head_dim is None or int(head_dim) * int(config["num_attention_heads"]) == int(config["hidden_size"]):
+        return None
+    return int(head_dim)
 
 
 MODELS: dict[str, ModelSpec] = {

@@ -102,11 +102,11 @@ class Replica:
         request.replica = self.index
         total = request.prompt_tokens + request.output_tokens
         if total > self.max_model_len:
-            self._reject(request, now_s, f"prompt+output {total} tokens exceed max_model_len "
+            self._reject(request, now_s, f"exceeds max_model_len: prompt+output {total} tokens > "
                                          f"{self.max_model_len}")
         elif self.kv.blocks_for(total) > self.kv.total_blocks:
-            self._reject(request, now_s, f"needs {self.kv.blocks_for(total)} KV blocks, cache "
-                                         f"holds {self.kv.total_blocks}")
+            self._reject(request, now_s, f"exceeds KV cache: needs {self.kv.blocks_for(total)} "
+                                         f"blocks, cache holds {self.kv.total_blocks}")
         else:
             reason = self.policy.admission_error(request)
             if reason:

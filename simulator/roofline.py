@@ -46,7 +46,7 @@ class RooflineCostModel:
         self._flops_s = self.gpu.bf16_flops * COMPUTE_EFFICIENCY
         self._bytes_s = self.gpu.hbm_bytes_per_s * MEMORY_EFFICIENCY
         # QK^T and PV: 2 matmuls x 2 FLOPs per (query token, key token) pair per hidden unit
-        self._attn_flops_per_pair = 4.0 * m.num_hidden_layers * m.hidden_size
+        self._attn_flops_per_pair = 4.0 * m.num_hidden_layers * m.attention_width
         self._dense_flops_per_token = 2.0 * (m.num_hidden_layers * m.layer_params
                                              + m.vocab_size * m.hidden_size)
         self._weights_read_s = m.weight_bytes / self._bytes_s  # every step reads every weight

@@ -139,6 +139,6 @@ def _close_unfinished(requests, recorder: Recorder, end_s: float) -> None:
     for request in requests:
         if request.status not in (FINISHED, REJECTED):
             request.status = REJECTED
-            request.reason = "never scheduled: policy could not fit it with the configured knobs"
+            request.reason = "never scheduled: the policy could not fit it with the configured knobs"
             request.finish_s = end_s
             recorder.request_done(request)

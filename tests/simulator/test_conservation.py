@@ -100,7 +100,7 @@ def test_requests_that_cannot_fit_are_rejected_with_reasons():
                  max_model_len=4096)
     assert [r.status for r in requests] == ["finished", "rejected", "rejected"]
     assert "max_model_len" in requests[1].reason
-    assert "KV blocks" in requests[2].reason
+    assert "KV cache" in requests[2].reason
     assert_conserved(result, requests)
 
 

@@ -1,0 +1,50 @@
+"""``batchsim profile``: measure a model on this machine's GPU; ``batchsim profile show``: inspect a profile.
+
+Examples:
+  batchsim profile --model llama-3-8b --mode engine --out profiles/h200-llama-3-8b-engine
+  batchsim profile show h200-llama-3-8b-engine --plot steps.png
+"""
+from __future__ import annotations
+
+import argparse
+
+from profiler.options import add_profile_arguments
+from simulator import profile_report
+from simulator.hardware import GPUS
+from simulator.profile_cost import load_profile_cost_model
+
+
+def register(subparsers) -> None:
+    """Add ``profile`` and its ``show`` subcommand."""
+    parser = subparsers.add_parser(
+        "profile", help="profile a model on this GPU, or show a profile",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_arguments(parser)
+    parser.set_defaults(func=run_profile)
+    actions = parser.add_subparsers(dest="profile_action", metavar="show")
+    show = actions.add_parser("show", help="print a profile's environment, coverage and held-out error")
+    show.add_argument("path", help="profile directory or bundled name")
+    show.add_argument("--plot", help="write step time vs batch and context, with the roofline floor, to this PNG")
+    show.add_argument("--gpu", default=None, help=f"GPU datasheet for the roofline floor ({', '.join(GPUS)})")
+    show.set_defaults(func=run_show)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    """Profile a model (needs torch; a CUDA GPU for meaningful numbers)."""
+    if not args.out or not (args.model or args.config):
+        raise ValueError("profile needs --out and one of --model or --config (or: batchsim profile show PATH)")
+    from profiler.run import profile  # torch is imported only when profiling
+    profile(args, log=print)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the report of one profile and optionally plot it."""
+    model = load_profile_cost_model(args.path)
+    print(profile_report.format_report(model, args.gpu))
+    for line in model.range_warnings():
+        print(f"warning: {line}")
+    if args.plot:
+        profile_report.plot(model, args.plot, args.gpu)
+        print(f"plot written to {args.plot}")
+    return 0

@@ -1,0 +1,1 @@
+"""Figures: functions that take data and return matplotlib Figures (Agg backend)."""

@@ -1,0 +1,93 @@
+"""The profiling grid: which steps to time, dense where step time bends and sparse elsewhere.
+
+A ``GridPoint`` is a step composition in tokens: prefill chunks as (new, cached) pairs and decode
+groups as (sequences, cached context). Step time bends at small token counts (weight reads
+dominate until the GEMMs become compute-bound), so token counts are powers of two at the low end;
+contexts are spaced geometrically. Skewed decode batches (many short contexts, a few long) test
+that cost follows the actual context lengths, not their mean.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GridPoint:
+    """One step composition to time."""
+
+    kind: str  # prefill, decode, skewed or mixed
+    chunks: tuple[tuple[int, int], ...] = ()
+    decodes: tuple[tuple[int, int], ...] = ()  # (sequences, cached context) groups
+
+    @property
+    def decode_count(self) -> int:
+        """Decoding sequences."""
+        return sum(n for n, _ in self.decodes)
+
+    @property
+    def num_tokens(self) -> int:
+        """New tokens in the step."""
+        return sum(new for new, _ in self.chunks) + self.decode_count
+
+    @property
+    def kv_tokens(self) -> int:
+        """KV tokens resident for the step (cached plus new)."""
+        return (sum(new + cached for new, cached in self.chunks)
+                + sum(n * (ctx + 1) for n, ctx in self.decodes))
+
+
+def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quick: bool = False,
+               cached_multiple: int | None = None) -> list[GridPoint]:
+    """The grid for one model, bounded by the step token budget, context and KV memory.
+
+    An engine that chunks prompts by its step budget only caches multiples of that budget before
+    a chunk; ``cached_multiple`` makes the cached-prefill points follow that rule.
+    """
+    if quick:
+        return _quick_grid(max_batch_tokens, max_context, cached_multiple)
+    points = []
+    lengths = [n for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= max_batch_tokens]
+    points += [GridPoint("prefill", ((n, 0),)) for n in lengths]
+    for prompts, length in ((4, 64), (16, 128), (4, 512), (8, 512), (2, 2048), (32, 64)):
+        if prompts * length <= max_batch_tokens:
+            points.append(GridPoint("prefill", ((length, 0),) * prompts))
+    pairs = ((512, 2048), (2048, 2048), (1024, 6144), (4096, 4096), (2048, 12288))
+    if cached_multiple:
+        pairs = ((512, cached_multiple), (2048, cached_multiple), (cached_multiple, cached_multiple),
+                 (1024, 2 * cached_multiple))
+    for new, cached in pairs:
+        if new <= max_batch_tokens and new + cached <= max_context:
+            points.append(GridPoint("prefill", ((new, cached),)))
+    contexts = [c for c in (128, 512, 1024, 2048, 4096) if c < max_context]
+    for batch in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        for ctx in contexts:
+            if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens and (batch <= 8 or ctx in (128, 1024, 4096)):
+                points.append(GridPoint("decode", decodes=((batch, ctx),)))
+    for groups in (((15, 64), (1, 4096)), ((28, 256), (4, 4096)), ((56, 128), (8, 2048)),
+                   ((120, 256), (8, 4096)), ((8, 512), (8, 2048))):
+        if sum(n * (c + 1) for n, c in groups) <= max_kv_tokens and max(c for _, c in groups) < max_context:
+            points.append(GridPoint("skewed", decodes=groups))
+    for batch in (8, 32, 128):
+        for chunk in (128, 512, 2048, max_batch_tokens - batch):
+            if 0 < chunk <= max_batch_tokens - batch and batch * 1025 <= max_kv_tokens:
+                points.append(GridPoint("mixed", ((chunk, 0),), ((batch, 1024),)))
+    points.append(GridPoint("mixed", ((512, 1024),), ((32, 512),)))
+    # cheap kinds first: a time limit then cuts the largest decode batches, not whole kinds
+    order = {"prefill": 0, "mixed": 1, "skewed": 2, "decode": 3}
+    return sorted(points, key=lambda p: (order[p.kind], p.kv_tokens))
+
+
+def _quick_grid(max_batch_tokens: int, max_context: int, cached_multiple: int | None) -> list[GridPoint]:
+    """A few points of every kind, for smoke tests and the CPU end-to-end test."""
+    small = max(2, min(max_batch_tokens, max_context) // 4)
+    cached = cached_multiple or 16
+    return [
+        GridPoint("prefill", ((8, 0),)), GridPoint("prefill", ((small, 0),)),
+        GridPoint("prefill", ((16, 0),) * 3), GridPoint("prefill", ((8, cached),)),
+        GridPoint("prefill", ((32, 0),)), GridPoint("prefill", ((4, 0),)),
+        GridPoint("decode", decodes=((1, 16),)), GridPoint("decode", decodes=((4, 16),)),
+        GridPoint("decode", decodes=((4, 64),)), GridPoint("decode", decodes=((8, 32),)),
+        GridPoint("decode", decodes=((2, 8),)), GridPoint("decode", decodes=((16, 16),)),
+        GridPoint("skewed", decodes=((3, 8), (1, 64))),
+        GridPoint("mixed", ((16, 0),), ((4, 16),)), GridPoint("mixed", ((8, 8),), ((2, 32),)),
+    ]

@@ -1,0 +1,223 @@
+"""A cost model fitted on a GPU profile: step wall time in seconds from a step's token sums.
+
+The form is documented in ``simulator.profile_fit``; it is fitted once at load (numpy, no torch)
+and evaluated per step in plain float arithmetic. A step beyond the profiled range is priced by
+continuing the fitted lines and recorded once per kind with how far out it lies
+(``range_warnings``). KV swapped to or from the host costs its bytes over the measured host-link
+bandwidth.
+"""
+from __future__ import annotations
+
+import bisect
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from simulator import profile_fit
+from simulator.cost import MemoryFacts
+from simulator.models import ModelSpec
+from simulator.profile_format import read_meta, read_steps, write_profile
+from simulator.step import StepShape
+
+PROFILES_PACKAGE_DIR = ("data", "profiles")
+
+
+def _profiles_root() -> Path:
+    return Path(str(resources.files("simulator").joinpath(*PROFILES_PACKAGE_DIR)))
+
+
+DEFAULT_PROFILE = "h200-llama-3-8b-cuda-graph"
+# CUDA-graph decode is how production engines (vLLM, TensorRT-LLM) run, so it prices capacity
+# plans; engine mode mirrors transformers' continuous-batching engine (what validation replays).
+MODE_PREFERENCE = ("cuda-graph", "engine", "eager")
+
+
+def default_profile_name(gpu: str, model: str, tp: int = 1,
+                         modes: tuple[str, ...] = MODE_PREFERENCE) -> str | None:
+    """The bundled profile for this GPU, model and TP degree (first mode in ``modes`` that
+    exists), or None: use the roofline."""
+    names = set(bundled_profiles())
+    shard = f"-tp{tp}" if tp > 1 else ""
+    for mode in modes:
+        name = f"{gpu.lower()}-{model.lower()}{shard}-{mode}"
+        if name in names:
+            return name
+    return None
+
+
+def bundled_profiles() -> list[str]:
+    """Names of the profiles shipped with batchsim."""
+    root = _profiles_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "profile.yaml").is_file())
+
+
+def resolve_profile_path(path_or_name: str) -> Path:
+    """A directory holding profile.yaml, or the bundled profile of that name."""
+    path = Path(path_or_name)
+    if (path / "profile.yaml").is_file():
+        return path
+    bundled = _profiles_root() / path_or_name
+    if (bundled / "profile.yaml").is_file():
+        return bundled
+    known = ", ".join(bundled_profiles()) or "none"
+    raise ValueError(f"profile '{path_or_name}' is neither a directory with profile.yaml nor a bundled "
+                     f"profile (bundled: {known})")
+
+
+class ProfileCostModel:
+    """Prices steps from a fitted profile; see module docstring."""
+
+    def __init__(self, meta: dict, records: list, source: str = "") -> None:
+        self.meta, self.source = meta, source
+        self.records = [r for r in records if r.status == "ok"]
+        self.failed_points = len(records) - len(self.records)
+        if len(self.records) < 8:
+            raise ValueError(f"{source}: only {len(self.records)} measured steps; need at least 8 to fit")
+        self.model = _model_from_meta(meta, source)
+        self.memory = _memory_from_meta(meta, source)
+        self.gpu_name = str(meta.get("environment", {}).get("gpu_name", "unknown"))
+        self.mode = str(meta["mode"])
+        self.name = str(meta["name"])
+        self.engine = dict(meta.get("engine") or {})  # the engine's resolved defaults, engine mode only
+        self.host_link_bytes_per_s = float(meta.get("host_link_bytes_per_s") or 64e9)
+        self.feats = profile_fit.record_features(self.records)
+        self.times_s = np.array([r.wall_s for r in self.records])
+        form = meta.get("fit", {}).get("form")
+        if form not in profile_fit.CANDIDATES:
+            form, self._report = profile_fit.select_form(self.feats, self.times_s)
+        else:
+            self._report = meta.get("fit", {}).get("held_out")
+        self.fitted = profile_fit.fit(self.feats, self.times_s, form)
+        self._set_hot_path(self.fitted)
+        self.limits = {
+            "tokens per step": float(self.feats.tokens.max()),
+            "sequences per step": float(self.feats.seqs.max()),
+            "decodes per step": float(max(r.decode_count for r in self.records)),
+            "context per sequence": float(max(_max_context(r) for r in self.records)),
+            "KV tokens read per step": float(max(_kv_read(r) for r in self.records)),
+        }
+        self._excess: dict[str, float] = {}
+
+    def _set_hot_path(self, fitted: profile_fit.FittedModel) -> None:
+        self._knots = list(fitted.knots)
+        values = list(fitted.dense_at_knots)
+        self._values = values
+        self._slopes = [(values[i + 1] - values[i]) / (self._knots[i + 1] - self._knots[i])
+                        for i in range(len(values) - 1)] + [fitted.final_slope]
+        c = fitted.coefficients
+        self._c_seq, self._c_pre, self._c_dec = c["seq"], c["pre"], c["dec"]
+        self._c_prefill_step, self._c_read_step = c["prefill_step"], c["read_step"]
+        self._c_pack, self._c_max = c["pack"], c["max"]
+        self._swap_s_per_token = self.memory.kv_bytes_per_token / self.host_link_bytes_per_s
+
+    def step_time_s(self, shape: StepShape) -> float:
+        """Wall time in seconds of one step with this composition."""
+        tokens = count = shape.decode_count
+        pre = 0.0
+        reads = count > 0
+        kv = shape.decode_context_sum + count
+        longest = shape.decode_context_max + 1 if count else 0
+        for new, cached in shape.prefill_chunks:
+            tokens += new
+            kv += new + cached
+            pre += new * (cached + (new + 1) * 0.5)
+            reads = reads or cached > 0
+            if new + cached > longest:
+                longest = new + cached
+        swap = shape.swap_tokens * self._swap_s_per_token
+        if tokens == 0:
+            return swap
+        i = bisect.bisect_right(self._knots, tokens) - 1
+        t = (self._values[i] + self._slopes[i] * (tokens - self._knots[i])
+             + (self._c_prefill_step if shape.prefill_chunks else 0.0) + (self._c_read_step if reads else 0.0)
+             + self._c_seq * (len(shape.prefill_chunks) + count) + self._c_pre * pre
+             + self._c_dec * (shape.decode_context_sum + count) + self._c_pack * tokens * kv
+             + self._c_max * count * shape.decode_context_max)
+        limits = self.limits
+        if (tokens > limits["tokens per step"] or longest > limits["context per sequence"]
+                or kv > limits["KV tokens read per step"] or count > limits["decodes per step"]):
+            self._note_excess(tokens, count, longest, kv, len(shape.prefill_chunks) + count)
+        return t + swap
+
+    def _note_excess(self, tokens: int, decodes: int, longest: int, kv: int, seqs: int) -> None:
+        for kind, value in (("tokens per step", tokens), ("decodes per step", decodes),
+                            ("context per sequence", longest), ("KV tokens read per step", kv),
+                            ("sequences per step", seqs)):
+            ratio = value / self.limits[kind] if self.limits[kind] else float("inf")
+            if ratio > 1.0 and ratio > self._excess.get(kind, 1.0):
+                self._excess[kind] = ratio
+
+    def range_warnings(self) -> list[str]:
+        """One line per kind of request beyond the profiled range, with the largest excess seen."""
+        return [f"profile {self.name}: {kind} up to {ratio * self.limits[kind]:.0f} exceeds the profiled "
+                f"maximum {self.limits[kind]:.0f} ({ratio:.2f}x); time extrapolated linearly"
+                for kind, ratio in sorted(self._excess.items())]
+
+    def held_out_error(self) -> dict:
+        """Held-out absolute percentage error of the chosen form: form, mean, worst, points."""
+        if self._report is None or self.fitted.form not in self._report:
+            _, self._report = profile_fit.select_form(self.feats, self.times_s)
+        return {"form": self.fitted.form, **self._report[self.fitted.form]}
+
+    def held_out_report(self) -> dict:
+        """Held-out errors of every candidate form."""
+        if self._report is None or len(self._report) < len(profile_fit.CANDIDATES):
+            _, self._report = profile_fit.select_form(self.feats, self.times_s)
+        return dict(self._report)
+
+
+def _kv_read(record) -> int:
+    return sum(new + cached for new, cached in record.prefill_chunks) + record.decode_context_sum + record.decode_count
+
+
+def _max_context(record) -> int:
+    longest = record.decode_context_max + 1 if record.decode_count else 0
+    return max([longest] + [new + cached for new, cached in record.prefill_chunks])
+
+
+def _model_from_meta(meta: dict, source: str) -> ModelSpec:
+    model = meta["model"]
+    if not isinstance(model, dict):
+        raise ValueError(f"{source}: field 'model' must be a mapping of Hugging Face config fields")
+    spec = ModelSpec.from_hf_config(model, name=str(model.get("name", "custom")))
+    dtype_bytes = int(meta.get("dtype_bytes", spec.dtype_bytes))
+    return ModelSpec(**{**{f: getattr(spec, f) for f in spec.__dataclass_fields__}, "dtype_bytes": dtype_bytes})
+
+
+def _memory_from_meta(meta: dict, source: str) -> MemoryFacts:
+    memory = meta["memory"]
+    try:
+        return MemoryFacts(gpu_memory_bytes=int(memory["gpu_memory_bytes"]),
+                           weight_bytes=int(memory["weight_bytes"]),
+                           kv_bytes_per_token=int(memory["kv_bytes_per_token"]),
+                           reserved_bytes=int(memory.get("reserved_bytes", 0)))
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{source}: field 'memory' lacks or mistypes {error}") from None
+
+
+def load_profile_cost_model(path_or_name: str) -> ProfileCostModel:
+    """Load a profile directory or bundled name and fit its cost model."""
+    path = resolve_profile_path(path_or_name)
+    meta = read_meta(path)
+    return ProfileCostModel(meta, read_steps(path), source=str(path / "profile.yaml"))
+
+
+def fit_summary(records: list) -> dict:
+    """The ``fit`` entry of profile.yaml: the form chosen by held-out error and every form's errors."""
+    ok = [r for r in records if r.status == "ok"]
+    if len(ok) < 8:
+        return {"form": profile_fit.DEFAULT_CANDIDATE, "held_out": {}}
+    form, report = profile_fit.select_form(profile_fit.record_features(ok), np.array([r.wall_s for r in ok]))
+    return {"form": form, "held_out": report}
+
+
+def refit_profile(path_or_name: str) -> dict:
+    """Recompute and store a profile's fit summary (after a change to the model form); returns it."""
+    path = resolve_profile_path(path_or_name)
+    meta, records = read_meta(path), read_steps(path)
+    meta["fit"] = fit_summary(records)
+    write_profile(path, {k: v for k, v in meta.items() if k != "format"}, records)
+    return meta["fit"]

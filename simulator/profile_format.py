@@ -1,0 +1,144 @@
+"""The profile file format: ``profile.yaml`` (metadata) plus ``steps.csv`` (one measured step per row).
+
+Times are seconds, sizes bytes, lengths tokens. A row records one grid point: the step's
+composition as the engine ran it (prefill chunks as ``new:cached`` pairs joined by ``;``, decodes
+by count, context sum and maximum), the median wall time of the whole step and the median GPU
+time of its forward with their 10th and 90th percentiles, the number of repeats, and a status
+(``ok``, ``oom`` or ``error``). Files are read with ``yaml.safe_load`` and ``csv`` only, so this
+module imports neither torch nor numpy and serves the profiler and the simulator alike.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+FORMAT = "batchsim-profile/1"
+PROFILE_FILE = "profile.yaml"
+STEPS_FILE = "steps.csv"
+STEP_COLUMNS = (
+    "kind", "prefill_chunks", "decode_count", "decode_context_sum", "decode_context_max",
+    "wall_s", "wall_p10_s", "wall_p90_s", "gpu_s", "gpu_p10_s", "gpu_p90_s", "repeats",
+    "status", "note",
+)
+STEP_KINDS = ("prefill", "decode", "skewed", "mixed")
+STATUSES = ("ok", "oom", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One measured grid point."""
+
+    kind: str
+    prefill_chunks: tuple[tuple[int, int], ...]
+    decode_count: int
+    decode_context_sum: int
+    decode_context_max: int
+    wall_s: float
+    wall_p10_s: float
+    wall_p90_s: float
+    gpu_s: float
+    gpu_p10_s: float
+    gpu_p90_s: float
+    repeats: int
+    status: str = "ok"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in STEP_KINDS:
+            raise ValueError(f"step kind '{self.kind}' is not one of {', '.join(STEP_KINDS)}")
+        if self.status not in STATUSES:
+            raise ValueError(f"step status '{self.status}' is not one of {', '.join(STATUSES)}")
+        if self.status == "ok" and not (self.wall_s > 0 and self.gpu_s >= 0):
+            raise ValueError("an ok step needs wall_s > 0 and gpu_s >= 0")
+        if self.decode_count < 0 or self.decode_context_sum < 0 or self.decode_context_max < 0:
+            raise ValueError("decode counts must be non-negative")
+        if any(new < 1 or cached < 0 for new, cached in self.prefill_chunks):
+            raise ValueError("prefill chunks need new >= 1 and cached >= 0")
+
+    @property
+    def num_tokens(self) -> int:
+        """New tokens computed in the step."""
+        return sum(new for new, _ in self.prefill_chunks) + self.decode_count
+
+
+def format_chunks(chunks: tuple[tuple[int, int], ...]) -> str:
+    """``((512, 0), (64, 1024))`` -> ``'512:0;64:1024'``."""
+    return ";".join(f"{new}:{cached}" for new, cached in chunks)
+
+
+def parse_chunks(text: str) -> tuple[tuple[int, int], ...]:
+    """Inverse of ``format_chunks``; raises ValueError on malformed text."""
+    if not text.strip():
+        return ()
+    chunks = []
+    for part in text.split(";"):
+        new, sep, cached = part.partition(":")
+        if not sep:
+            raise ValueError(f"prefill chunk '{part}' is not new:cached")
+        chunks.append((int(new), int(cached)))
+    return tuple(chunks)
+
+
+def write_profile(directory: str | Path, meta: dict, steps: list[StepRecord]) -> Path:
+    """Write ``profile.yaml`` and ``steps.csv`` into ``directory``; returns the directory."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, **meta}
+    with open(out / PROFILE_FILE, "w") as handle:
+        yaml.safe_dump(meta, handle, sort_keys=False)
+    with open(out / STEPS_FILE, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(STEP_COLUMNS)
+        for step in steps:
+            writer.writerow([
+                step.kind, format_chunks(step.prefill_chunks), step.decode_count,
+                step.decode_context_sum, step.decode_context_max,
+                *(f"{getattr(step, name):.9g}" for name in STEP_COLUMNS[5:11]),
+                step.repeats, step.status, step.note,
+            ])
+    return out
+
+
+def read_meta(directory: str | Path) -> dict:
+    """Load and check ``profile.yaml``; errors name the file and field."""
+    path = Path(directory) / PROFILE_FILE
+    try:
+        with open(path) as handle:
+            meta = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: field 'format' is {meta.get('format')!r}, expected {FORMAT!r}")
+    for field in ("name", "mode", "model", "memory", "environment"):
+        if field not in meta:
+            raise ValueError(f"{path}: missing field '{field}'")
+    return meta
+
+
+def _parse_row(row: dict, path: Path, line: int) -> StepRecord:
+    try:
+        return StepRecord(
+            kind=row["kind"], prefill_chunks=parse_chunks(row["prefill_chunks"]),
+            decode_count=int(row["decode_count"]), decode_context_sum=int(row["decode_context_sum"]),
+            decode_context_max=int(row["decode_context_max"]),
+            **{name: float(row[name]) for name in STEP_COLUMNS[5:11]},
+            repeats=int(row["repeats"]), status=row["status"], note=row.get("note") or "",
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}, line {line}: {error}") from None
+
+
+def read_steps(directory: str | Path) -> list[StepRecord]:
+    """Load ``steps.csv``; every row is checked and a bad one is reported by line."""
+    path = Path(directory) / STEPS_FILE
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in STEP_COLUMNS if name not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        return [_parse_row(row, path, line) for line, row in enumerate(reader, start=2)]

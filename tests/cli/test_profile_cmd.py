@@ -1,0 +1,37 @@
+"""``batchsim profile show`` and the profile command's argument errors."""
+from cli.main import main
+
+
+def test_show_prints_environment_error_and_overhead(capsys, tmp_path):
+    assert main(["profile", "show", "h200-llama-3-8b-engine", "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "NVIDIA H200" in out and "held-out error mean" in out and "CPU overhead" in out
+    assert "roofline floor" in out
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_show_of_missing_profile_is_one_line_error(capsys):
+    assert main(["profile", "show", "does-not-exist"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("batchsim: error: profile 'does-not-exist'") and err.count("\n") == 1
+
+
+def test_profile_without_model_is_an_error(capsys):
+    assert main(["profile", "--out", "x"]) == 2
+    assert "one of --model or --config" in capsys.readouterr().err
+
+
+def test_profile_command_runs_end_to_end_on_the_cpu(capsys, tmp_path):
+    import json
+
+    import pytest
+    pytest.importorskip("torch")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                                  "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 128,
+                                  "max_position_embeddings": 256}))
+    out = tmp_path / "tiny-eager"
+    assert main(["profile", "--config", str(config), "--mode", "eager", "--quick", "--repeats", "2",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert main(["profile", "show", str(out)]) == 0
+    assert "profile tiny-eager: " in capsys.readouterr().out

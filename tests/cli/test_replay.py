@@ -1,0 +1,88 @@
+"""``batchsim replay`` end to end: report, JSON, outputs, scenarios and one-line errors."""
+import json
+
+import pytest
+
+from cli.main import main
+
+
+def replay(capsys, *args):
+    code = main(["replay", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_default_replay_prints_the_report(capsys):
+    code, out, _ = replay(capsys, "--limit", "300")
+    assert code == 0
+    assert "Output token throughput (tok/s):" in out
+    assert "P99 TTFT (ms):" in out and "Slot utilization:" in out
+    assert "bundled default" in out
+
+
+def test_json_uses_vllm_key_names(capsys):
+    code, out, _ = replay(capsys, "--limit", "200", "--json", "--slo", "ttft=2s,tpot=100ms")
+    summary = json.loads(out)
+    assert code == 0
+    assert summary["completed"] + summary["rejected"] == 200
+    assert summary["request_goodput"] is not None
+    assert summary["percentiles_ttft_ms"][-1][0] == 99.0
+
+
+def test_continuous_and_chunked_beat_static_batching_several_times(capsys):
+    throughput = {}
+    for policy in ("static", "continuous", "chunked"):
+        _, out, _ = replay(capsys, "--limit", "1500", "--json", "--policy", policy,
+                           "--batch-size", "8", "--profile", "roofline")
+        throughput[policy] = json.loads(out)["output_throughput"]
+    assert throughput["continuous"] > 2.5 * throughput["static"]
+    assert throughput["chunked"] > 2.5 * throughput["static"]
+
+
+def test_outputs_are_written_and_byte_identical_across_runs(capsys, tmp_path):
+    for name in ("a", "b"):
+        code, _, _ = replay(capsys, "--limit", "300", "--out", str(tmp_path / name),
+                            "--policy", "chunked")
+        assert code == 0
+    for file in ("requests.csv", "steps.csv", "summary.json"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    header = (tmp_path / "a" / "requests.csv").read_text().splitlines()[0]
+    assert header.startswith("request_id,arrival_s,first_token_s,finish_s,prompt_tokens")
+
+
+def test_yaml_scenario_with_flag_override(capsys, tmp_path):
+    config = tmp_path / "scenario.yaml"
+    config.write_text("policy: static\nbatch_size: 4\nmax_num_seqs: 64\n")
+    code, out, _ = replay(capsys, "--config", str(config), "--limit", "100", "--batch-size", "2")
+    assert code == 0
+    assert "static (batch_size=2" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--policy", "magic"], "unknown policy 'magic'"),
+    (["--gpu", "tpu9", "--profile", "roofline"], "unknown GPU 'tpu9'"),
+    (["--batch-size", "0"], "batch_size must be at least 1"),
+    (["--policy", "chunked", "--max-num-seqs", "512", "--max-num-batched-tokens", "256"],
+     "below max_num_seqs"),
+    (["--trace", "/nonexistent/trace.csv"], "trace.csv"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(capsys, args, message):
+    code, out, err = replay(capsys, "--limit", "50", *args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_yaml_key_is_named(capsys, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("policy: continuous\nmax_seqs: 8\n")
+    code, _, err = replay(capsys, "--config", str(config))
+    assert code == 2 and "unknown key 'max_seqs'" in err
+
+
+def test_a_70b_model_needs_tensor_parallelism(capsys):
+    code, _, err = replay(capsys, "--model", "llama-3-70b", "--profile", "roofline", "--limit", "20")
+    assert code == 2 and "no room for a KV cache" in err
+    code, out, _ = replay(capsys, "--model", "llama-3-70b", "--tp", "4", "--limit", "50", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["gpus"] == 4 and summary["completed"] > 0

@@ -1,0 +1,128 @@
+"""The profile cost model: loading, pricing, range warnings, swap, and no torch needed."""
+import subprocess
+import sys
+
+import pytest
+
+from simulator.profile_cost import bundled_profiles, load_profile_cost_model
+from simulator.profile_format import StepRecord, write_profile
+from simulator.step import StepShape
+
+KV_BYTES = 131072
+META = {"name": "synthetic", "mode": "engine", "dtype": "bf16", "dtype_bytes": 2,
+        "model": {"name": "llama-3-8b", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                  "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256},
+        "memory": {"gpu_memory_bytes": 150_000_000_000, "weight_bytes": 16_000_000_000,
+                   "kv_bytes_per_token": KV_BYTES, "reserved_bytes": 1_000_000_000},
+        "environment": {"gpu_name": "NVIDIA H200"}, "host_link_bytes_per_s": 50e9}
+
+
+def _law(chunks, contexts):
+    tokens = sum(n for n, _ in chunks) + len(contexts)
+    return (8e-3 + 3e-6 * max(0, tokens - 128) + 2e-9 * (sum(contexts) + len(contexts))
+            + 4e-11 * sum(n * (c + (n + 1) / 2) for n, c in chunks) + 1e-5 * (len(chunks) + len(contexts)))
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    shapes = [([(n, 0)], []) for n in (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192)]
+    shapes += [([(1024, 4096)], []), ([(2048, 8192)], [])]
+    shapes += [([], [ctx] * b) for b in (1, 2, 4, 8, 16, 32, 64, 128) for ctx in (128, 1024, 4096)]
+    shapes += [([(512, 0)], [1024] * 32), ([], [64] * 15 + [4096])]
+    records = []
+    for chunks, contexts in shapes:
+        t = _law(chunks, contexts)
+        kind = "mixed" if chunks and contexts else ("prefill" if chunks else "decode")
+        records.append(StepRecord(kind, tuple(chunks), len(contexts), sum(contexts), max(contexts, default=0),
+                                  t, t, t, 0.9 * t, 0.9 * t, 0.9 * t, 5))
+    path = tmp_path_factory.mktemp("profile")
+    write_profile(path, META, records)
+    return path
+
+
+def test_prices_unseen_steps_of_its_own_law(synthetic):
+    model = load_profile_cost_model(str(synthetic))
+    shape = StepShape(prefill_chunks=((300, 700),), decode_count=20, decode_context_sum=20 * 900,
+                      decode_context_max=900)
+    assert model.step_time_s(shape) == pytest.approx(_law([(300, 700)], [900] * 20), rel=2e-3)
+    assert model.range_warnings() == []
+
+
+def test_skewed_batch_costs_its_actual_contexts_not_the_mean(synthetic):
+    model = load_profile_cost_model(str(synthetic))
+    skewed = [64] * 31 + [4000]
+    shape = StepShape(decode_count=32, decode_context_sum=sum(skewed), decode_context_max=4000)
+    assert model.step_time_s(shape) == pytest.approx(_law([], skewed), rel=2e-3)
+
+
+def test_out_of_range_warns_once_per_kind_with_the_excess(synthetic):
+    model = load_profile_cost_model(str(synthetic))
+    for batch in (200, 256):  # profiled up to 128 decodes: 256 is 2x
+        model.step_time_s(StepShape(decode_count=batch, decode_context_sum=batch * 100, decode_context_max=100))
+    warnings = model.range_warnings()
+    assert len([w for w in warnings if "decodes per step" in w]) == 1
+    assert "up to 256 exceeds the profiled maximum 128 (2.00x)" in warnings[0]
+
+
+def test_swap_costs_kv_bytes_over_the_host_link(synthetic):
+    model = load_profile_cost_model(str(synthetic))
+    assert model.step_time_s(StepShape(swap_tokens=1000)) == pytest.approx(1000 * KV_BYTES / 50e9)
+
+
+def test_memory_facts_and_metadata_come_from_the_profile(synthetic):
+    model = load_profile_cost_model(str(synthetic))
+    assert model.memory.weight_bytes == 16_000_000_000 and model.memory.kv_bytes_per_token == KV_BYTES
+    assert model.model.name == "llama-3-8b" and model.gpu_name == "NVIDIA H200" and model.mode == "engine"
+    assert model.held_out_error()["worst_ape_pct"] < 1.0
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(ValueError, match="neither a directory with profile.yaml nor a bundled profile"):
+        load_profile_cost_model("no-such-profile")
+
+
+def test_loads_and_prices_without_torch(synthetic):
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
+            "from simulator.profile_cost import load_profile_cost_model\n"
+            "from simulator.step import StepShape\n"
+            f"m = load_profile_cost_model({str(synthetic)!r})\n"
+            "print(m.step_time_s(StepShape(decode_count=4, decode_context_sum=400, decode_context_max=100)) > 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
+
+
+def test_bundled_profiles_include_the_default():
+    assert "h200-llama-3-8b-engine" in bundled_profiles()
+
+
+@pytest.mark.parametrize("name", bundled_profiles())
+def test_bundled_profile_prices_monotone_along_grid_lines(name):
+    """More tokens never cost less: longer prompts, more decodes, longer contexts."""
+    model = load_profile_cost_model(name)
+    prefill = [model.step_time_s(StepShape(prefill_chunks=((n, 0),))) for n in range(1, 8193, 61)]
+    assert all(b >= a for a, b in zip(prefill, prefill[1:]))
+    kv_limit = model.limits["KV tokens read per step"]
+    for ctx in (128, 1024, 4000):
+        decode = [model.step_time_s(StepShape(decode_count=b, decode_context_sum=b * ctx, decode_context_max=ctx))
+                  for b in range(1, 129) if b * (ctx + 1) <= kv_limit]
+        assert all(b >= a for a, b in zip(decode, decode[1:]))
+    longer = [model.step_time_s(StepShape(decode_count=16, decode_context_sum=16 * c, decode_context_max=c))
+              for c in range(16, 4096, 64)]
+    assert all(b >= a for a, b in zip(longer, longer[1:]))
+    assert model.range_warnings() == []
+
+
+@pytest.mark.parametrize("name", bundled_profiles())
+def test_bundled_profile_reproduces_its_measurements(name):
+    """In-sample: the fitted model stays close to the median of what was measured."""
+    model = load_profile_cost_model(name)
+    errors = sorted(abs(model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
+                                                         r.decode_context_max)) / r.wall_s - 1) for r in model.records)
+    assert errors[len(errors) // 2] < 0.05
+
+
+def test_default_profile_follows_gpu_and_model():
+    from simulator.profile_cost import DEFAULT_PROFILE, default_profile_name
+    assert default_profile_name("h200", "llama-3-8b") == DEFAULT_PROFILE
+    assert default_profile_name("a100", "llama-3-8b") is None
+    assert default_profile_name("h200", "llama-3-8b", modes=("engine",)) == "h200-llama-3-8b-engine"

@@ -1,0 +1,54 @@
+"""``load_trace``: any supported trace file to one canonical table (see traces.canonical)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from traces.canonical import LoadedTrace
+from traces.detect import check_format, detect_format
+from traces.errors import TraceError
+from traces.readers.azure import read_azure
+from traces.readers.burstgpt import read_burstgpt
+from traces.readers.canonical import read_canonical
+from traces.readers.mooncake import read_mooncake
+from traces.readers.sharegpt import read_length_csv, read_sharegpt
+from traces.readers.vllm_result import read_vllm_result
+from traces.transforms import spread_ties as spread_equal_arrivals
+
+__all__ = ["LoadedTrace", "load_trace"]
+
+
+def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
+               model: str | None = None, spread_ties: bool = False, tokenizer: str | None = None,
+               sharegpt_filters: bool = False) -> LoadedTrace:
+    """Read ``path`` in format ``fmt`` ('auto' detects it) into a canonical LoadedTrace."""
+    path = Path(path)
+    if not path.is_file():
+        raise TraceError(f"{path}: no such file")
+    fmt = check_format(fmt)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if model is not None and fmt != "burstgpt":
+        raise TraceError(f"--model filters BurstGPT traces only; {path.name} is {fmt}")
+    if (tokenizer is not None or sharegpt_filters) and fmt != "sharegpt":
+        raise TraceError(f"--tokenizer and the ShareGPT filters apply to ShareGPT JSON only; "
+                         f"{path.name} is {fmt}")
+    if fmt == "azure":
+        trace = read_azure(path, skip_bad=skip_bad)
+    elif fmt == "burstgpt":
+        trace = read_burstgpt(path, skip_bad=skip_bad, model=model)
+    elif fmt == "mooncake":
+        trace = read_mooncake(path, skip_bad=skip_bad)
+    elif fmt == "sharegpt":
+        trace = read_sharegpt(path, skip_bad=skip_bad, tokenizer=tokenizer,
+                              filters=sharegpt_filters)
+    elif fmt == "length-csv":
+        trace = read_length_csv(path, skip_bad=skip_bad)
+    elif fmt == "vllm-result":
+        trace = read_vllm_result(path, skip_bad=skip_bad)
+    else:
+        trace = read_canonical(path, skip_bad=skip_bad)
+    if spread_ties:
+        table, note = spread_equal_arrivals(trace.table)
+        trace.table = table
+        trace.notes.append(note)
+    return trace
