@@ -40,12 +40,21 @@ def run_step_times(cost_model, price_decode, count: int, total: int, longest: in
         times_s = decode_run_times_s(cost_model, count, total, longest, guess)
         times_s[0] = first_s
         if horizon_s == math.inf:  # guess == limit: every step is in
-            return times_s
+            return _with_last_priced(times_s, price_decode, count, total, longest)
         starts_s = start_s + np.cumsum(times_s) - times_s
         steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
         if steps < guess or guess == limit:
-            return times_s[:max(1, steps)]
+            return _with_last_priced(times_s[:max(1, steps)], price_decode, count, total, longest)
         guess = min(limit, guess * 2)
+
+
+def _with_last_priced(times_s: np.ndarray, price_decode, count: int, total: int, longest: int):
+    # a cost model that notes out-of-range steps sees the run's largest step through the
+    # scalar call (vectorized pricing leaves notes out); the value itself is the same
+    last = len(times_s) - 1
+    if last > 0:
+        times_s[last] = price_decode(count, total + last * count, longest + last)
+    return times_s
 
 
 def blocks_for_steps(phase_counts: list[int], first_step: int, steps: int, members: int) -> int:

@@ -215,9 +215,12 @@ class Replica:
         if peak_blocks > self.kv.total_blocks:
             return None
         shape = batch.shape
-        times_s = decode_run_times_s(self.cost_model, shape.decode_count, shape.decode_context_sum,
-                                     shape.decode_context_max, len(decoding))
+        count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
+        times_s = decode_run_times_s(self.cost_model, count, total, longest, len(decoding))
         times_s[0] = self.cost_model.step_time_s(shape)
+        last = len(times_s) - 1
+        if last:  # the largest step through the scalar call, for cost models that note ranges
+            times_s[last] = self._price_decode(count, total + last * count, longest + last)
         ends_s = now_s + np.cumsum(times_s)
         if self.state_observed and ends_s[-1] >= horizon_s:
             return None
