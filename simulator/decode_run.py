@@ -14,8 +14,10 @@ import numpy as np
 
 from simulator.cost import decode_run_times_s
 
-SHORT_RUN = 16  # runs up to this many steps are priced step by step in plain Python (measured
-# crossover with the vectorized path: about 12 steps without a horizon, 30 with one)
+# Runs up to this many steps are priced step by step in plain Python; longer ones in numpy.
+# Measured crossover (roofline and profile cost models): about 12 steps when every step is in,
+# 20 to 30 when the steps before a horizon must also be found.
+SHORT_RUN, SHORT_RUN_TO_HORIZON = 12, 24
 
 
 def run_step_times(cost_model, price_decode, count: int, total: int, longest: int,
@@ -27,7 +29,7 @@ def run_step_times(cost_model, price_decode, count: int, total: int, longest: in
     guess = limit
     if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
         guess = min(limit, int((horizon_s - start_s) / first_s) + 2)
-    if guess <= SHORT_RUN:  # plain floats beat numpy on a handful of steps
+    if guess <= (SHORT_RUN if horizon_s == math.inf else SHORT_RUN_TO_HORIZON):
         times_s, end_s = [first_s], start_s + first_s
         for j in range(1, limit):
             if end_s >= horizon_s:
@@ -41,8 +43,9 @@ def run_step_times(cost_model, price_decode, count: int, total: int, longest: in
         times_s[0] = first_s
         if horizon_s == math.inf:  # guess == limit: every step is in
             return _with_last_priced(times_s, price_decode, count, total, longest)
-        starts_s = start_s + np.cumsum(times_s) - times_s
-        steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
+        ends_s = np.cumsum(times_s[:-1])
+        ends_s += start_s  # step k + 1 starts when step k ends
+        steps = 1 + int(np.searchsorted(ends_s, horizon_s, side="left"))
         if steps < guess or guess == limit:
             return _with_last_priced(times_s[:max(1, steps)], price_decode, count, total, longest)
         guess = min(limit, guess * 2)
@@ -63,8 +66,14 @@ def blocks_for_steps(phase_counts: list[int], first_step: int, steps: int, membe
     size = len(phase_counts)
     full, rest = divmod(steps, size)
     blocks = full * members
-    for j in range(first_step, first_step + rest):
-        blocks += phase_counts[-j % size]
+    if rest:
+        # steps first_step .. first_step + rest - 1 read phases top, top - 1, ... (cyclically)
+        top = -first_step % size
+        low = top - rest + 1
+        if low >= 0:
+            blocks += sum(phase_counts[low:top + 1])
+        else:
+            blocks += sum(phase_counts[:top + 1]) + sum(phase_counts[size + low:])
     return blocks
 
 
