@@ -22,9 +22,11 @@ def weighted_stats(values: np.ndarray, counts: np.ndarray, qs) -> tuple[float, f
     """(mean, std, percentiles at ``qs``) of ``values`` repeated ``counts`` times, grouping once."""
     values = np.asarray(values, dtype=np.float64)
     counts = np.asarray(counts).astype(np.int64, copy=False)
-    if values.min() < 0:
-        return (*weighted_mean_std(values, counts), _percentiles_by_argsort(values, counts, qs))
     groups = _sorted_by_count(values, counts)
+    if values.min() < 0 or len(groups) > FEW_COUNTS or len(values) < LARGE:
+        # few values, or many distinct counts (each bisection step searches every group):
+        # one indirect sort is cheaper
+        return (*_mean_std(groups), _percentiles_by_argsort(values, counts, qs))
     return (*_mean_std(groups), _percentiles(groups, qs))
 
 
@@ -56,6 +58,7 @@ def _percentiles(groups: list[tuple[int, np.ndarray]], qs) -> list[float]:
 
 
 FEW_COUNTS = 16  # up to this many distinct counts, one mask pass per count beats a sort
+LARGE = 1_000_000  # below this many values an indirect sort is as fast as grouping
 
 
 def _sorted_by_count(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
