@@ -13,7 +13,6 @@ from array import array
 import numpy as np
 
 from simulator.request import Request
-from simulator.step import StepShape
 
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
@@ -37,15 +36,12 @@ class Recorder:
         self.done: list[Request] = []
         self.preemptions = 0
 
-    def step(self, replica: int, start_s: float, duration_s: float, shape: StepShape,
-             state, steps: int = 1) -> int:
-        """Record a step, or a run of ``steps`` decode steps, as it starts; return its row."""
-        chunks = shape.prefill_chunks
-        prefill = sum([new for new, _ in chunks]) if chunks else 0
+    def step(self, replica: int, start_s: float, duration_s: float, prefill_tokens: int,
+             decode_seqs: int, num_seqs: int, state) -> int:
+        """Record one step as it starts (sampled tokens come at its end); return its row."""
         rows = self._rows
-        rows += _PACK(replica, start_s, duration_s, steps, prefill, shape.decode_count,
-                      len(chunks) + shape.decode_count, 0, 0, state.kv.used_blocks,
-                      len(state.waiting), len(state.running))
+        rows += _PACK(replica, start_s, duration_s, 1, prefill_tokens, decode_seqs, num_seqs,
+                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running))
         return len(rows) // ROW.itemsize - 1
 
     def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,

@@ -138,11 +138,12 @@ class Replica:
             if batch.ignores_arrivals:
                 horizon_s = math.inf
             return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
-        swap_tokens = 0
+        swap_tokens = prefill_tokens = 0
         for victim in batch.preempt:
             swap_tokens += self._preempt(victim)
         chunks = []
         for request, tokens in batch.prefill:
+            prefill_tokens += tokens
             if request.status == WAITING:
                 self._admit(request, now_s)
                 swap_tokens += request.swapped_tokens
@@ -158,13 +159,18 @@ class Replica:
             decode_count = self._num_decoding
             context_sum = self._offset_sum + decode_count * self.decode_step
             context_max = self._longest_offset() + self.decode_step
-        shape = batch.shape or StepShape(tuple(chunks), decode_count, context_sum, context_max,
-                                         swap_tokens)
+        shape = batch.shape
+        if shape is None:
+            shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)
+            seqs = len(chunks) + decode_count
+        else:  # the policy's own composition (static batching's padded prompts)
+            prefill_tokens, decode_count, seqs = shape.prefill_tokens, shape.decode_count, shape.num_seqs
         duration_s = self.cost_model.step_time_s(shape)
         self._run_times_s = None
         self._last_start_s = now_s
         self.busy_s += duration_s
-        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
+                                            decode_count, seqs, self)
         return duration_s
 
     def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
