@@ -14,10 +14,10 @@ import numpy as np
 
 from simulator.cost import decode_run_times_s
 
-# Runs up to this many steps are priced step by step in plain Python; longer ones in numpy.
-# Measured crossover (roofline and profile cost models): about 12 steps when every step is in,
-# 20 to 30 when the steps before a horizon must also be found.
-SHORT_RUN, SHORT_RUN_TO_HORIZON = 12, 24
+# How a run is priced (crossovers measured on the roofline and profile cost models): up to
+# SCALAR_STEPS steps one scalar call per step; up to LIST_STEPS one vectorized call, with the
+# steps before the horizon counted in plain Python; beyond that, counted with numpy.
+SCALAR_STEPS, LIST_STEPS = 8, 96
 
 
 def run_step_times(cost_model, price_decode, count: int, total: int, longest: int,
@@ -29,7 +29,7 @@ def run_step_times(cost_model, price_decode, count: int, total: int, longest: in
     guess = limit
     if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
         guess = min(limit, int((horizon_s - start_s) / first_s) + 2)
-    if guess <= (SHORT_RUN if horizon_s == math.inf else SHORT_RUN_TO_HORIZON):
+    if guess <= SCALAR_STEPS:
         times_s, end_s = [first_s], start_s + first_s
         for j in range(1, limit):
             if end_s >= horizon_s:
@@ -42,12 +42,19 @@ def run_step_times(cost_model, price_decode, count: int, total: int, longest: in
         times_s = decode_run_times_s(cost_model, count, total, longest, guess)
         times_s[0] = first_s
         if horizon_s == math.inf:  # guess == limit: every step is in
-            return _with_last_priced(times_s, price_decode, count, total, longest)
-        ends_s = np.cumsum(times_s[:-1])
-        ends_s += start_s  # step k + 1 starts when step k ends
-        steps = 1 + int(np.searchsorted(ends_s, horizon_s, side="left"))
+            steps = guess
+        elif guess <= LIST_STEPS:
+            times_s = times_s.tolist()
+            steps, end_s = 1, start_s + first_s
+            while steps < guess and end_s < horizon_s:
+                end_s += times_s[steps]
+                steps += 1
+        else:
+            ends_s = np.cumsum(times_s[:-1])
+            ends_s += start_s  # step k + 1 starts when step k ends
+            steps = 1 + int(np.searchsorted(ends_s, horizon_s, side="left"))
         if steps < guess or guess == limit:
-            return _with_last_priced(times_s[:max(1, steps)], price_decode, count, total, longest)
+            return _with_last_priced(times_s[:steps], price_decode, count, total, longest)
         guess = min(limit, guess * 2)
 
 
