@@ -42,9 +42,11 @@ class ChunkedPrefillPolicy:
     def schedule(self, state, now_s: float) -> Batch:
         """Decodes first, then prompt chunks up to the token budget."""
         kv = state.kv
-        preempt = preempt_for_decode(state) if state.num_decoding else []
         decodes = state.num_decoding
-        free = kv.free_blocks - state.decode_blocks_needed()
+        need = state.decode_blocks_needed() if decodes else 0
+        free = kv.free_blocks
+        preempt = preempt_for_decode(state) if need > free else []
+        free -= need
         if preempt:
             evicted = set(preempt)
             decoding_victims = [r for r in preempt if r not in state.prefilling]
