@@ -71,7 +71,8 @@ class Replica:
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks one decode step of the whole decoding set needs."""
-        return self.decoding.blocks_needed()
+        decoding = self.decoding  # DecodingSet.blocks_needed, inlined: asked before every step
+        return decoding.phase_counts[-decoding.step % decoding.block_size]
 
     def decode_needs_block(self, request: Request) -> bool:
         """True if ``request`` (decoding) needs a new block for the next decode step."""
@@ -170,7 +171,8 @@ class Replica:
         limit = steps_with_blocks(decoding.phase_counts, step, limit, members, self.kv.free_blocks)
         shape = batch.shape
         if shape is None:
-            count, total, longest = members, decoding.context_sum(), decoding.longest_context()
+            count, total = members, decoding.offset_sum + members * step  # the context sum
+            longest = decoding.longest_context()
             first_s = self._price_decode(count, total, longest)
         else:  # the policy's own composition (static batching's padded rows)
             count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
