@@ -65,6 +65,9 @@ def run(args) -> int:
     plans = _plan_policies(scenario, policies, table, objectives, options, args.workers)
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
+    for plan in plans:
+        for warning in getattr(plan.cost_model, "range_warnings", lambda: [])():
+            print(f"batchsim: warning: {plan.policy}: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
         return 0

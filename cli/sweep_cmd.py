@@ -74,6 +74,11 @@ def run(args) -> int:
         else:
             frame = run_sweep(tasks, args.workers, done)
     paths = write_results(frame, args.out)
+    warned = frame[frame["cost_model_warnings"] != ""]
+    if len(warned):
+        print(f"batchsim: warning: {len(warned)} of {len(frame)} points priced steps beyond the "
+              f"profile's measured range (column cost_model_warnings), e.g. "
+              f"{warned['cost_model_warnings'].iloc[0]}", file=sys.stderr)
     print(_format(frame, [name for name, _ in grid.axes]))
     print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points)")
     return 0

@@ -5,7 +5,8 @@ run_scenario's without the inter-token-latency statistics (see ``_run``). Round-
 deployments are replayed one replica at a time (planning.split), spread over worker processes
 when a pool is given; other routers need one shared replay. A question asked only for its
 answer stops early once the objectives must fail (planning.guard); the planner asks again for
-the full summary where it shows the evidence.
+the full summary where it shows the evidence. Decode runs are priced through planning.fast_runs,
+which agrees with step-by-step pricing to float rounding.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from planning.costs import build_cost_model
+from planning.fast_runs import with_fast_runs
 from planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
 from planning.scenario import Scenario, prepare
 from planning.slo import meets
@@ -54,13 +57,34 @@ def guarded_setup(setup, guard):
 
 
 def run_share_job(job: ShareJob):
-    """Compact results of the job's replicas, or why the question stopped early."""
-    setup = guarded_setup(prepare(job.scenario, job.cost_model).setup, job.guard)
+    """(compact results of the job's replicas or why the question stopped early, range notes)."""
+    prepared = prepare(job.scenario, job.cost_model)
+    setup = guarded_setup(prepared.setup, job.guard)
     try:
-        return [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
-                for share in job.shares]
+        outcome = [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
+                   for share in job.shares]
     except ObjectivesFailed as failure:
-        return str(failure)
+        outcome = str(failure)
+    return outcome, range_notes(prepared.cost_model)
+
+
+def range_notes(cost_model) -> dict:
+    """A profile cost model's largest excess over its measured range, per kind (else empty).
+
+    Worker processes price steps with their own copy of the cost model; these notes carry what
+    the copies saw back to the parent's, so that the plan can warn as a replay does.
+    """
+    return dict(getattr(cost_model, "_excess", None) or {})
+
+
+def absorb_range_notes(cost_model, notes: dict) -> None:
+    """Fold a worker's range notes into ``cost_model`` (a no-op for models without them)."""
+    excess = getattr(cost_model, "_excess", None)
+    if excess is None:
+        return
+    for kind, ratio in notes.items():
+        if ratio > excess.get(kind, 1.0):
+            excess[kind] = ratio
 
 
 @dataclass(frozen=True)
@@ -75,10 +99,11 @@ class QuestionJob:
     scale: float
 
 
-def answer_question(job: QuestionJob) -> Verdict:
-    """The verdict of one question, stopping early when it can (a worker's task)."""
+def answer_question(job: QuestionJob) -> tuple[Verdict, dict]:
+    """The verdict of one question, stopping early when it can, and the range notes."""
     evaluator = Evaluator(job.scenario, job.table, job.objectives, job.cost_model)
-    return evaluator.verdict(job.replicas, job.scale, full=False)
+    verdict = evaluator.verdict(job.replicas, job.scale, full=False)
+    return verdict, range_notes(evaluator.prepared.cost_model)
 
 
 class Evaluator:
@@ -87,7 +112,10 @@ class Evaluator:
     def __init__(self, scenario: Scenario, table, objectives, cost_model=None, pool=None,
                  workers: int = 1) -> None:
         self.scenario = scenario
-        self.prepared = prepare(scenario, cost_model)
+        if cost_model is None:
+            cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
+                                          scenario.serving.tensor_parallel_size)
+        self.prepared = prepare(scenario, with_fast_runs(cost_model))
         self.table = table
         self.objectives = tuple(objectives)
         self.requests = len(table)
@@ -108,8 +136,9 @@ class Evaluator:
         if self.pool is not None and len(todo) > 1:
             jobs = [QuestionJob(self.scenario, self.prepared.cost_model, self.table,
                                 self.objectives, replicas, scale) for replicas, scale in todo]
-            for question, verdict in zip(todo, self.pool.map(answer_question, jobs)):
+            for question, (verdict, notes) in zip(todo, self.pool.map(answer_question, jobs)):
                 self._cache[question] = verdict
+                absorb_range_notes(self.prepared.cost_model, notes)
             self.simulations += len(todo)
         return [self.meets(replicas, scale) for replicas, scale in questions]
 
@@ -153,9 +182,12 @@ class Evaluator:
         jobs = [ShareJob(self.scenario, self.prepared.cost_model, tuple(shares[g::groups]), guard)
                 for g in range(groups)]
         if groups > 1:
-            outcomes = list(self.pool.map(run_share_job, jobs))
+            outcomes = []
+            for outcome, notes in self.pool.map(run_share_job, jobs):
+                outcomes.append(outcome)
+                absorb_range_notes(self.prepared.cost_model, notes)
         else:
-            outcomes = [run_share_job(jobs[0])]
+            outcomes = [run_share_job(jobs[0])[0]]
         stopped = [o for o in outcomes if isinstance(o, str)]
         if stopped:
             return stopped[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planning.evaluate import Evaluator, Verdict
+from planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
 from planning.scenario import Scenario
 from planning.search import fewest_meeting, highest_meeting_scale
 from planning.windows import split_windows
@@ -95,6 +95,7 @@ class Plan:
     trace_requests: int
     trace_span_s: float
     simulations: int
+    cost_model: object = None  # the model that priced every step (its range notes included)
 
     @property
     def gpus(self) -> int:
@@ -135,12 +136,14 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
                                 max(1, round(replicas * w.rate_per_s / trace_rate_per_s)))
                      for w in parts]
             mapper = pool.map if pool is not None else map
-            for need, count in mapper(window_requirement, tasks):
+            for need, count, notes in mapper(window_requirement, tasks):
                 windows.append(need)
                 simulations += count
+                absorb_range_notes(whole.prepared.cost_model, notes)
     serving = whole.prepared.serving
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
-                below, rate, windows, len(table), span_s, simulations + whole.simulations)
+                below, rate, windows, len(table), span_s, simulations + whole.simulations,
+                whole.prepared.cost_model)
 
 
 def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
@@ -175,15 +178,15 @@ class WindowTask:
     guess: int
 
 
-def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
-    """Fewest replicas for one window replayed on its own; returns it and the simulations run."""
+def window_requirement(task: WindowTask) -> tuple[WindowNeed, int, dict]:
+    """Fewest replicas for one window replayed on its own, the simulations run, range notes."""
     requests = len(task.table)
     if requests == 0:
-        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
+        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0, {}
     evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)
     count = fewest_meeting(evaluator.meets, task.guess, task.options.max_replicas)
     summary = evaluator.verdict(count).summary
     observed = {o.name: o.observed_s(summary) for o in task.objectives}
     need = WindowNeed(task.index, task.start_s, task.end_s, requests,
                       requests / (task.end_s - task.start_s), count, observed)
-    return need, evaluator.simulations
+    return need, evaluator.simulations, range_notes(evaluator.prepared.cost_model)

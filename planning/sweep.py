@@ -2,8 +2,9 @@
 
 A point's row is its settings, the policy's batch capacity (``slots``: batch_size for static,
 max_num_seqs otherwise), the offered request rate (requests over the arrival span, after rate
-scaling) and every summary metric, flattened: percentile lists become
-``p50_ttft_ms``-style columns and the rejection reasons a JSON string. A point is computed by
+scaling), every summary metric, flattened (percentile lists become ``p50_ttft_ms``-style
+columns, the rejection reasons a JSON string), and the cost model's warnings about steps beyond
+a profile's measured range (empty when none). A point is computed by
 ``run_point`` alone from its settings and trace, in whichever process runs it, so results are
 identical serially, over local processes or on Ray; rows come back in point order.
 """
@@ -57,8 +58,10 @@ def run_point(task: SweepTask) -> dict:
     run = run_scenario(scenario, table)
     serving = run.serving
     slots = serving.batch_size if serving.policy == "static" else serving.max_num_seqs
+    warnings = getattr(run.cost_model, "range_warnings", lambda: [])()
     return {"point": task.index, **task.settings, "slots": slots,
-            "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary)}
+            "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
+            "cost_model_warnings": "; ".join(warnings)}
 
 
 def offered_rate_per_s(table) -> float:

@@ -37,6 +37,17 @@ def test_plan_count_meets_and_one_fewer_fails(plan_and_trace):
     assert plan.below.summary["p99_tpot_ms"] > 20.0 or plan.below.summary["p99_ttft_ms"] > 1000.0
 
 
+def test_plan_with_the_bundled_profile_is_verified_by_replay():
+    # the planner prices decode runs through planning.fast_runs; replays price step by step
+    table = poisson_trace(900, 40.0, seed=8)
+    plan = plan_capacity(Scenario(), table, SLO, PlanOptions(window_s=None))
+    assert type(plan.cost_model.inner).__name__ == "ProfileCostModel"
+    assert meets(replayed(Scenario(), table, plan.replicas), SLO)
+    assert not meets(replayed(Scenario(), table, plan.replicas - 1), SLO)
+    replay = replayed(Scenario(), table, plan.replicas)
+    assert plan.at_count.summary["p99_tpot_ms"] == pytest.approx(replay["p99_tpot_ms"], rel=1e-9)
+
+
 def test_sustainable_rate_bracket_is_verified_by_replay(plan_and_trace):
     plan, table = plan_and_trace
     rate = plan.rate
@@ -130,3 +141,16 @@ def test_unreachable_objective_is_reported():
     with pytest.raises(ValueError, match="no count up to 8"):
         plan_capacity(BASE, table, parse_slo("tpot_p99=1ms"), PlanOptions(window_s=None,
                                                                             max_replicas=8))
+
+
+def test_profile_range_warnings_come_back_from_worker_processes():
+    # long prompts read more KV per step than the bundled profile measured: the warning must
+    # reach the parent's cost model whether the steps were priced here or in workers
+    table = poisson_trace(900, 40.0, seed=4, prompt=(100, 6000))
+    options = PlanOptions(window_s=8.0)
+    serial = plan_capacity(Scenario(), table, SLO, options)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = plan_capacity(Scenario(), table, SLO, options, pool=pool, workers=2)
+    warnings = serial.cost_model.range_warnings()
+    assert any("KV tokens read per step" in w for w in warnings)
+    assert parallel.cost_model.range_warnings() == warnings
