@@ -89,14 +89,15 @@ def build_static_grid(max_context: int, max_kv_tokens: int, quick: bool = False)
 
     Each prefill point is followed by the decode point of the same batch, which the same
     ``generate`` calls time (a decode step there reads the padded prompt plus the tokens so far).
+    Smaller batches come first, so a time limit cuts the largest.
     """
     batches = (1, 2, 4) if quick else (1, 2, 4, 8, 16, 32, 64, 128)
     lengths = (8, 32) if quick else (128, 512, 1024, 2048, 4096, 8192)
+    pairs = sorted(((rows, length) for rows in batches for length in lengths
+                    if rows * (length + 1) <= max_kv_tokens and length <= max_context), key=lambda p: (p[0] * p[1], p))
     points = []
-    for rows in batches:
-        for length in lengths:
-            if rows * (length + 1) <= max_kv_tokens and length <= max_context:
-                points += [GridPoint("prefill", ((length, 0),) * rows), GridPoint("decode", decodes=((rows, length),))]
+    for rows, length in pairs:
+        points += [GridPoint("prefill", ((length, 0),) * rows), GridPoint("decode", decodes=((rows, length),))]
     return points
 
 
