@@ -48,7 +48,8 @@ def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quic
     if quick:
         return _quick_grid(max_batch_tokens, max_context, cached_multiple)
     points = []
-    lengths = [n for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= max_batch_tokens]
+    # no prompt longer than the model's context (the rotary table ends there)
+    lengths = [n for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= min(max_batch_tokens, max_context)]
     points += [GridPoint("prefill", ((n, 0),)) for n in lengths]
     for prompts, length in ((4, 64), (16, 128), (4, 512), (8, 512), (2, 2048), (32, 64)):
         if prompts * length <= max_batch_tokens:
@@ -67,7 +68,7 @@ def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quic
             points.append(GridPoint("skewed", decodes=groups))
     for batch in (8, 32, 128):
         for chunk in (128, 512, 2048, max_batch_tokens - batch):
-            if 0 < chunk <= max_batch_tokens - batch and batch * 1025 <= max_kv_tokens:
+            if 0 < chunk <= min(max_batch_tokens - batch, max_context) and batch * 1025 <= max_kv_tokens:
                 points.append(GridPoint("mixed", ((chunk, 0),), ((batch, 1024),)))
     points.append(GridPoint("mixed", ((512, 1024),), ((32, 512),)))
     # cheap kinds first: a time limit then cuts the largest decode batches, not whole kinds

@@ -22,7 +22,7 @@ import torch
 from profiler.dense_model import build_dense_model
 from profiler.dense_runner import DenseRunner
 from profiler.depth import DepthPlan, check_errors, time_point
-from profiler.environment import GpuMonitor, host_link_bytes_per_s, memory_facts, software_stamp
+from profiler.environment import GpuMonitor, host_link_bytes_per_s, host_speed_stamp, memory_facts, software_stamp
 from profiler.grid import build_grid, build_static_grid
 from profiler.options import add_profile_arguments, parse_engine_options
 from simulator.models import ModelSpec, get_model
@@ -65,7 +65,8 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     spec = resolve_spec(args.model, args.config, args.dtype, args.tp)
     monitor = GpuMonitor(device)
-    env = {**monitor.stamp(), **software_stamp(), "sm_clock_before_mhz": monitor.sm_clock_mhz()}
+    env = {**monitor.stamp(), **software_stamp(), **host_speed_stamp(device),
+           "sm_clock_before_mhz": monitor.sm_clock_mhz()}
     link = host_link_bytes_per_s(device)
     started = time.perf_counter()
     setup = {"engine": _engine_setup, "eager": _eager_setup, "cuda-graph": _dense_setup}[args.mode]
