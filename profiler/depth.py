@@ -79,6 +79,16 @@ def time_point(runner, point, plan: DepthPlan, index: int) -> tuple[StepRecord, 
     return scale_to_depth(timed, plan.full), timed + checks
 
 
+def full_depth_rows(rows: list[tuple[int, StepRecord]], full: int, points: int) -> list[StepRecord] | None:
+    """The measured full-depth records when every one of ``points`` grid points has one, else None.
+
+    Then nothing needs extrapolating: the profile keeps the measurements, and the scaled values
+    (recomputed from the reduced-depth rows) serve only to check the rule.
+    """
+    measured = [record for layers, record in rows if layers == full]
+    return measured if len(measured) == points else None
+
+
 def check_errors(rows: list[tuple[int, StepRecord]], full: int) -> list[float]:
     """Signed relative errors (%) of the scaled time against the full-depth time, per check point.
 

@@ -21,7 +21,7 @@ import torch
 
 from profiler.dense_model import build_dense_model
 from profiler.dense_runner import DenseRunner
-from profiler.depth import DepthPlan, check_errors, time_point
+from profiler.depth import DepthPlan, check_errors, full_depth_rows, time_point
 from profiler.environment import GpuMonitor, host_link_bytes_per_s, host_speed_stamp, memory_facts, software_stamp
 from profiler.grid import build_grid, build_static_grid
 from profiler.options import add_profile_arguments, parse_engine_options
@@ -92,10 +92,13 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
         log(f"[{i + 1}/{len(grid)}] {point.kind:8s} T={point.num_tokens:<6d} ctx={point.kv_tokens:<7d} "
             f"wall={record.wall_s * 1e3:8.3f}ms gpu={record.gpu_s * 1e3:8.3f}ms {record.status}{check} {record.note}")
     env.update(sm_clock_after_mhz=monitor.sm_clock_mhz(), throttle_reasons_seen=sorted(monitor.reasons_seen))
+    measured = full_depth_rows(depth_rows, plan.full, len(steps)) if plan else None
+    steps = measured or steps
     meta = _meta(args, spec, env, memory, engine, link, steps, time.perf_counter() - started)
     meta["grid"]["not_run_time_limit"] = skipped
     if plan:
-        meta["depth_scaling"] = _depth_summary(plan, depth_rows)
+        meta["depth_scaling"] = {**_depth_summary(plan, depth_rows),
+                                 "steps_csv": "measured at full depth" if measured else "scaled to full depth"}
     out = write_profile(args.out, meta, steps)
     if plan:
         write_depth_rows(out, depth_rows)

@@ -59,13 +59,19 @@ def test_eager_mode_times_generate_on_padded_batches(tmp_path):
     out = profile(_args(tmp_path, "--mode", "eager", "--out", str(tmp_path / "eager")))
     steps = read_steps(out)
     assert all(s.status == "ok" and s.note == "generate" for s in steps)
-    pairs = [(len(p.chunks), p.chunks[0][0]) for p in build_static_grid(512, 1 << 20, quick=True) if p.kind == "prefill"]
-    assert [(s.kind, s.prefill_chunks) for s in steps if s.kind == "prefill"] == \
-        [("prefill", ((length, 0),) * rows) for rows, length in pairs]
+    rows = [len(p.chunks) for p in build_static_grid(512, 1 << 20, quick=True) if p.kind == "prefill"]
+    assert rows == [1, 2, 1, 4, 2, 4]  # pairs (1, 8), (2, 8), (1, 32), (4, 8), (2, 32), (4, 32)
+    # every call pads to a width no earlier call of that row count used, 4 apart (prefill + 3 decodes):
+    # the warm-up point took widths 8, 12, 16 for one row, so pair (1, 8) runs 20 (warm-up), 24, 28
+    # and records the median timed width 28; (1, 32) then runs 32, 36, 40 -> 40; the first pairs of
+    # two and four rows run 8, 12, 16 -> 16, and their 32-token pairs 32, 36, 40 -> 40
+    widths = [28, 16, 40, 16, 40, 40]
+    assert [s.prefill_chunks for s in steps if s.kind == "prefill"] == \
+        [((width, 0),) * n for n, width in zip(rows, widths)]
     decodes = [s for s in steps if s.kind == "decode"]
-    # 3 decode steps per generate call read the padded prompt plus 0, 1, 2 tokens: recorded at +1
+    # 3 decode steps per call read the padded prompt plus 0, 1, 2 tokens: recorded at +1
     assert [(s.decode_count, s.decode_context_sum, s.decode_context_max) for s in decodes] == \
-        [(rows, rows * (length + 1), length + 1) for rows, length in pairs]
+        [(n, n * (width + 1), width + 1) for n, width in zip(rows, widths)]
     assert all(s.repeats == 2 for s in steps if s.kind == "prefill")  # one per timed call
     assert all(s.repeats == 6 for s in decodes)  # three per timed call
 
@@ -93,6 +99,16 @@ def test_tp_shard_timed_at_two_depths_and_scaled_to_full_depth(tmp_path):
         assert step.prefill_chunks == one.prefill_chunks == two.prefill_chunks
         assert step.wall_s == pytest.approx(max(two.wall_s + 4 * (two.wall_s - one.wall_s), two.wall_s), rel=1e-6)
     assert meta["depth_scaling"]["layers_timed"] == [1, 2] and meta["depth_scaling"]["check_points"] == 3
+    assert meta["depth_scaling"]["steps_csv"] == "scaled to full depth"
+
+
+def test_checking_every_point_keeps_the_full_depth_measurements(tmp_path):
+    out = profile(_args(tmp_path, "--mode", "cuda-graph", "--tp", "2", "--layers", "2", "--full-depth-check", "99",
+                        "--out", str(tmp_path / "tp2"), config_fields=SIX_LAYERS))
+    rows, steps = read_depth_rows(out), read_steps(out)
+    assert [layers for layers, _ in rows] == [0, 2, 6] * 15  # one depth N is timed with 0 layers
+    assert steps == [record for layers, record in rows if layers == 6]
+    assert read_meta(out)["depth_scaling"]["steps_csv"] == "measured at full depth"
 
 
 def test_reduced_depth_needs_cuda_graph_mode(tmp_path):
