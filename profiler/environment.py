@@ -60,10 +60,14 @@ class GpuMonitor:
 
 
 def software_stamp() -> dict:
-    """Versions that change step times."""
-    import transformers
-    return {"torch": str(torch.__version__), "cuda": str(torch.version.cuda), "transformers": transformers.__version__,
-            "python": platform.python_version()}
+    """Versions that change step times (transformers is absent where only our own model runs)."""
+    try:
+        import transformers
+        transformers_version = transformers.__version__
+    except ImportError:
+        transformers_version = None
+    return {"torch": str(torch.__version__), "cuda": str(torch.version.cuda),
+            "transformers": transformers_version, "python": platform.python_version()}
 
 
 def host_speed_stamp(device: torch.device, launches: int = 4000) -> dict:
