@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import profile_cmd, record_cmd, replay, trace_cmd, validate_cmd
+from cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
+                 validate_cmd)
 
-COMMAND_MODULES = [replay, trace_cmd, profile_cmd, validate_cmd, record_cmd]
+COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
+                   record_cmd]
 
 
 class CliError(Exception):

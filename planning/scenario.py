@@ -89,8 +89,18 @@ class ScenarioRun:
     summary: dict
 
 
-def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
-    """Replay ``table`` (canonical trace) under ``scenario``."""
+@dataclass
+class Prepared:
+    """A scenario's resolved knobs, cost model and replica setup, ready to simulate."""
+
+    scenario: Scenario
+    serving: ServingConfig  # resolved knobs
+    cost_model: object
+    setup: ReplicaSetup
+
+
+def prepare(scenario: Scenario, cost_model=None) -> Prepared:
+    """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
     model_max_len = cost_model.model.max_position_embeddings
@@ -110,9 +120,22 @@ def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
         swap_preemption=serving.preemption_mode == "swap")
-    result = simulate(requests_from_table(table), setup, serving.replicas, serving.router)
+    return Prepared(scenario, serving, cost_model, setup)
+
+
+def scenario_keys(prepared: Prepared) -> dict:
+    """The keys run_scenario adds to every summary."""
+    serving = prepared.serving
+    return dict(policy=serving.policy, gpu=prepared.scenario.gpu, model=prepared.scenario.model,
+                tensor_parallel_size=serving.tensor_parallel_size,
+                gpus=serving.replicas * serving.tensor_parallel_size)
+
+
+def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
+    """Replay ``table`` (canonical trace) under ``scenario``."""
+    prepared = prepare(scenario, cost_model)
+    serving = prepared.serving
+    result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
     summary = summarize(result, Slo.parse(scenario.slo))
-    summary.update(policy=serving.policy, gpu=scenario.gpu, model=scenario.model,
-                   tensor_parallel_size=serving.tensor_parallel_size,
-                   gpus=serving.replicas * serving.tensor_parallel_size)
-    return ScenarioRun(scenario, serving, cost_model, result, summary)
+    summary.update(scenario_keys(prepared))
+    return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

@@ -1,0 +1,98 @@
+"""``batchsim plan``: the fewest replicas (GPUs) that meet an SLO over a whole trace.
+
+Examples:
+  batchsim plan --slo ttft_p99=2s,tpot_p99=100ms
+  batchsim plan --trace conv.csv --slo ttft_p99=2s,tpot_p99=100ms --policy all \\
+      --gpu h200 --gpu-cost-per-hour 3.50
+  batchsim plan --trace conv.csv --slo ttft_p99=1s --model llama-3-70b --tp 4 --window-s 900
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from cli.replay import add_scenario_flags, load_table, scenario_from_args
+
+POLICIES = ("static", "continuous", "chunked")
+
+
+def register(subparsers) -> None:
+    """Add the plan subcommand."""
+    from traces.cli_options import add_trace_options
+
+    parser = subparsers.add_parser(
+        "plan", help="fewest replicas (GPUs) that meet an SLO over a trace",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
+    add_trace_options(parser, model_flag="--trace-model")
+    add_scenario_flags(parser)
+    group = parser.add_argument_group("planning")
+    group.add_argument("--gpus-per-replica", type=int, dest="tensor_parallel_size",
+                       help="GPUs per replica (same as --tp)")
+    group.add_argument("--gpu-cost-per-hour", type=float, metavar="PRICE",
+                       help="price of one GPU-hour; without it no money figures are shown")
+    group.add_argument("--window-s", type=float, default=600.0,
+                       help="per-window requirement window in seconds (default 600; 0: off)")
+    group.add_argument("--rate-tolerance", type=float, default=0.03,
+                       help="relative width of the sustainable-rate bracket (default 0.03)")
+    group.add_argument("--max-replicas", type=int, default=1024,
+                       help="give up above this many replicas (default 1024)")
+    group.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes replaying replicas in parallel (default: all cores)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Plan each requested policy and print the report (or JSON)."""
+    from cli.plan_report import format_comparison, format_plan, plan_record
+    from planning.plan import PlanOptions
+    from planning.slo import parse_slo
+
+    if not args.slo:
+        raise ValueError("plan needs --slo, e.g. --slo ttft_p99=2s,tpot_p99=100ms")
+    objectives = parse_slo(args.slo)
+    policies = POLICIES if args.policy == "all" else (args.policy,)
+    if args.policy == "all":
+        args.policy = None
+    scenario = scenario_from_args(args)
+    table, trace_text = load_table(args, scenario)
+    options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas)
+    started = time.perf_counter()
+    plans = _plan_policies(scenario, policies, table, objectives, options, args.workers)
+    elapsed_s = time.perf_counter() - started
+    records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
+    for plan in plans:
+        for warning in getattr(plan.cost_model, "range_warnings", lambda: [])():
+            print(f"batchsim: warning: {plan.policy}: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
+        return 0
+    context = {"trace": f"{len(table):,} requests; {trace_text}", "gpu": scenario.gpu,
+               "price": args.gpu_cost_per_hour, "window_s": options.window_s}
+    for plan in plans:
+        print(format_plan(plan, context))
+    if len(plans) > 1:
+        print(format_comparison(plans, args.gpu_cost_per_hour))
+    print(f"planned in {elapsed_s:.1f} s ({sum(p.simulations for p in plans)} simulations, "
+          f"{max(1, args.workers)} worker processes)", file=sys.stderr)
+    return 0
+
+
+def _plan_policies(scenario, policies, table, objectives, options, workers: int):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from planning.plan import plan_capacity
+    from planning.scenario import with_overrides
+
+    workers = max(1, workers)
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        return [plan_capacity(with_overrides(scenario, {"policy": policy}), table, objectives,
+                              options, pool=pool, workers=workers) for policy in policies]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)

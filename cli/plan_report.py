@@ -1,0 +1,155 @@
+"""Plain-text and JSON renderings of a capacity plan."""
+from __future__ import annotations
+
+from planning.pricing import autoscaling, fleet_cost
+from planning.slo import format_duration, format_slo
+
+WIDTH = 78
+EVIDENCE_ROWS = (
+    ("Completed requests", "completed", "{:,}"),
+    ("Rejected requests", "rejected", "{:,}"),
+    ("Request throughput (req/s)", "request_throughput", "{:,.2f}"),
+    ("Output token throughput (tok/s)", "output_throughput", "{:,.0f}"),
+    ("P99 TTFT (ms)", "p99_ttft_ms", "{:,.1f}"),
+    ("P99 TPOT (ms)", "p99_tpot_ms", "{:,.1f}"),
+    ("P99 E2E latency (ms)", "p99_e2el_ms", "{:,.1f}"),
+    ("GPU busy fraction", "gpu_busy_fraction", "{:.3f}"),
+    ("Mean batch size in flight", "mean_batch_size", "{:.1f}"),
+    ("Peak KV usage", "peak_kv_usage", "{:.1%}"),
+    ("Max requests waiting (one replica)", "max_waiting", "{:,}"),
+    ("Preemptions", "preemptions", "{:,}"),
+)
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def format_plan(plan, context: dict) -> str:
+    """The plan report: answer, evidence at the count and one fewer, rate, cost, windows."""
+    lines = [f"{' batchsim plan: ' + plan.policy + ' ':=^{WIDTH}}",
+             f"{'Trace:':<14}{context['trace']}",
+             f"{'Objectives:':<14}{format_slo(plan.objectives)} (over every request of the trace)",
+             f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
+             f"{plan.gpus} {context['gpu']} GPU(s)"]
+    lines += _evidence(plan)
+    if plan.rate is None:
+        lines.append("Highest sustainable rate: not bracketed between 1/10,000 and 10,000 "
+                     "times the trace's rate")
+    else:
+        rate = plan.rate
+        lines.append(f"Highest sustainable rate: {rate.meeting_rate_per_replica:,.3f} req/s per "
+                     f"replica ({plan.replicas} replica(s) meet at {rate.meeting_scale:.3f}x the "
+                     f"trace's rate, fail at {rate.failing_scale:.3f}x)")
+    lines += _cost(plan, context)
+    lines += _windows(plan, context)
+    lines.append(f"Simulations run: {plan.simulations}")
+    return "\n".join(lines)
+
+
+def _evidence(plan) -> list[str]:
+    columns = [(f"at {plan.replicas}", plan.at_count.summary)]
+    if plan.below is not None:
+        columns.append((f"at {plan.replicas - 1}", plan.below.summary))
+    lines = [f"{'-' * WIDTH}", f"{'Evidence (full replays)':<40}" +
+             "".join(f"{title:>19}" for title, _ in columns)]
+    for objective in plan.objectives:
+        cells = []
+        for _, summary in columns:
+            value = objective.observed_s(summary)
+            mark = "ok" if objective.met_by(summary) else "FAIL"
+            cells.append(f"{value * 1000:,.1f} {mark}")
+        label = f"{objective.name} (ms, limit {format_duration(objective.limit_s)})"
+        lines.append(f"{label:<40}" + "".join(f"{c:>19}" for c in cells))
+    for label, key, fmt in EVIDENCE_ROWS:
+        lines.append(f"{label:<40}" + "".join(f"{fmt.format(s[key]):>19}" for _, s in columns))
+    if plan.below is None:
+        lines.append("(one replica is the fewest possible, so there is no column below it)")
+    reasons = plan.at_count.summary["rejected_reasons"]
+    if reasons:
+        listed = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
+        lines.append(f"Rejected requests are left out of the percentiles ({listed})")
+    lines.append("-" * WIDTH)
+    return lines
+
+
+def _cost(plan, context: dict) -> list[str]:
+    cost = fleet_cost(plan, context["price"])
+    if cost.per_hour is None:
+        return ["Cost: not computed (give --gpu-cost-per-hour; batchsim has no built-in prices)"]
+    return [f"Cost at {context['price']:,.2f} per GPU-hour: {_money(cost.per_hour)} per hour, "
+            f"{_money(cost.per_million_output_tokens)} per million output tokens"]
+
+
+def _windows(plan, context: dict) -> list[str]:
+    if len(plan.windows) < 2:
+        return ["Per-window requirement: trace fits in one window"] if context["window_s"] else []
+    window_s = context["window_s"]
+    peak = max(w.replicas for w in plan.windows)
+    uniform = all(w.replicas == peak for w in plan.windows)
+    lines = [f"Per {window_s / 60:g}-minute window (each replayed on its own, starting empty):",
+             f"{'window':>8}{'start (s)':>11}{'requests':>10}{'req/s':>8}{'replicas':>10}  "
+             + "  ".join(f"{o.name + ' (ms)':>15}" for o in plan.objectives)]
+    for w in plan.windows:
+        observed = "  ".join(f"{w.observed_s[o.name] * 1000:>15,.1f}" if w.observed_s
+                             else f"{'-':>15}" for o in plan.objectives)
+        flag = "  <- peak" if w.replicas == peak and not uniform else ""
+        lines.append(f"{w.index:>8}{w.start_s:>11,.0f}{w.requests:>10,}{w.rate_per_s:>8.2f}"
+                     f"{w.replicas:>10}  {observed}{flag}")
+    if uniform:
+        lines.append(f"Every window needs {peak} replica(s): no peak sets the count")
+    scaling = autoscaling(plan, window_s)
+    lines.append(f"GPU-hours: fixed at {plan.replicas} (whole-trace answer) "
+                 f"{scaling.fixed_gpu_hours:,.2f}; fixed at the peak window's {peak} "
+                 f"{scaling.peak_gpu_hours:,.2f}; autoscaled per window "
+                 f"{scaling.autoscaled_gpu_hours:,.2f} ({scaling.saving_vs_peak:.0%} below the "
+                 f"peak fleet, instant scaling assumed)")
+    if context["price"] is not None:
+        saved = (scaling.peak_gpu_hours - scaling.autoscaled_gpu_hours) * context["price"]
+        lines.append(f"Autoscaling saves {_money(saved)} over the trace against the peak fleet")
+    return lines
+
+
+def format_comparison(plans, price: float | None) -> str:
+    """One row per policy: the GPUs each needs for the same objectives."""
+    lines = [f"{' policies compared: same trace, same objectives ':=^{WIDTH}}",
+             f"{'policy':<12}{'replicas':>9}{'GPUs':>6}{'rate/replica':>14}{'$/hour':>10}"
+             f"{'$/M out tok':>13}"]
+    for plan in plans:
+        cost = fleet_cost(plan, price)
+        rate = f"{plan.rate.meeting_rate_per_replica:.3f}" if plan.rate else "n/a"
+        lines.append(f"{plan.policy:<12}{plan.replicas:>9}{plan.gpus:>6}{rate:>14}"
+                     f"{_money(cost.per_hour):>10}{_money(cost.per_million_output_tokens):>13}")
+    best = min(plans, key=lambda p: p.gpus)
+    worst = max(plans, key=lambda p: p.gpus)
+    if worst.gpus > best.gpus:
+        lines.append(f"{best.policy} needs {worst.gpus - best.gpus} fewer GPUs than "
+                     f"{worst.policy} ({worst.gpus} -> {best.gpus}) for the same objectives")
+    return "\n".join(lines)
+
+
+def plan_record(plan, price: float | None, window_s: float | None) -> dict:
+    """The plan as a JSON-ready dictionary."""
+    cost = fleet_cost(plan, price)
+    scaling = autoscaling(plan, window_s) if window_s else None
+    return {
+        "policy": plan.policy, "replicas": plan.replicas, "gpus": plan.gpus,
+        "gpus_per_replica": plan.gpus_per_replica,
+        "objectives": {o.name: o.limit_s for o in plan.objectives},
+        "at_count": plan.at_count.summary,
+        "below": plan.below.summary if plan.below else None,
+        "sustainable_rate": None if plan.rate is None else {
+            "meeting_scale": plan.rate.meeting_scale, "failing_scale": plan.rate.failing_scale,
+            "meeting_rate_per_replica": plan.rate.meeting_rate_per_replica,
+            "failing_rate_per_replica": plan.rate.failing_rate_per_replica},
+        "cost": {"gpu_hour_price": price, "per_hour": cost.per_hour,
+                 "per_million_output_tokens": cost.per_million_output_tokens},
+        "windows": [{"index": w.index, "start_s": w.start_s, "end_s": w.end_s,
+                     "requests": w.requests, "rate_per_s": w.rate_per_s,
+                     "replicas": w.replicas, "observed_s": w.observed_s}
+                    for w in plan.windows],
+        "autoscaling": None if scaling is None else {
+            "fixed_gpu_hours": scaling.fixed_gpu_hours, "peak_gpu_hours": scaling.peak_gpu_hours,
+            "autoscaled_gpu_hours": scaling.autoscaled_gpu_hours},
+        "simulations": plan.simulations,
+    }

@@ -1,0 +1,109 @@
+"""``batchsim sweep``: replay a grid of settings and write one results table.
+
+Examples:
+  batchsim sweep --set batch=8,16,32,64,128,256 --set policy=static,continuous,chunked \\
+      --limit 2000 --out sweep/results
+  batchsim sweep --grid grid.yaml --trace conv.csv --workers 2 --out results
+  batchsim sweep --set rate_scale=0.5,1,2,4 --set replicas=1,2 --ray auto --out results
+
+A grid file maps settings to a list of values (an axis) or one value (fixed), e.g.
+  policy: [static, continuous]
+  max_num_seqs: [16, 64, 256]
+  model: llama-3-8b
+Sweep-only settings: rate_scale (arrival times divided by it) and batch (batch_size and
+max_num_seqs together). Writes OUT.csv and OUT.parquet, one row per point.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from cli.replay import add_scenario_flags, load_table, scenario_from_args
+
+SHOWN = (("output_throughput", "out tok/s", "{:,.0f}"), ("p99_ttft_ms", "P99 TTFT ms", "{:,.1f}"),
+         ("p99_tpot_ms", "P99 TPOT ms", "{:,.1f}"), ("p99_e2el_ms", "P99 E2E ms", "{:,.0f}"),
+         ("rejected", "rejected", "{:,}"))
+
+
+def register(subparsers) -> None:
+    """Add the sweep subcommand."""
+    from traces.cli_options import add_trace_options
+
+    parser = subparsers.add_parser(
+        "sweep", help="replay a grid of settings in parallel into one results table",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=V1,V2,...",
+                        help="an axis of the grid (repeat for more axes)")
+    parser.add_argument("--grid", help="YAML grid file (axes and fixed settings)")
+    parser.add_argument("--out", required=True, help="output stem: writes OUT.csv, OUT.parquet")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="local worker processes (default: all cores)")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="run on Ray: a local instance, or the cluster at ADDRESS")
+    parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
+    add_trace_options(parser, model_flag="--trace-model")
+    add_scenario_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Build the grid, run it, write the table and print one line per point."""
+    from tqdm import tqdm
+
+    from planning.grid import SweepGrid, grid_from_sets, load_grid
+    from planning.sweep import SweepTask, check_points, run_sweep, write_results
+
+    grids = [grid_from_sets(args.set)] if args.set else []
+    if args.grid:
+        grids.append(load_grid(args.grid))
+    if not grids:
+        raise ValueError("sweep needs --set SETTING=V1,V2,... or --grid FILE")
+    grid = SweepGrid(sum((g.axes for g in grids), ()), sum((g.fixed for g in grids), ()))
+    base = scenario_from_args(args)
+    points = grid.points()
+    check_points(base, points)
+    tasks = [SweepTask(i, base, settings, table)
+             for i, (settings, table) in enumerate(zip(points, _tables(args, base, points)))]
+    with tqdm(total=len(tasks), desc="sweep", unit="point", file=sys.stderr,
+              disable=None) as bar:
+        done = lambda index: bar.update(1)  # noqa: E731
+        if args.ray:
+            from planning.sweep_ray import run_sweep_ray
+            frame = run_sweep_ray(tasks, None if args.ray == "local" else args.ray, done)
+        else:
+            frame = run_sweep(tasks, args.workers, done)
+    paths = write_results(frame, args.out)
+    warned = frame[frame["cost_model_warnings"] != ""]
+    if len(warned):
+        print(f"batchsim: warning: {len(warned)} of {len(frame)} points priced steps beyond the "
+              f"profile's measured range (column cost_model_warnings), e.g. "
+              f"{warned['cost_model_warnings'].iloc[0]}", file=sys.stderr)
+    print(_format(frame, [name for name, _ in grid.axes]))
+    print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points)")
+    return 0
+
+
+def _tables(args, base, points):
+    """The trace of every point; each distinct (trace, seed) is loaded once."""
+    from planning.sweep import point_scenario
+
+    cache: dict = {}
+    tables = []
+    for settings in points:
+        scenario, _ = point_scenario(base, settings)
+        key = (scenario.trace, scenario.seed)
+        if key not in cache:
+            cache[key] = load_table(args, scenario)[0]
+        tables.append(cache[key])
+    return tables
+
+
+def _format(frame, axes: list[str]) -> str:
+    headers = ["point", *axes, *(title for _, title, _ in SHOWN)]
+    rows = [[str(row["point"]), *(str(row[a]) for a in axes),
+             *(fmt.format(row[key]) for key, _, fmt in SHOWN)] for _, row in frame.iterrows()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""Does a deployment meet its objectives on a trace? One simulation per question, remembered.
+
+A question is a replica count and a rate scale (arrival times divided by it); its summary is
+run_scenario's without the inter-token-latency statistics (see ``_run``). Round-robin
+deployments are replayed one replica at a time (planning.split), spread over worker processes
+when a pool is given; other routers need one shared replay. A question asked only for its
+answer stops early once the objectives must fail (planning.guard); the planner asks again for
+the full summary where it shows the evidence.
+"""
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from planning.costs import build_cost_model
+from planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
+from planning.scenario import Scenario, prepare
+from planning.slo import meets
+from planning.split import compact, merge_results, round_robin_shares
+from simulator.simulation import simulate
+from simulator.summary import Slo, summarize
+from simulator.workload import requests_from_table
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one question, with the summary when the run went to the end."""
+
+    replicas: int
+    scale: float
+    meets: bool
+    summary: dict | None  # None when the run stopped early
+    stopped: str = ""  # why it stopped early
+
+
+@dataclass(frozen=True)
+class ShareJob:
+    """Some replicas' shares of a round-robin replay, for one process to simulate in turn."""
+
+    scenario: Scenario
+    cost_model: object
+    shares: tuple  # canonical tables, one per replica
+    guard: tuple | None = None  # (objectives, requests, multi-token requests) of the question
+
+
+def guarded_setup(setup, guard):
+    """The setup with every replica's policy consulting one shared tally (None: unchanged)."""
+    if guard is None:
+        return setup
+    tally = ViolationTally(*guard)
+    make_policy = setup.make_policy
+    return replace(setup, make_policy=lambda: GuardedPolicy(make_policy(), tally))
+
+
+def run_share_job(job: ShareJob):
+    """(compact results of the job's replicas or why the question stopped early, range notes)."""
+    prepared = prepare(job.scenario, job.cost_model)
+    setup = guarded_setup(prepared.setup, job.guard)
+    try:
+        outcome = [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
+                   for share in job.shares]
+    except ObjectivesFailed as failure:
+        outcome = str(failure)
+    return outcome, range_notes(prepared.cost_model)
+
+
+def range_notes(cost_model) -> dict:
+    """A profile cost model's largest excess over its measured range, per kind (else empty).
+
+    Worker processes price steps with their own copy of the cost model; these notes carry what
+    the copies saw back to the parent's, so that the plan can warn as a replay does.
+    """
+    return dict(getattr(cost_model, "_excess", None) or {})
+
+
+def absorb_range_notes(cost_model, notes: dict) -> None:
+    """Fold a worker's range notes into ``cost_model`` (a no-op for models without them)."""
+    excess = getattr(cost_model, "_excess", None)
+    if excess is None:
+        return
+    for kind, ratio in notes.items():
+        if ratio > excess.get(kind, 1.0):
+            excess[kind] = ratio
+
+
+@dataclass(frozen=True)
+class QuestionJob:
+    """One whole question for one worker process (its replicas replayed in turn there)."""
+
+    scenario: Scenario
+    cost_model: object
+    table: object
+    objectives: tuple
+    replicas: int
+    scale: float
+
+
+def answer_question(job: QuestionJob) -> tuple[Verdict, dict]:
+    """The verdict of one question, stopping early when it can, and the range notes."""
+    evaluator = Evaluator(job.scenario, job.table, job.objectives, job.cost_model)
+    verdict = evaluator.verdict(job.replicas, job.scale, full=False)
+    return verdict, range_notes(evaluator.prepared.cost_model)
+
+
+class Evaluator:
+    """Answers questions about one scenario, objectives and trace."""
+
+    def __init__(self, scenario: Scenario, table, objectives, cost_model=None, pool=None,
+                 workers: int = 1) -> None:
+        self.scenario = scenario
+        if cost_model is None:
+            cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
+                                          scenario.serving.tensor_parallel_size)
+        self.prepared = prepare(scenario, cost_model)
+        self.table = table
+        self.objectives = tuple(objectives)
+        self.requests = len(table)
+        self.multi_token_requests = int((np.asarray(table["output_tokens"]) > 1).sum())
+        limits = {o.metric: o.limit_s for o in self.objectives if o.percentile == 99}
+        self.goodput_slo = Slo(limits.get("ttft"), limits.get("tpot"), limits.get("e2e"))
+        self.pool, self.workers = pool, max(1, workers)
+        self.simulations = 0
+        self._cache: dict[tuple[int, float], Verdict] = {}
+
+    def meets(self, replicas: int, scale: float = 1.0) -> bool:
+        """Answer only: stops the simulation early when it can."""
+        return self.verdict(replicas, scale, full=False).meets
+
+    def meets_many(self, questions: list[tuple[int, float]]) -> list[bool]:
+        """Answers to several (replicas, scale) questions, one worker process each."""
+        todo = [q for q in dict.fromkeys(questions) if q not in self._cache]
+        if self.pool is not None and len(todo) > 1:
+            jobs = [QuestionJob(self.scenario, self.prepared.cost_model, self.table,
+                                self.objectives, replicas, scale) for replicas, scale in todo]
+            for question, (verdict, notes) in zip(todo, self.pool.map(answer_question, jobs)):
+                self._cache[question] = verdict
+                absorb_range_notes(self.prepared.cost_model, notes)
+            self.simulations += len(todo)
+        return [self.meets(replicas, scale) for replicas, scale in questions]
+
+    def verdict(self, replicas: int, scale: float = 1.0, full: bool = True) -> Verdict:
+        """The verdict; with ``full`` the run goes to the end and the summary is kept."""
+        key = (replicas, scale)
+        cached = self._cache.get(key)
+        if cached is not None and (cached.summary is not None or not full):
+            return cached
+        verdict = self._run(replicas, scale, guarded=not full)
+        self._cache[key] = verdict
+        return verdict
+
+    def _run(self, replicas: int, scale: float, guarded: bool) -> Verdict:
+        table = self.table
+        if scale != 1.0:
+            table = table.copy()
+            table["arrival_s"] = table["arrival_s"] / scale
+        guard = (self.objectives, self.requests, self.multi_token_requests) if guarded else None
+        self.simulations += 1
+        if self.prepared.serving.router == "round-robin":
+            outcome = self._round_robin(table, replicas, guard)
+        else:
+            outcome = self._shared(table, replicas, guard)
+        if isinstance(outcome, str):
+            return Verdict(replicas, scale, False, None, outcome)
+        # Inter-token gaps number one per decode step (millions on an hour-long trace) and are
+        # no objective here: plan summaries leave the ITL statistics out rather than pay for them
+        outcome.recorder.itl_gap_s, outcome.recorder.itl_count = array("d"), array("q")
+        summary = {k: v for k, v in summarize(outcome, self.goodput_slo).items()
+                   if "_itl_" not in k}
+        serving = self.prepared.serving
+        summary.update(policy=serving.policy, replicas=replicas,
+                       tensor_parallel_size=serving.tensor_parallel_size,
+                       gpus=replicas * serving.tensor_parallel_size, rate_scale=scale)
+        return Verdict(replicas, scale, meets(summary, self.objectives), summary)
+
+    def _round_robin(self, table, replicas: int, guard):
+        shares = round_robin_shares(table, replicas)
+        groups = min(self.workers, replicas) if self.pool is not None else 1
+        jobs = [ShareJob(self.scenario, self.prepared.cost_model, tuple(shares[g::groups]), guard)
+                for g in range(groups)]
+        if groups > 1:
+            outcomes = []
+            for outcome, notes in self.pool.map(run_share_job, jobs):
+                outcomes.append(outcome)
+                absorb_range_notes(self.prepared.cost_model, notes)
+        else:
+            outcomes = [run_share_job(jobs[0])[0]]
+        stopped = [o for o in outcomes if isinstance(o, str)]
+        if stopped:
+            return stopped[0]
+        parts = [None] * replicas
+        for g, outcome in enumerate(outcomes):
+            parts[g::groups] = outcome
+        return merge_results(parts)
+
+    def _shared(self, table, replicas: int, guard):
+        setup = guarded_setup(self.prepared.setup, guard)
+        try:
+            return simulate(requests_from_table(table), setup, replicas,
+                            self.prepared.serving.router)
+        except ObjectivesFailed as failure:
+            return str(failure)

@@ -1,0 +1,133 @@
+"""Sweeps: one full replay per grid point, gathered into one table (one row per point).
+
+A point's row is its settings, the policy's batch capacity (``slots``: batch_size for static,
+max_num_seqs otherwise), the offered request rate (requests over the arrival span, after rate
+scaling), every summary metric, flattened (percentile lists become ``p50_ttft_ms``-style
+columns, the rejection reasons a JSON string), and the cost model's warnings about steps beyond
+a profile's measured range (empty when none). A point is computed by
+``run_point`` alone from its settings and trace, in whichever process runs it, so results are
+identical serially, over local processes or on Ray; rows come back in point order.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from planning.grid import scenario_overrides
+from planning.scenario import Scenario, prepare, run_scenario, with_overrides
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One point: everything a worker needs (picklable, spawn-safe)."""
+
+    index: int
+    base: Scenario
+    settings: dict
+    table: object  # the canonical trace this point replays, before rate scaling
+
+
+def point_scenario(base: Scenario, settings: dict) -> tuple[Scenario, float]:
+    """The scenario and rate scale a point's settings describe."""
+    overrides, scale = scenario_overrides(settings)
+    return with_overrides(base, overrides), scale
+
+
+def check_points(base: Scenario, points: list[dict]) -> None:
+    """Validate every point's knobs before anything runs; the error names the point."""
+    for index, settings in enumerate(points):
+        try:
+            scenario, _ = point_scenario(base, settings)
+            prepare(scenario)
+        except (ValueError, TypeError) as error:
+            described = ", ".join(f"{k}={v}" for k, v in settings.items())
+            raise ValueError(f"sweep point {index} ({described}): {error}") from None
+
+
+def run_point(task: SweepTask) -> dict:
+    """Replay one point and return its row."""
+    scenario, scale = point_scenario(task.base, task.settings)
+    table = task.table
+    if scale != 1.0:
+        table = table.copy()
+        table["arrival_s"] = table["arrival_s"] / scale
+    run = run_scenario(scenario, table)
+    serving = run.serving
+    slots = serving.batch_size if serving.policy == "static" else serving.max_num_seqs
+    warnings = getattr(run.cost_model, "range_warnings", lambda: [])()
+    return {"point": task.index, **task.settings, "slots": slots,
+            "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
+            "cost_model_warnings": "; ".join(warnings)}
+
+
+def offered_rate_per_s(table) -> float:
+    """Requests over the arrival span (first to last arrival); NaN if they arrive at once."""
+    arrival = table["arrival_s"]
+    span_s = float(arrival.max() - arrival.min()) if len(table) else 0.0
+    return len(table) / span_s if span_s > 0 else float("nan")
+
+
+def flatten_summary(summary: dict) -> dict:
+    """Scalar columns from a summary: percentile lists spread out, mappings as JSON."""
+    row = {}
+    for key, value in summary.items():
+        if key.startswith("percentiles_") and isinstance(value, list):
+            name = key.removeprefix("percentiles_")
+            for percentile, number in value:
+                row.setdefault(f"p{percentile:g}_{name}", number)
+        elif isinstance(value, dict):
+            row[key] = json.dumps(value, sort_keys=True)
+        elif value is None:
+            row[key] = float("nan")
+        else:
+            row[key] = value
+    return row
+
+
+def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
+              mp_context=None) -> pd.DataFrame:
+    """Run every task (in ``workers`` local processes when > 1) and return rows in point order.
+
+    ``on_done(index)`` is called as each point finishes (progress bars).
+    """
+    rows: list[dict | None] = [None] * len(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        for position, task in enumerate(tasks):
+            rows[position] = run_point(task)
+            if on_done:
+                on_done(task.index)
+    else:
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context) as pool:
+            futures = {pool.submit(run_point, task): position
+                       for position, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                rows[futures[future]] = future.result()
+                if on_done:
+                    on_done(tasks[futures[future]].index)
+    return results_frame(rows)
+
+
+def results_frame(rows: list[dict]) -> pd.DataFrame:
+    """The results table, one row per point in point order."""
+    return pd.DataFrame(rows).sort_values("point", kind="stable").reset_index(drop=True)
+
+
+def write_results(frame: pd.DataFrame, stem: str) -> list[str]:
+    """Write ``stem``.csv and ``stem``.parquet; return the paths."""
+    paths = [f"{stem}.csv", f"{stem}.parquet"]
+    Path(stem).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(paths[0], index=False, float_format="%.9g")
+    frame.to_parquet(paths[1], index=False)
+    return paths
+
+
+def sweep_frame(base: Scenario, table, points: list[dict], workers: int = 1) -> pd.DataFrame:
+    """Replay every point (dicts of settings, e.g. {"policy": "static", "batch_size": 8}) on
+    ``table`` and return the results table, in point order."""
+    check_points(base, points)
+    tasks = [SweepTask(i, base, settings, table) for i, settings in enumerate(points)]
+    return results_frame(run_sweep(tasks, workers))

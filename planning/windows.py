@@ -1,0 +1,45 @@
+"""Cutting a trace into fixed windows of time, each re-based to start at 0 s."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """Requests arriving in [start_s, end_s) of the trace, arrivals re-based to the start."""
+
+    index: int
+    start_s: float
+    end_s: float
+    table: object  # canonical DataFrame
+
+    @property
+    def requests(self) -> int:
+        """Requests arriving in the window."""
+        return len(self.table)
+
+    @property
+    def rate_per_s(self) -> float:
+        """Mean arrival rate over the window's length."""
+        return self.requests / (self.end_s - self.start_s)
+
+
+def split_windows(table, window_s: float) -> list[Window]:
+    """Consecutive windows of ``window_s`` seconds from the first arrival to the last."""
+    if not window_s > 0:
+        raise ValueError(f"window length must be positive, got {window_s}")
+    arrival = np.asarray(table["arrival_s"], dtype=float)
+    if arrival.size == 0:
+        return []
+    origin_s = float(arrival.min())
+    index = ((arrival - origin_s) // window_s).astype(np.int64)
+    count = int(index.max()) + 1
+    windows = []
+    for i in range(count):
+        start_s = origin_s + i * window_s
+        rows = table.iloc[np.flatnonzero(index == i)].copy()
+        rows["arrival_s"] = rows["arrival_s"] - start_s
+        windows.append(Window(i, start_s, start_s + window_s, rows.reset_index(drop=True)))
+    return windows

@@ -1,0 +1,33 @@
+"""Writing figures: every plot is saved as PNG (raster, for chat and docs) and SVG (vector).
+
+Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot, so no global
+figure list grows and no interactive backend is touched; PNG is rendered by Agg.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PNG_DPI = 150
+
+
+def save_figure(figure, out_dir: str, name: str) -> list[Path]:
+    """Write ``name``.png and ``name``.svg under ``out_dir``; return the paths."""
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{name}.png", directory / f"{name}.svg"]
+    figure.savefig(paths[0], dpi=PNG_DPI)
+    figure.savefig(paths[1])
+    return paths
+
+
+def scenario_title(frame_or_summary) -> str:
+    """'llama-3-8b on h200' from a results table or a summary, as far as it says."""
+    def first(key):
+        value = frame_or_summary.get(key) if isinstance(frame_or_summary, dict) else (
+            frame_or_summary[key].iloc[0] if key in frame_or_summary else None)
+        return None if value is None or value != value else value
+    model, gpu, tp = first("model"), first("gpu"), first("tensor_parallel_size")
+    parts = [str(model) if model else "", f"on {gpu}" if gpu else ""]
+    if tp and int(tp) > 1:
+        parts.append(f"x{int(tp)} (TP)")
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,99 @@
+"""``batchsim sweep``, ``plan`` and ``plot`` end to end, with one-line errors."""
+import json
+
+import pandas as pd
+import pytest
+
+from cli.main import main
+
+
+def call(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_sweep_writes_one_row_per_point(capsys, tmp_path):
+    code, out, _ = call(capsys, "sweep", "--set", "policy=static,continuous", "--set",
+                        "batch=8,32", "--limit", "300", "--profile", "roofline", "--workers", "2",
+                        "--out", str(tmp_path / "res"))
+    assert code == 0
+    frame = pd.read_parquet(tmp_path / "res.parquet")
+    assert len(frame) == 4 and list(frame["point"]) == [0, 1, 2, 3]
+    assert pd.read_csv(tmp_path / "res.csv")["output_throughput"].tolist() == pytest.approx(
+        frame["output_throughput"].tolist())
+    assert "P99 TTFT ms" in out and "wrote" in out
+
+
+def test_sweep_grid_file_and_errors(capsys, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("max_num_seqs: [16, 64]\nrate_scale: 2\n")
+    code, _, _ = call(capsys, "sweep", "--grid", str(grid), "--limit", "200", "--workers", "1",
+                      "--profile", "roofline", "--out", str(tmp_path / "g"))
+    assert code == 0 and len(pd.read_csv(tmp_path / "g.csv")) == 2
+    code, _, err = call(capsys, "sweep", "--set", "max_num_seqs=8,lots", "--out", str(tmp_path))
+    assert code == 2 and err.strip() == ("batchsim: error: sweep setting max_num_seqs: 'lots' is "
+                                         "not an integer")
+    code, _, err = call(capsys, "sweep", "--out", str(tmp_path / "x"))
+    assert code == 2 and "needs --set" in err
+
+
+def test_plan_reports_the_answer_and_evidence(capsys):
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=1s,tpot_p99=20ms", "--limit", "1200",
+                        "--rate-scale", "8", "--profile", "roofline", "--workers", "1",
+                        "--gpu-cost-per-hour", "2.50")
+    assert code == 0
+    assert "Answer:" in out and "Evidence (full replays)" in out
+    assert "Highest sustainable rate" in out and "per million output tokens" in out
+    assert "FAIL" in out  # the column one replica below
+
+
+def test_plan_json_and_policy_all(capsys):
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "600", "--policy",
+                        "all", "--profile", "roofline", "--workers", "1", "--json",
+                        "--window-s", "0")
+    records = json.loads(out)
+    assert code == 0 and [r["policy"] for r in records] == ["static", "continuous", "chunked"]
+    for record in records:
+        assert record["gpus"] == record["replicas"] >= 1
+        assert record["at_count"]["p99_ttft_ms"] <= 2000.0
+        assert record["cost"]["per_hour"] is None  # no price given, none invented
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "600", "--policy",
+                        "all", "--profile", "roofline", "--workers", "1", "--window-s", "0")
+    assert "policies compared" in out and "not computed" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "plan needs --slo"), (("--slo", "speed=fast"), "bad SLO term 'speed=fast'"),
+    (("--slo", "ttft=1s", "--policy", "magic"), "unknown policy 'magic'")])
+def test_plan_errors_are_one_line(capsys, args, message):
+    code, _, err = call(capsys, "plan", "--limit", "50", *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_plot_timeline_demo_and_replay_figures(capsys, tmp_path):
+    code, out, _ = call(capsys, "plot", "timeline", "--out", str(tmp_path / "demo"))
+    assert code == 0 and (tmp_path / "demo" / "timeline.png").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "timeline.svg").exists()
+    run = tmp_path / "run"
+    assert main(["replay", "--limit", "200", "--profile", "roofline", "--out", str(run)]) == 0
+    capsys.readouterr()
+    for kind in ("cdf", "kv-queue", "timeline"):
+        code, out, _ = call(capsys, "plot", kind, str(run), "--out", str(tmp_path / "figs"))
+        assert code == 0 and (tmp_path / "figs" / f"{kind}.png").exists()
+
+
+def test_plot_from_sweep_results_and_bad_inputs(capsys, tmp_path):
+    assert main(["sweep", "--set", "rate_scale=1,4", "--set", "policy=static,continuous",
+                 "--limit", "200", "--profile", "roofline", "--workers", "1",
+                 "--out", str(tmp_path / "res")]) == 0
+    capsys.readouterr()
+    for kind in ("throughput-vs-batch", "latency-throughput"):
+        code, _, _ = call(capsys, "plot", kind, str(tmp_path / "res.parquet"), "--slo",
+                          "ttft_p99=2s", "--out", str(tmp_path / "figs"))
+        assert code == 0 and (tmp_path / "figs" / f"{kind}.svg").exists()
+    code, _, err = call(capsys, "plot", "cdf", str(tmp_path), "--out", str(tmp_path))
+    assert code == 2 and "not a replay --out directory" in err
+    code, _, err = call(capsys, "plot", "throughput-vs-batch", str(tmp_path / "none.csv"),
+                        "--out", str(tmp_path))
+    assert code == 2 and "no such results file" in err

@@ -1,0 +1,156 @@
+"""The plan's count meets the SLO and one fewer does not, re-simulated independently."""
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from planning.plan import PlanOptions, plan_capacity
+from planning.pricing import autoscaling, fleet_cost
+from planning.scenario import Scenario, run_scenario, with_overrides
+from planning.slo import meets, parse_slo
+from planning.windows import split_windows
+from simulator.step import StepShape
+from tests.planning.traces import poisson_trace, two_phase_trace
+
+SLO = parse_slo("ttft_p99=1s,tpot_p99=20ms")
+BASE = Scenario(profile="roofline")
+
+
+def replayed(scenario, table, replicas, scale=1.0):
+    """An ordinary shared replay (run_scenario), independent of the planner's split replay."""
+    table = table.copy()
+    table["arrival_s"] = table["arrival_s"] / scale
+    return run_scenario(with_overrides(scenario, {"replicas": replicas}), table).summary
+
+
+@pytest.fixture(scope="module")
+def plan_and_trace():
+    table = poisson_trace(1500, 40.0, seed=2)
+    return plan_capacity(BASE, table, SLO, PlanOptions(window_s=None)), table
+
+
+def test_plan_count_meets_and_one_fewer_fails(plan_and_trace):
+    plan, table = plan_and_trace
+    assert plan.replicas >= 2
+    assert meets(replayed(BASE, table, plan.replicas), SLO)
+    assert not meets(replayed(BASE, table, plan.replicas - 1), SLO)
+    assert plan.at_count.meets and not plan.below.meets
+    assert plan.below.summary["p99_tpot_ms"] > 20.0 or plan.below.summary["p99_ttft_ms"] > 1000.0
+
+
+def test_plan_with_the_bundled_profile_is_verified_by_replay():
+    # the planner's split replays and early-stopping guard must agree with plain replays
+    table = poisson_trace(900, 40.0, seed=8)
+    plan = plan_capacity(Scenario(), table, SLO, PlanOptions(window_s=None))
+    assert type(plan.cost_model).__name__ == "ProfileCostModel"
+    assert meets(replayed(Scenario(), table, plan.replicas), SLO)
+    assert not meets(replayed(Scenario(), table, plan.replicas - 1), SLO)
+    replay = replayed(Scenario(), table, plan.replicas)
+    assert plan.at_count.summary["p99_tpot_ms"] == pytest.approx(replay["p99_tpot_ms"], rel=1e-9)
+
+
+def test_sustainable_rate_bracket_is_verified_by_replay(plan_and_trace):
+    plan, table = plan_and_trace
+    rate = plan.rate
+    assert rate.meeting_scale >= 1.0 and rate.failing_scale / rate.meeting_scale <= 1.03
+    assert meets(replayed(BASE, table, plan.replicas, rate.meeting_scale), SLO)
+    assert not meets(replayed(BASE, table, plan.replicas, rate.failing_scale), SLO)
+    span_s = table["arrival_s"].max() - table["arrival_s"].min()
+    assert rate.meeting_rate_per_replica == pytest.approx(
+        rate.meeting_scale * len(table) / span_s / plan.replicas)
+
+
+def test_windows_show_the_peak_and_each_count_is_verified():
+    table = two_phase_trace(phase_s=120.0)
+    slo = parse_slo("ttft_p99=1s,tpot_p99=12ms")
+    plan = plan_capacity(BASE, table, slo, PlanOptions(window_s=120.0))
+    windows = split_windows(table, 120.0)
+    quiet, busy = plan.windows
+    assert (quiet.requests, busy.requests) == tuple(len(w.table) for w in windows)
+    assert busy.replicas > quiet.replicas >= 1
+    for need, window in zip(plan.windows, windows):
+        assert meets(replayed(BASE, window.table, need.replicas), slo)
+        if need.replicas > 1:
+            assert not meets(replayed(BASE, window.table, need.replicas - 1), slo)
+    hours = 120.0 / 3600
+    scaling = autoscaling(plan, 120.0)
+    assert scaling.autoscaled_gpu_hours == pytest.approx((quiet.replicas + busy.replicas) * hours)
+    assert scaling.peak_gpu_hours == pytest.approx(2 * busy.replicas * hours)
+    assert scaling.fixed_gpu_hours == pytest.approx(2 * plan.replicas * hours)
+
+
+def test_pool_gives_the_same_plan():
+    table = poisson_trace(900, 40.0, seed=4)
+    options = PlanOptions(window_s=8.0)
+    serial = plan_capacity(BASE, table, SLO, options)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = plan_capacity(BASE, table, SLO, options, pool=pool, workers=2)
+    assert parallel.replicas == serial.replicas
+    assert parallel.at_count.summary == serial.at_count.summary
+    assert parallel.below.summary == serial.below.summary
+    assert parallel.rate == serial.rate
+    assert len(serial.windows) == 3 and parallel.windows == serial.windows
+
+
+def test_more_replicas_never_worsen_p99_with_round_robin():
+    table = poisson_trace(1500, 40.0, seed=5)
+    run = run_scenario(BASE, table.iloc[:1])
+    # tolerance: one decode step of one sequence, the granularity at which an arrival can
+    # meet a busy replica; at light load P99 TTFT is a prefill plus at most such a wait
+    step_s = run.cost_model.step_time_s(StepShape((), 1, 1500, 1500))
+    p99 = [replayed(BASE, table, n) for n in range(1, 7)]
+    for key in ("p99_ttft_ms", "p99_tpot_ms", "p99_e2el_ms"):
+        values = [s[key] for s in p99]
+        assert all(b <= a + step_s * 1000 for a, b in zip(values, values[1:])), (key, values)
+    assert p99[0]["p99_ttft_ms"] > 10 * p99[-1]["p99_ttft_ms"]  # the range covers overload
+
+
+def test_static_needs_more_gpus_than_continuous_and_tp_multiplies():
+    table = poisson_trace(600, 8.0, seed=6, output=(20, 300))
+    slo = parse_slo("ttft_p99=2s")
+    plans = {p: plan_capacity(with_overrides(BASE, {"policy": p}), table, slo,
+                              PlanOptions(window_s=None)) for p in ("static", "continuous")}
+    assert plans["static"].gpus > plans["continuous"].gpus
+    tp = plan_capacity(with_overrides(BASE, {"policy": "static", "tensor_parallel_size": 2}),
+                       table, slo, PlanOptions(window_s=None))
+    assert tp.gpus == 2 * tp.replicas and tp.gpus_per_replica == 2
+
+
+def test_least_outstanding_routing_plans_with_shared_replays():
+    table = poisson_trace(900, 40.0, seed=4)
+    scenario = with_overrides(BASE, {"router": "least-outstanding"})
+    plan = plan_capacity(scenario, table, SLO, PlanOptions(window_s=None))
+    assert meets(replayed(scenario, table, plan.replicas), SLO)
+    assert not meets(replayed(scenario, table, plan.replicas - 1), SLO)
+
+
+def test_cost_arithmetic():
+    table = poisson_trace(900, 40.0, seed=4)
+    plan = plan_capacity(BASE, table, SLO, PlanOptions(window_s=None))
+    summary = plan.at_count.summary
+    cost = fleet_cost(plan, 2.5)
+    assert cost.per_hour == 2.5 * plan.gpus
+    assert cost.per_million_output_tokens == pytest.approx(
+        2.5 * plan.gpus * summary["duration"] / 3600 / summary["total_output_tokens"] * 1e6)
+    assert fleet_cost(plan, None).per_hour is None
+    with pytest.raises(ValueError, match="positive"):
+        fleet_cost(plan, 0.0)
+
+
+def test_unreachable_objective_is_reported():
+    table = poisson_trace(50, 2.0, seed=1)
+    with pytest.raises(ValueError, match="no count up to 8"):
+        plan_capacity(BASE, table, parse_slo("tpot_p99=1ms"), PlanOptions(window_s=None,
+                                                                            max_replicas=8))
+
+
+def test_profile_range_warnings_come_back_from_worker_processes():
+    # long prompts read more KV per step than the bundled profile measured: the warning must
+    # reach the parent's cost model whether the steps were priced here or in workers
+    table = poisson_trace(900, 40.0, seed=4, prompt=(100, 6000))
+    options = PlanOptions(window_s=8.0)
+    serial = plan_capacity(Scenario(), table, SLO, options)
+    with ProcessPoolExecutor(2) as pool:
+        parallel = plan_capacity(Scenario(), table, SLO, options, pool=pool, workers=2)
+    warnings = serial.cost_model.range_warnings()
+    assert any("KV tokens read per step" in w for w in warnings)
+    assert parallel.cost_model.range_warnings() == warnings
