@@ -95,7 +95,7 @@ def steps_with_blocks(phase_counts: list[int], first_step: int, limit: int, memb
     return max(1, int(np.searchsorted(needed, free_blocks, side="right")))
 
 
-def drain_plan(cached: np.ndarray, remaining: np.ndarray, block_size: int, used_blocks: int):
+def drain_plan(cached: list[int], remaining: list[int], block_size: int, used_blocks: int):
     """KV and batch-size profile of decode steps that go on until every member has finished.
 
     Member i has ``cached[i]`` tokens in KV and decodes ``remaining[i]`` more steps; it takes a
@@ -103,13 +103,22 @@ def drain_plan(cached: np.ndarray, remaining: np.ndarray, block_size: int, used_
     and frees all its blocks when its last step ends. Returns (new blocks over the run, most
     blocks in use after any step's allocation, members decoding in each step).
     """
-    steps = int(remaining.max())
-    first = (-cached) % block_size  # first step on which each member needs a new block
-    starts = np.concatenate([np.arange(f, n, block_size) for f, n in zip(first, remaining)])
-    allocated = np.bincount(starts, minlength=steps)
-    final_blocks = -(-(cached + remaining) // block_size)
-    released = np.bincount(remaining - 1, weights=final_blocks, minlength=steps).astype(np.int64)
-    # blocks in use after step j allocates: earlier releases are gone, step j's are not yet
-    in_use = used_blocks + np.cumsum(allocated) - (np.cumsum(released) - released)
-    decoding = len(remaining) - np.searchsorted(np.sort(remaining), np.arange(steps), side="right")
-    return int(allocated.sum()), int(in_use.max()), decoding
+    firsts = [-c % block_size for c in cached]  # first step on which each member takes a block
+    lasts = [n - 1 for n in remaining]
+    order = sorted(range(len(lasts)), key=lasts.__getitem__)
+    # use only grows between releases, so it peaks on some member's last step: walk those in
+    # order, with the blocks of members already gone counted whole and then released
+    peak = gone_taken = released = 0
+    for position, i in enumerate(order):
+        step, taken = lasts[i], gone_taken
+        for k in order[position:]:  # members decoding through ``step``
+            if step >= firsts[k]:
+                taken += (step - firsts[k]) // block_size + 1
+        peak = max(peak, used_blocks + taken - released)
+        if lasts[i] >= firsts[i]:
+            gone_taken += (lasts[i] - firsts[i]) // block_size + 1
+        released += -(-(cached[i] + remaining[i]) // block_size)
+    ends = sorted(set(remaining))
+    decoding = np.repeat([sum(1 for n in remaining if n >= end) for end in ends],
+                         [end - before for before, end in zip([0] + ends, ends)])
+    return gone_taken, peak, decoding

@@ -202,8 +202,8 @@ class Replica:
         members = self.decoding.members()
         for request in members:
             self.decoding.sync(request)
-        cached = np.array([r.num_computed_tokens for r in members], dtype=np.int64)
-        remaining = np.array([r.output_tokens - r.num_generated for r in members], dtype=np.int64)
+        cached = [r.num_computed_tokens for r in members]
+        remaining = [r.output_tokens - r.num_generated for r in members]
         new_blocks, peak_blocks, decoding = drain_plan(cached, remaining, self.kv.block_size,
                                                        self.kv.used_blocks)
         if peak_blocks > self.kv.total_blocks:
@@ -231,7 +231,7 @@ class Replica:
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(
             self.index, now_s, duration_s, len(decoding), shape.decode_count,
-            int(remaining.sum()), self.policy.slots, self)
+            sum(remaining), self.policy.slots, self)
         return duration_s
 
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
@@ -290,7 +290,7 @@ class Replica:
         self._record_first_gaps(float(ends_s[0]), int(decoding[0]))
         if len(times_s) > 1:
             self.recorder.itl_steps(times_s[1:], decoding[1:])
-        for request, steps in zip(members, remaining.tolist()):
+        for request, steps in zip(members, remaining):
             request.num_generated += steps
             request.num_computed_tokens += steps
             request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
@@ -301,7 +301,7 @@ class Replica:
         self.decoding.forget_stale()  # every member has left
         self.decoding.last_end_s = end_s
         self.decoding.step = step + len(times_s)
-        return int(remaining.sum())
+        return sum(remaining)
 
     def _sample_after_prefill(self, request: Request, end_s: float) -> None:
         request.num_generated += 1

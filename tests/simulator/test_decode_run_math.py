@@ -37,5 +37,5 @@ def test_drain_plan_matches_stepping(data, size, members, other_blocks):
         peak = max(peak, used)
         lengths += alive
         used -= int(blocks[remaining == j + 1].sum())
-    got_new, got_peak, got_decoding = drain_plan(cached, remaining, size, start)
+    got_new, got_peak, got_decoding = drain_plan(cached.tolist(), remaining.tolist(), size, start)
     assert (got_new, got_peak, list(got_decoding)) == (new, peak, decoding)
