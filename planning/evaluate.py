@@ -5,8 +5,7 @@ run_scenario's without the inter-token-latency statistics (see ``_run``). Round-
 deployments are replayed one replica at a time (planning.split), spread over worker processes
 when a pool is given; other routers need one shared replay. A question asked only for its
 answer stops early once the objectives must fail (planning.guard); the planner asks again for
-the full summary where it shows the evidence. Decode runs are priced through planning.fast_runs,
-which agrees with step-by-step pricing to float rounding.
+the full summary where it shows the evidence.
 """
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planning.costs import build_cost_model
-from planning.fast_runs import with_fast_runs
 from planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
 from planning.scenario import Scenario, prepare
 from planning.slo import meets
@@ -115,7 +113,7 @@ class Evaluator:
         if cost_model is None:
             cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                           scenario.serving.tensor_parallel_size)
-        self.prepared = prepare(scenario, with_fast_runs(cost_model))
+        self.prepared = prepare(scenario, cost_model)
         self.table = table
         self.objectives = tuple(objectives)
         self.requests = len(table)

@@ -123,3 +123,11 @@ def write_results(frame: pd.DataFrame, stem: str) -> list[str]:
     frame.to_csv(paths[0], index=False, float_format="%.9g")
     frame.to_parquet(paths[1], index=False)
     return paths
+
+
+def sweep_frame(base: Scenario, table, points: list[dict], workers: int = 1) -> pd.DataFrame:
+    """Replay every point (dicts of settings, e.g. {"policy": "static", "batch_size": 8}) on
+    ``table`` and return the results table, in point order."""
+    check_points(base, points)
+    tasks = [SweepTask(i, base, settings, table) for i, settings in enumerate(points)]
+    return results_frame(run_sweep(tasks, workers))

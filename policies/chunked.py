@@ -13,6 +13,8 @@ from policies.continuous import preempt_for_decode
 from simulator.step import Batch
 
 IDLE = Batch()
+DECODE = Batch(decode=True)  # shared: the replica only reads batches
+DECODE_IGNORING_ARRIVALS = Batch(decode=True, ignores_arrivals=True)
 
 
 class ChunkedPrefillPolicy:
@@ -40,12 +42,19 @@ class ChunkedPrefillPolicy:
     def schedule(self, state, now_s: float) -> Batch:
         """Decodes first, then prompt chunks up to the token budget."""
         kv = state.kv
-        preempt = preempt_for_decode(state) if state.num_decoding else []
-        evicted = set(preempt)
-        decodes = state.num_decoding - sum(1 for r in preempt if r not in state.prefilling)
-        free = kv.free_blocks + sum(r.kv_blocks for r in preempt)
-        free -= state.decode_blocks_needed() - sum(
-            state.decode_needs_block(r) for r in preempt if r not in state.prefilling)
+        decodes = state.num_decoding
+        need = state.decode_blocks_needed() if decodes else 0
+        free = kv.free_blocks
+        preempt = preempt_for_decode(state) if need > free else []
+        free -= need
+        if preempt:
+            evicted = set(preempt)
+            decoding_victims = [r for r in preempt if r not in state.prefilling]
+            decodes -= len(decoding_victims)
+            free += sum(r.kv_blocks for r in preempt)
+            free += sum(state.decode_needs_block(r) for r in decoding_victims)
+        else:
+            evicted = ()
         budget = self.max_num_batched_tokens - decodes
         prefill = []
         for request in state.prefilling:
@@ -61,18 +70,27 @@ class ChunkedPrefillPolicy:
             budget -= chunk
             free -= blocks
         if not preempt:
-            seqs = len(state.running)
-            for request in state.waiting:
-                if budget <= 0 or seqs >= self.max_num_seqs:
-                    break
-                chunk = min(request.tokens_to_compute, budget)
-                blocks = kv.blocks_for(request.num_computed_tokens + chunk)
-                if free - blocks < kv.watermark_blocks:
-                    break
-                prefill.append((request, chunk))
-                budget -= chunk
-                free -= blocks
-                seqs += 1
-        if not prefill and not decodes and not preempt:
-            return IDLE
-        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt)
+            self._admit(state, prefill, budget, free)
+        if not prefill and not preempt:
+            if not decodes:
+                return IDLE
+            # as in continuous batching, a blocked queue head stays blocked while decodes repeat
+            return DECODE_IGNORING_ARRIVALS if state.waiting else DECODE
+        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt,
+                     ignores_arrivals=bool(state.waiting))
+
+    def _admit(self, state, prefill: list, budget: int, free: int) -> None:
+        """Append prompt chunks of waiting requests, in arrival order, to ``prefill``."""
+        kv = state.kv
+        seqs = len(state.running)
+        for request in state.waiting:
+            if budget <= 0 or seqs >= self.max_num_seqs:
+                break
+            chunk = min(request.tokens_to_compute, budget)
+            blocks = kv.blocks_for(request.num_computed_tokens + chunk)
+            if free - blocks < kv.watermark_blocks:
+                break
+            prefill.append((request, chunk))
+            budget -= chunk
+            free -= blocks
+            seqs += 1

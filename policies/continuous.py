@@ -11,6 +11,8 @@ from __future__ import annotations
 from simulator.step import Batch
 
 IDLE = Batch()
+DECODE = Batch(decode=True)  # shared: the replica only reads batches
+DECODE_IGNORING_ARRIVALS = Batch(decode=True, ignores_arrivals=True)
 
 
 class ContinuousPolicy:
@@ -44,7 +46,13 @@ class ContinuousPolicy:
                 return Batch(prefill=prefill)
         if not state.num_decoding:
             return IDLE
-        return Batch(decode=True, preempt=preempt_for_decode(state))
+        # A waiting head that cannot be admitted now cannot be admitted during the decode run
+        # either (seats and budget stay fixed, spare blocks only shrink), and arrivals queue
+        # behind it: with a non-empty queue, arrivals cannot change this choice.
+        preempt = preempt_for_decode(state)
+        if preempt:
+            return Batch(decode=True, preempt=preempt, ignores_arrivals=bool(state.waiting))
+        return DECODE_IGNORING_ARRIVALS if state.waiting else DECODE
 
     def _admit(self, state) -> list:
         kv = state.kv

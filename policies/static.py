@@ -45,7 +45,8 @@ class StaticPolicy:
             # every row holds the padded prompt plus one KV entry per decode step taken so far
             context = self._padded_prompt + state.decode_step - self._first_decode_step
             shape = StepShape((), self._rows, self._rows * context, context)
-            return Batch(decode=True, shape=shape)
+            # nobody joins mid-batch, and finished rows keep computing padding to the end
+            return Batch(decode=True, shape=shape, ignores_arrivals=True, drain=True)
         self._in_batch = False
         waiting = state.waiting
         if not waiting:

@@ -1,55 +1,78 @@
 """Raw measurements of a simulation: one row per step, per-request outcomes, inter-token gaps.
 
-Steps are stored column-wise in compact arrays so a million-request run stays small. Inter-token
-latencies are kept as (gap seconds, count) pairs: every request decoded in a step shares the gap
-since the previous decode step, so one pair stands for many tokens.
+Steps are packed as fixed-size binary rows so a million-request run stays small and recording a
+row is one C call. Inter-token latencies are kept as (gap seconds, count) pairs: every request
+decoded in a step shares the gap since the previous decode step, so one pair stands for many
+tokens.
 """
 from __future__ import annotations
 
+import struct
 from array import array
 
 import numpy as np
 
 from simulator.request import Request
-from simulator.step import StepShape
 
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
                 "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
+# seconds as float64, counts as int64, little-endian and unpadded
+ROW = np.dtype([(name, "<f8" if name.endswith("_s") else "<i8") for name in STEP_COLUMNS])
+_PACK = struct.Struct("<" + "".join("d" if n.endswith("_s") else "q" for n in STEP_COLUMNS)).pack
+_SAMPLED_AT = ROW.fields["sampled_tokens"][1]  # slots follows it
+_WAITING_AT = ROW.fields["waiting"][1]
+_TWO = struct.Struct("<qq")
+_ONE = struct.Struct("<q")
 
 
 class Recorder:
     """Collects steps, inter-token gaps, preemptions and finished or rejected requests."""
 
     def __init__(self) -> None:
-        self.steps = {name: array("d" if name.endswith("_s") else "q") for name in STEP_COLUMNS}
+        self._rows = bytearray()  # ROW records, appended as steps start
         self.itl_gap_s = array("d")
         self.itl_count = array("q")
         self.done: list[Request] = []
         self.preemptions = 0
 
-    def step(self, replica: int, start_s: float, duration_s: float, shape: StepShape,
-             state, steps: int = 1) -> int:
-        """Record a step, or a run of ``steps`` decode steps, as it starts; return its row."""
-        columns = self.steps
-        columns["replica"].append(replica)
-        columns["start_s"].append(start_s)
-        columns["duration_s"].append(duration_s)
-        columns["steps"].append(steps)
-        columns["prefill_tokens"].append(shape.prefill_tokens)
-        columns["decode_seqs"].append(shape.decode_count)
-        columns["num_seqs"].append(shape.num_seqs)
-        columns["sampled_tokens"].append(0)
-        columns["slots"].append(0)
-        columns["kv_blocks_used"].append(state.kv.used_blocks)
-        columns["waiting"].append(len(state.waiting))
-        columns["running"].append(len(state.running))
-        return len(columns["start_s"]) - 1
+    def step(self, replica: int, start_s: float, duration_s: float, prefill_tokens: int,
+             decode_seqs: int, num_seqs: int, state) -> int:
+        """Record one step as it starts (sampled tokens come at its end); return its row."""
+        rows = self._rows
+        rows += _PACK(replica, start_s, duration_s, 1, prefill_tokens, decode_seqs, num_seqs,
+                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running))
+        return len(rows) // ROW.itemsize - 1
+
+    def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
+                    decode_seqs: int, sampled: int, slots: int, state) -> int:
+        """Record a decode-only step or run of ``steps`` steps, whose sampled tokens are known
+        when it starts; return its row."""
+        rows = self._rows
+        rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, sampled,
+                      slots, state.kv.used_blocks, len(state.waiting), len(state.running))
+        return len(rows) // ROW.itemsize - 1
+
+    @property
+    def steps(self) -> dict[str, np.ndarray]:
+        """Step rows as columns: float64 for the ``*_s`` columns, int64 for the counts."""
+        table = np.frombuffer(self._rows, dtype=ROW)  # a view: columns are copied out of it
+        columns = {name: np.ascontiguousarray(table[name]) for name in STEP_COLUMNS}
+        del table  # release the buffer so later rows can still be appended
+        return columns
+
+    @property
+    def num_rows(self) -> int:
+        """Step rows recorded (a run of decode steps is one row)."""
+        return len(self._rows) // ROW.itemsize
 
     def sampled(self, row: int, tokens: int, slots: int) -> None:
         """Record how many tokens the step at ``row`` sampled and the slots it offered."""
-        self.steps["sampled_tokens"][row] = tokens
-        self.steps["slots"][row] = slots
+        _TWO.pack_into(self._rows, row * ROW.itemsize + _SAMPLED_AT, tokens, slots)
+
+    def raise_waiting(self, row: int, waiting: int) -> None:
+        """A request queued during the run at ``row``: its later steps start with ``waiting``."""
+        _ONE.pack_into(self._rows, row * ROW.itemsize + _WAITING_AT, waiting)
 
     def itl(self, gap_s: float, count: int) -> None:
         """Record ``count`` inter-token gaps of ``gap_s`` seconds."""
@@ -60,10 +83,16 @@ class Recorder:
     def itl_run(self, gaps_s, count: int) -> None:
         """Record ``count`` gaps of each duration in ``gaps_s`` (one decode run's later steps)."""
         if isinstance(gaps_s, np.ndarray):
-            self.itl_gap_s.frombytes(np.ascontiguousarray(gaps_s, dtype=np.float64).tobytes())
+            self.itl_gap_s.frombytes(gaps_s.astype(np.float64, copy=False).tobytes())
         else:
             self.itl_gap_s.extend(gaps_s)
-        self.itl_count.extend([count] * len(gaps_s))
+        self.itl_count.extend(array("q", (count,)) * len(gaps_s))
+
+    def itl_steps(self, gaps_s: np.ndarray, counts: np.ndarray) -> None:
+        """Record ``counts[j]`` gaps of ``gaps_s[j]`` for each j (steps of a draining batch)."""
+        keep = counts > 0
+        self.itl_gap_s.frombytes(gaps_s[keep].astype(np.float64, copy=False).tobytes())
+        self.itl_count.frombytes(counts[keep].astype(np.int64, copy=False).tobytes())
 
     def preempted(self, replica: int) -> None:
         """Count one preemption."""
@@ -76,4 +105,4 @@ class Recorder:
     @property
     def num_steps(self) -> int:
         """Forward steps simulated (a run of identical decode steps counts each step)."""
-        return int(sum(self.steps["steps"]))
+        return int(self.steps["steps"].sum())

@@ -142,6 +142,41 @@ class ProfileCostModel:
             self._note_excess(tokens, count, longest, kv, len(shape.prefill_chunks) + count)
         return t + swap
 
+    def decode_step_time_s(self, count: int, context_sum: int, context_max: int) -> float:
+        """``step_time_s`` of a decode-only step, without building its StepShape: the same
+        terms in the same order, so the same float, and the same range notes."""
+        if count == 0:
+            return 0.0
+        kv = context_sum + count
+        i = bisect.bisect_right(self._knots, count) - 1
+        t = (self._values[i] + self._slopes[i] * (count - self._knots[i]) + 0.0 + self._c_read_step
+             + self._c_seq * count + self._c_pre * 0.0 + self._c_dec * kv
+             + self._c_pack * count * kv + self._c_max * count * context_max)
+        limits = self.limits
+        if (count > limits["tokens per step"] or context_max + 1 > limits["context per sequence"]
+                or kv > limits["KV tokens read per step"] or count > limits["decodes per step"]):
+            self._note_excess(count, count, context_max + 1, kv, count)
+        return t + 0.0
+
+    def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
+                           steps: int) -> np.ndarray:
+        """``decode_step_time_s`` of ``steps`` consecutive decode steps (context + j per
+        sequence), vectorized. Range notes are left to the caller, which prices the run's last
+        (largest) step with ``decode_step_time_s``."""
+        if count == 0:
+            return np.zeros(steps)
+        i = bisect.bisect_right(self._knots, count) - 1
+        base = (self._values[i] + self._slopes[i] * (count - self._knots[i]) + 0.0
+                + self._c_read_step + self._c_seq * count + self._c_pre * 0.0)
+        step = np.arange(steps, dtype=np.float64)
+        kv = step * count + (context_sum + count)  # whole numbers far below 2**53: exact
+        times_s = base + self._c_dec * kv
+        times_s += (self._c_pack * count) * kv
+        step += context_max
+        times_s += (self._c_max * count) * step
+        times_s += 0.0
+        return times_s
+
     def _note_excess(self, tokens: int, decodes: int, longest: int, kv: int, seqs: int) -> None:
         for kind, value in (("tokens per step", tokens), ("decodes per step", decodes),
                             ("context per sequence", longest), ("KV tokens read per step", kv),

@@ -4,29 +4,26 @@ A policy reads this state (``waiting``, ``running``, ``kv``, the decoding-set qu
 returns a ``Batch``; ``begin_step`` applies it and prices it, ``finish_step`` records what the
 step produced at its end time. Times are seconds, sizes tokens or KV blocks.
 
-Decoding requests are kept lazily so that a decode step costs O(1), not O(batch): each member of
-the decoding set records the decode-step index at which it joined, and its token counts advance
-implicitly with ``decode_step``. Aggregates kept per step: member count, the sum of
-(cached tokens - join step) whose value plus count x step gives the context sum, a histogram of
-that quantity modulo the block size (a member needs a new KV block exactly when its cached
-length is a multiple of the block size), and heaps for the next finish and the longest context.
-Invariant: ``kv.used_blocks`` equals the sum over running requests of their (synced) blocks.
+Decoding requests live in a lazy ``DecodingSet`` (a decode step costs O(1)). A decode-only
+batch runs as a run of identical steps in one call (see ``begin_step``); a static batch may
+drain, finishes included, in one run. Invariant: ``kv.used_blocks`` equals the sum over running
+requests of their (synced) blocks.
 """
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
 
 import numpy as np
 
 from simulator.cost import decode_run_times_s
+from simulator.decode_run import (blocks_for_steps, drain_plan, run_step_times,
+                                  steps_with_blocks)
+from simulator.decoding_set import DecodingSet
 from simulator.kv_cache import BlockManager
 from simulator.metrics import Recorder
 from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
 from simulator.step import Batch, StepShape
-
-SHORT_RUN = 24  # runs up to this many steps are priced step by step in plain Python
 
 
 class Replica:
@@ -40,28 +37,32 @@ class Replica:
         self.kv = kv
         self.max_model_len = max_model_len
         self.recorder = recorder
+        # a cost model may price a decode-only step from its three numbers, sparing a StepShape
+        self._price_decode = getattr(cost_model, "decode_step_time_s", self._price_decode_shape)
         self.swap_preemption = swap_preemption
         self.waiting: deque[Request] = deque()
         self.running: dict[Request, None] = {}  # admission order, oldest first
         self.prefilling: dict[Request, None] = {}  # running, prompt not yet fully computed
-        self.decode_step = 0  # decode steps executed so far: the index of the next one
+        self.decoding = DecodingSet(kv.block_size)
         self.busy_s = 0.0
-        self._num_decoding = 0
-        self._offset_sum = 0  # sum of (cached tokens at join - join step) over the decoding set
-        self._phase_counts = [0] * kv.block_size
-        self._finish_heap: list[tuple[int, int, int, Request]] = []
-        self._context_heap: list[tuple[int, int, int, Request]] = []
-        self._joined_since_decode: list[Request] = []
-        self._last_decode_end_s: float | None = None
-        self._serial = 0
+        self.clock_s = 0.0  # end of the last step finished
         self._step_row = -1
-        self._run_times_s = None
+        self._last_start_s = -math.inf  # start of the last step of the current step or run
+        self._run_times_s = None  # step times of the current decode run, None for other steps
+        self._run_start_s = 0.0
+        self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
+        self.state_observed = False  # a router reads ``outstanding`` at every arrival
 
     # ----- what policies read -------------------------------------------------------------
     @property
     def num_decoding(self) -> int:
         """Running requests whose next step computes exactly one token."""
-        return self._num_decoding
+        return self.decoding.count
+
+    @property
+    def decode_step(self) -> int:
+        """Decode steps executed so far: the index of the next one."""
+        return self.decoding.step
 
     @property
     def outstanding(self) -> int:
@@ -70,23 +71,16 @@ class Replica:
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks one decode step of the whole decoding set needs."""
-        return self._phase_counts[-self.decode_step % self.kv.block_size]
+        decoding = self.decoding  # DecodingSet.blocks_needed, inlined: asked before every step
+        return decoding.phase_counts[-decoding.step % decoding.block_size]
 
     def decode_needs_block(self, request: Request) -> bool:
         """True if ``request`` (decoding) needs a new block for the next decode step."""
-        offset = request.num_computed_tokens - request.decode_start_step
-        return (offset + self.decode_step) % self.kv.block_size == 0
+        return self.decoding.needs_block(request)
 
     def synced(self, request: Request) -> Request:
         """Bring a decoding request's counters up to date and return it."""
-        if request.decode_start_step >= 0:
-            steps = self.decode_step - request.decode_start_step
-            if steps:
-                request.num_generated += steps
-                request.num_computed_tokens += steps
-                request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
-                request.last_token_s = self._last_decode_end_s
-                self._rebase(request)
+        self.decoding.sync(request)
         return request
 
     # ----- arrivals -----------------------------------------------------------------------
@@ -106,6 +100,8 @@ class Replica:
                 self._reject(request, now_s, reason)
             else:
                 self.waiting.append(request)
+                if now_s < self._last_start_s:  # arrived during a run that ignores arrivals
+                    self.recorder.raise_waiting(self._step_row, len(self.waiting))
 
     def _reject(self, request: Request, now_s: float, reason: str) -> None:
         request.status, request.reason, request.finish_s = REJECTED, reason, now_s
@@ -118,15 +114,24 @@ class Replica:
 
         A decode-only batch is repeated while nothing can change the policy's decision: up to
         the first finish, the last step whose KV blocks fit, and the last step that starts
-        before ``horizon_s`` (the next arrival), at most ``max_steps`` steps.
+        before ``horizon_s`` (the next arrival; ignored if the batch ignores arrivals), at most
+        ``max_steps`` steps.
         """
-        if batch.decode and not batch.prefill and not batch.preempt and self._num_decoding:
+        decoding = self.decoding
+        if batch.decode and not batch.prefill and not batch.preempt and decoding.count:
+            if batch.drain and max_steps is None:
+                duration_s = self._begin_drain(batch, now_s, horizon_s)
+                if duration_s is not None:
+                    return duration_s
+            if batch.ignores_arrivals:
+                horizon_s = math.inf
             return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
-        swap_tokens = 0
+        swap_tokens = prefill_tokens = 0
         for victim in batch.preempt:
             swap_tokens += self._preempt(victim)
         chunks = []
         for request, tokens in batch.prefill:
+            prefill_tokens += tokens
             if request.status == WAITING:
                 self._admit(request, now_s)
                 swap_tokens += request.swapped_tokens
@@ -137,100 +142,111 @@ class Replica:
                 request.kv_blocks += need
             chunks.append((tokens, request.num_computed_tokens))
         decode_count = context_sum = context_max = 0
-        if batch.decode and self._num_decoding:
-            self.kv.allocate(self.decode_blocks_needed())
-            decode_count = self._num_decoding
-            context_sum = self._offset_sum + decode_count * self.decode_step
-            context_max = self._longest_offset() + self.decode_step
-        shape = batch.shape or StepShape(tuple(chunks), decode_count, context_sum, context_max,
-                                         swap_tokens)
+        if batch.decode and decoding.count:
+            self.kv.allocate(decoding.blocks_needed())
+            decode_count = decoding.count
+            context_sum = decoding.context_sum()
+            context_max = decoding.longest_context()
+        shape = batch.shape
+        if shape is None:
+            shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)
+            seqs = len(chunks) + decode_count
+        else:  # the policy's own composition (static batching's padded prompts)
+            prefill_tokens, decode_count, seqs = shape.prefill_tokens, shape.decode_count, shape.num_seqs
         duration_s = self.cost_model.step_time_s(shape)
         self._run_times_s = None
+        self._last_start_s = now_s
         self.busy_s += duration_s
-        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, 1)
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
+                                            decode_count, seqs, self)
         return duration_s
 
     def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
                           max_steps: int | None) -> float:
-        step = self.decode_step
-        count = self._num_decoding
-        limit = self._finish_heap_top() - step + 1
-        if max_steps is not None:
-            limit = min(limit, max_steps)
-        limit = min(limit, self._steps_with_blocks(limit))
-        if batch.shape is not None:
-            shape = batch.shape
-        else:
-            shape = StepShape((), count, self._offset_sum + count * step,
-                              self._longest_offset() + step)
-        times_s = self._run_times(shape, now_s, horizon_s, limit)
+        decoding = self.decoding
+        step, members = decoding.step, decoding.count
+        limit = decoding.next_finish_step() - step + 1
+        if max_steps is not None and max_steps < limit:
+            limit = max_steps
+        limit = steps_with_blocks(decoding.phase_counts, step, limit, members, self.kv.free_blocks)
+        shape = batch.shape
+        if shape is None:
+            count, total = members, decoding.offset_sum + members * step  # the context sum
+            longest = decoding.longest_context()
+            first_s = self._price_decode(count, total, longest)
+        else:  # the policy's own composition (static batching's padded rows)
+            count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
+            first_s = self.cost_model.step_time_s(shape)
+        times_s = run_step_times(self.cost_model, self._price_decode, count, total, longest,
+                                 first_s, now_s, horizon_s, limit)
         steps = len(times_s)
-        self.kv.allocate(self._blocks_for_steps(steps))
-        duration_s = float(sum(times_s)) if steps > 1 else float(times_s[0])
+        self.kv.allocate(blocks_for_steps(decoding.phase_counts, step, steps, members))
+        if steps == 1:
+            duration_s = first_s
+        elif isinstance(times_s, list):
+            duration_s = sum(times_s)
+        else:
+            duration_s = float(times_s.sum())
         self._run_times_s = times_s
+        self._last_start_s = now_s + duration_s - float(times_s[-1])
+        self._run_start_s = now_s
         self.busy_s += duration_s
-        self._step_row = self.recorder.step(self.index, now_s, duration_s, shape, self, steps)
+        self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
+                                                   members * steps, self.policy.slots, self)
         return duration_s
 
-    def _run_times(self, shape: StepShape, now_s: float, horizon_s: float, limit: int):
-        """Step times of the run: every step after the first must start before ``horizon_s``."""
+    def _begin_drain(self, batch: Batch, now_s: float, horizon_s: float) -> float | None:
+        """Decode ``batch.shape`` until every member finishes, as one run; None if KV blocks
+        would run short on the way, or if a router would look at the replica before the run
+        ends (members finish inside the run but leave ``running`` only at its end)."""
+        members = self.decoding.members()
+        for request in members:
+            self.decoding.sync(request)
+        cached = [r.num_computed_tokens for r in members]
+        remaining = [r.output_tokens - r.num_generated for r in members]
+        new_blocks, peak_blocks, decoding = drain_plan(cached, remaining, self.kv.block_size,
+                                                       self.kv.used_blocks)
+        if peak_blocks > self.kv.total_blocks:
+            return None
+        shape = batch.shape
         count, total, longest = shape.decode_count, shape.decode_context_sum, shape.decode_context_max
-        first_s = self.cost_model.step_time_s(shape)
-        if limit == 1 or now_s + first_s >= horizon_s:
-            return [first_s]
-        guess = limit
-        if horizon_s < math.inf:  # step times grow with context, so the first bounds the count
-            guess = min(limit, int((horizon_s - now_s) / first_s) + 2)
-        if guess <= SHORT_RUN:  # plain floats beat numpy on a handful of steps
-            times_s, end_s = [first_s], now_s + first_s
-            price = self.cost_model.step_time_s
-            for j in range(1, limit):
-                if end_s >= horizon_s:
-                    break
-                step_s = price(StepShape((), count, total + j * count, longest + j))
-                times_s.append(step_s)
-                end_s += step_s
-            return times_s
-        while True:
-            times_s = decode_run_times_s(self.cost_model, count, total, longest, guess)
-            times_s[0] = first_s
-            starts_s = now_s + np.cumsum(times_s) - times_s
-            steps = int(np.searchsorted(starts_s, horizon_s, side="left"))
-            if steps < guess or guess == limit:
-                return times_s[:max(1, steps)]
-            guess = min(limit, guess * 2)
+        times_s = decode_run_times_s(self.cost_model, count, total, longest, len(decoding))
+        times_s[0] = self.cost_model.step_time_s(shape)
+        last = len(times_s) - 1
+        if last:  # the largest step through the scalar call, for cost models that note ranges
+            times_s[last] = self._price_decode(count, total + last * count, longest + last)
+        ends_s = now_s + np.cumsum(times_s)
+        if self.state_observed and ends_s[-1] >= horizon_s:
+            return None
+        duration_s = float(ends_s[-1] - now_s)
+        # take the run's peak so the cache's high-water mark is exact, then give back what the
+        # finishing members will hand back themselves
+        used_blocks = self.kv.used_blocks
+        self.kv.allocate(peak_blocks - used_blocks)
+        self.kv.release(peak_blocks - used_blocks - new_blocks)
+        self._drain = (members, remaining, decoding, ends_s, times_s)
+        self._run_times_s = times_s
+        self._run_start_s = now_s
+        self._last_start_s = float(ends_s[-1] - times_s[-1])
+        self.busy_s += duration_s
+        self._step_row = self.recorder.decode_step(
+            self.index, now_s, duration_s, len(decoding), shape.decode_count,
+            sum(remaining), self.policy.slots, self)
+        return duration_s
 
-    def _blocks_for_steps(self, steps: int) -> int:
-        """New blocks the next ``steps`` decode steps need: each member one per block_size steps."""
-        size = self.kv.block_size
-        full, rest = divmod(steps, size)
-        counts, start = self._phase_counts, self.decode_step
-        return full * self._num_decoding + sum(counts[-(start + j) % size] for j in range(rest))
-
-    def _steps_with_blocks(self, limit: int) -> int:
-        """How many of the next ``limit`` decode steps find their new blocks free (at least 1)."""
-        free = self.kv.free_blocks
-        if self._num_decoding * (limit // self.kv.block_size + 1) <= free:
-            return limit
-        size = self.kv.block_size
-        phases = (-(self.decode_step + np.arange(limit))) % size
-        needed = np.cumsum(np.asarray(self._phase_counts)[phases])
-        return max(1, int(np.searchsorted(needed, free, side="right")))
-
-    def _finish_heap_top(self) -> int:
-        heap = self._finish_heap
-        while heap:
-            last_step, _, epoch, request = heap[0]
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
-                return last_step
-            heapq.heappop(heap)
-        return self.decode_step
+    def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
+        return self.cost_model.step_time_s(StepShape((), count, total, longest))
 
     def finish_step(self, batch: Batch, end_s: float) -> int:
         """Record the tokens the step (or run) produced, ending at ``end_s``; return the count."""
+        self.clock_s = end_s
+        if self._drain is not None:  # decode-only rows got their sampled count when they began
+            return self._finish_drain(end_s)
+        if self._run_times_s is not None:
+            return self._finish_decode(end_s, self._run_times_s)
         sampled = 0
-        if batch.decode and self._num_decoding:
-            sampled += self._finish_decode(end_s, self._run_times_s)
+        if batch.decode and self.decoding.count:
+            sampled += self._finish_decode(end_s, None)
         for request, tokens in batch.prefill:
             request.num_computed_tokens += tokens
             if request.num_computed_tokens == request.num_tokens:
@@ -240,30 +256,52 @@ class Replica:
         return sampled
 
     def _finish_decode(self, end_s: float, times_s) -> int:
-        step = self.decode_step
-        decoded = self._num_decoding
+        decoding = self.decoding
+        decoded = decoding.count
         steps = 1 if times_s is None else len(times_s)
-        first_end_s = end_s if steps == 1 else end_s - float(sum(times_s[1:]))
-        joined = self._joined_since_decode
-        if self._last_decode_end_s is not None:
-            self.recorder.itl(first_end_s - self._last_decode_end_s, decoded - len(joined))
-        for request in joined:
-            if request.decode_start_step == step:
-                self.recorder.itl(first_end_s - request.last_token_s, 1)
+        first_end_s = end_s if steps == 1 else self._run_start_s + times_s[0]
+        self._record_first_gaps(first_end_s, decoded)
         if steps > 1:
             self.recorder.itl_run(times_s[1:], decoded)
-        self._joined_since_decode = []
-        self._last_decode_end_s = end_s
-        self.decode_step = step + steps
-        last = self.decode_step - 1
-        heap = self._finish_heap
-        while heap and heap[0][0] <= last:
-            _, _, epoch, request = heapq.heappop(heap)
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
-                self.synced(request)
-                self._leave_decoding(request)
-                self._finish(request, end_s)
+        decoding.last_end_s = end_s
+        decoding.step += steps
+        for request in decoding.pop_finished(decoding.step - 1):
+            decoding.sync(request)
+            decoding.leave(request)
+            self._finish(request, end_s)
         return decoded * steps
+
+    def _record_first_gaps(self, first_end_s: float, decoded: int) -> None:
+        """Gaps to the first step of a decode run: since the last decode step for members that
+        took part in it, since their own last token for members that joined after it."""
+        decoding = self.decoding
+        joined = decoding.joined
+        if decoding.last_end_s is not None:
+            self.recorder.itl(first_end_s - decoding.last_end_s, decoded - len(joined))
+        for request in joined:
+            if request.decode_start_step == decoding.step:
+                self.recorder.itl(first_end_s - request.last_token_s, 1)
+        decoding.joined = []
+
+    def _finish_drain(self, end_s: float) -> int:
+        members, remaining, decoding, ends_s, times_s = self._drain
+        self._drain = None
+        step = self.decoding.step
+        self._record_first_gaps(float(ends_s[0]), int(decoding[0]))
+        if len(times_s) > 1:
+            self.recorder.itl_steps(times_s[1:], decoding[1:])
+        for request, steps in zip(members, remaining):
+            request.num_generated += steps
+            request.num_computed_tokens += steps
+            request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
+            request.last_token_s = finish_s = float(ends_s[steps - 1])
+            request.decode_start_step = step + steps  # synced there: the offset is unchanged
+            self.decoding.leave(request)
+            self._finish(request, finish_s)
+        self.decoding.forget_stale()  # every member has left
+        self.decoding.last_end_s = end_s
+        self.decoding.step = step + len(times_s)
+        return sum(remaining)
 
     def _sample_after_prefill(self, request: Request, end_s: float) -> None:
         request.num_generated += 1
@@ -275,7 +313,8 @@ class Replica:
         if request.done:
             self._finish(request, end_s)
         else:
-            self._join_decoding(request)
+            del self.prefilling[request]
+            self.decoding.join(request)
 
     # ----- lifecycle ----------------------------------------------------------------------
     def _admit(self, request: Request, now_s: float) -> None:
@@ -300,8 +339,8 @@ class Replica:
     def _preempt(self, request: Request) -> int:
         """Evict a running request to the front of the queue; return tokens swapped out."""
         if request.decode_start_step >= 0:
-            self.synced(request)
-            self._leave_decoding(request)
+            self.decoding.sync(request)
+            self.decoding.leave(request)
         self.kv.release(request.kv_blocks)
         request.kv_blocks = 0
         swapped = 0
@@ -316,40 +355,3 @@ class Replica:
         self.waiting.appendleft(request)
         self.recorder.preempted(self.index)
         return swapped
-
-    # ----- decoding-set bookkeeping --------------------------------------------------------
-    def _join_decoding(self, request: Request) -> None:
-        del self.prefilling[request]
-        request.decode_start_step = self.decode_step
-        request.decode_epoch += 1
-        self._num_decoding += 1
-        offset = request.num_computed_tokens - self.decode_step
-        self._offset_sum += offset
-        self._phase_counts[offset % self.kv.block_size] += 1
-        self._serial += 1
-        last_step = self.decode_step + request.output_tokens - request.num_generated - 1
-        heapq.heappush(self._finish_heap, (last_step, self._serial, request.decode_epoch, request))
-        heapq.heappush(self._context_heap, (-offset, self._serial, request.decode_epoch, request))
-        self._joined_since_decode.append(request)
-
-    def _leave_decoding(self, request: Request) -> None:
-        offset = request.num_computed_tokens - request.decode_start_step
-        self._num_decoding -= 1
-        self._offset_sum -= offset
-        self._phase_counts[offset % self.kv.block_size] -= 1
-        request.decode_start_step = -1
-        if request in self._joined_since_decode:
-            self._joined_since_decode.remove(request)
-
-    def _rebase(self, request: Request) -> None:
-        # counters were advanced to decode_step: the offset (computed - start) is unchanged
-        request.decode_start_step = self.decode_step
-
-    def _longest_offset(self) -> int:
-        heap = self._context_heap
-        while heap:
-            _, _, epoch, request = heap[0]
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
-                return -heap[0][0]
-            heapq.heappop(heap)
-        return 0

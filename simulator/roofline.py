@@ -36,6 +36,8 @@ class RooflineCostModel:
     _bytes_s: float = field(init=False, repr=False)
     _attn_flops_per_pair: float = field(init=False, repr=False)
     _dense_flops_per_token: float = field(init=False, repr=False)
+    _weights_read_s: float = field(init=False, repr=False)
+    _kv_bytes_per_token: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         m = self.model
@@ -47,6 +49,8 @@ class RooflineCostModel:
         self._attn_flops_per_pair = 4.0 * m.num_hidden_layers * m.attention_width
         self._dense_flops_per_token = 2.0 * (m.num_hidden_layers * m.layer_params
                                              + m.vocab_size * m.hidden_size)
+        self._weights_read_s = m.weight_bytes / self._bytes_s  # every step reads every weight
+        self._kv_bytes_per_token = m.kv_bytes_per_token
 
     def step_time_s(self, shape: StepShape) -> float:
         """Overhead + dense roofline + attention roofline + host-link transfer."""
@@ -58,12 +62,24 @@ class RooflineCostModel:
             pairs += new * cached + new * (new + 1) / 2
             kv_read += cached
         swap_s = shape.swap_tokens * self.memory.kv_bytes_per_token / self.gpu.host_link_bytes_per_s
+        return self._time_s(tokens, pairs, kv_read, swap_s)
+
+    def decode_step_time_s(self, count: int, context_sum: int, context_max: int) -> float:
+        """``step_time_s`` of a decode-only step, without building its StepShape."""
+        return self._time_s(count, context_sum + count, context_sum, 0.0)
+
+    def _time_s(self, tokens, pairs, kv_read, swap_s: float) -> float:
+        # the hot path of every simulation: plain comparisons instead of max(), and the same
+        # operation order as decode_run_times_s so both give identical floats
         if tokens == 0:
             return swap_s
-        dense_s = max(tokens * self._dense_flops_per_token / self._flops_s,
-                      self.memory.weight_bytes / self._bytes_s)
-        attention_s = max(pairs * self._attn_flops_per_pair / self._flops_s,
-                          (kv_read + tokens) * self.memory.kv_bytes_per_token / self._bytes_s)
+        dense_s = tokens * self._dense_flops_per_token / self._flops_s
+        if dense_s < self._weights_read_s:
+            dense_s = self._weights_read_s
+        attention_s = pairs * self._attn_flops_per_pair / self._flops_s
+        kv_s = (kv_read + tokens) * self._kv_bytes_per_token / self._bytes_s
+        if attention_s < kv_s:
+            attention_s = kv_s
         return self.step_overhead_s + dense_s + attention_s + swap_s
 
     def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
@@ -71,9 +87,16 @@ class RooflineCostModel:
         """Vectorized ``step_time_s`` over a run of decode-only steps (see simulator.cost)."""
         if count == 0:
             return np.zeros(steps)
-        kv_read = context_sum + count * np.arange(steps, dtype=np.float64)
-        dense_s = max(count * self._dense_flops_per_token / self._flops_s,
-                      self.memory.weight_bytes / self._bytes_s)
-        attention_s = np.maximum((kv_read + count) * self._attn_flops_per_pair / self._flops_s,
-                                 (kv_read + count) * self.memory.kv_bytes_per_token / self._bytes_s)
-        return self.step_overhead_s + dense_s + attention_s
+        dense_s = max(count * self._dense_flops_per_token / self._flops_s, self._weights_read_s)
+        # in place, in the same operation order as _time_s so each element equals step_time_s;
+        # token counts are whole numbers far below 2**53, exact in doubles
+        read = np.arange(steps, dtype=np.float64)
+        read *= count
+        read += context_sum + count  # KV entries read: cached context plus the new tokens
+        compute_s = read * self._attn_flops_per_pair
+        compute_s /= self._flops_s
+        read *= self._kv_bytes_per_token
+        read /= self._bytes_s
+        np.maximum(compute_s, read, out=compute_s)
+        compute_s += self.step_overhead_s + dense_s
+        return compute_s

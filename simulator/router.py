@@ -2,13 +2,18 @@
 
 ``round-robin`` cycles through replicas; ``least-outstanding`` picks the replica with the fewest
 requests waiting or running (ties to the lowest index), as load balancers with request counting
-do. A router is a plain object with ``choose(replicas) -> index``.
+do. A router is a plain object with ``choose(replicas) -> index`` and
+``arrivals_before(index, num_replicas)``: how many of the next arrivals surely go elsewhere
+before one may go to replica ``index`` (the simulator lets a replica run ahead until then), and
+``reads_state``: whether choosing looks at the replicas' queues.
 """
 from __future__ import annotations
 
 
 class RoundRobinRouter:
     """Cycle through replicas in order."""
+
+    reads_state = False  # chooses without looking at the replicas
 
     def __init__(self) -> None:
         self._next = 0
@@ -19,9 +24,15 @@ class RoundRobinRouter:
         self._next += 1
         return index
 
+    def arrivals_before(self, index: int, num_replicas: int) -> int:
+        """Arrivals routed to other replicas before the next one for ``index``."""
+        return (index - self._next) % num_replicas
+
 
 class LeastOutstandingRouter:
     """Send to the replica with the fewest outstanding requests."""
+
+    reads_state = True
 
     def choose(self, replicas) -> int:
         """Index of the least-loaded replica."""
@@ -31,6 +42,10 @@ class LeastOutstandingRouter:
             if best_load is None or load < best_load:
                 best, best_load = index, load
         return best
+
+    def arrivals_before(self, index: int, num_replicas: int) -> int:
+        """The next arrival may go to any replica: none is known to go elsewhere."""
+        return 0
 
 
 ROUTERS = {"round-robin": RoundRobinRouter, "least-outstanding": LeastOutstandingRouter}

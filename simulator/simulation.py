@@ -3,6 +3,8 @@
 This is the only module that imports SimPy. A replica process asks its policy for a batch, holds
 the clock for the cost model's step time, then records the step's tokens; an idle replica sleeps
 until a request arrives or until the time its policy asked to be woken (static max wait).
+Events are few and large: a run of identical decode steps is one step event, and the steps a
+replica finishes before the next arrival that may reach it need no event at all (see _serve).
 """
 from __future__ import annotations
 
@@ -60,25 +62,32 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
         for i in range(num_replicas)
     ]
     wakeups: list[simpy.Event | None] = [None] * num_replicas
-    arrivals = _Arrivals(requests)
+    router_ = make_router(router)
+    for replica in replicas:
+        replica.state_observed = router_.reads_state
+    arrivals = _Arrivals(requests, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
-    env.process(_arrive(env, arrivals, replicas, make_router(router), wakeups))
+    env.process(_arrive(env, arrivals, replicas, router_, wakeups))
     env.run()
-    _close_unfinished(requests, recorder, env.now)
-    return SimulationResult(list(requests), recorder, replicas, env.now)
+    end_s = max([env.now] + [replica.clock_s for replica in replicas])
+    _close_unfinished(requests, recorder, end_s)
+    return SimulationResult(list(requests), recorder, replicas, end_s)
 
 
 class _Arrivals:
-    """The trace in arrival order, and the time of the next request not yet routed."""
+    """The trace in arrival order, and when each replica can next receive a request."""
 
-    def __init__(self, requests: Sequence[Request]) -> None:
+    def __init__(self, requests: Sequence[Request], router, num_replicas: int) -> None:
         self.requests = requests
-        self.next_s = requests[0].arrival_s if len(requests) else math.inf
+        self.router = router
+        self.num_replicas = num_replicas
+        self.position = 0  # requests before it have been routed
 
-    def advance(self, position: int) -> None:
-        """Note that requests before ``position`` have been routed."""
-        self.next_s = self.requests[position].arrival_s if position < len(self.requests) else math.inf
+    def horizon_s(self, replica_index: int) -> float:
+        """Arrival time of the next request that may be routed to ``replica_index``."""
+        position = self.position + self.router.arrivals_before(replica_index, self.num_replicas)
+        return self.requests[position].arrival_s if position < len(self.requests) else math.inf
 
 
 def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
@@ -86,8 +95,8 @@ def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
         delay = request.arrival_s - env.now
         if delay > 0:
             yield env.timeout(delay)
-        arrivals.advance(position + 1)
         index = router.choose(replicas)
+        arrivals.position = position + 1
         replicas[index].enqueue(request, env.now)
         wake = wakeups[index]
         if wake is not None and not wake.triggered:
@@ -95,9 +104,15 @@ def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
 
 
 def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
+    # Between two arrivals that may reach it, a replica's steps touch nothing outside it, so
+    # steps that end before the next such arrival are applied at once on the replica's own
+    # clock (now_s, ahead of env.now); only a step that reaches the arrival, or an idle wait,
+    # goes through SimPy. The reference mode (max_run_steps set) yields every step.
     policy = replica.policy
+    chain = max_run_steps is None
+    now_s = env.now
     while True:
-        batch = policy.schedule(replica, env.now)
+        batch = policy.schedule(replica, now_s)
         if batch.is_idle:
             wake = wakeups[replica.index] = env.event()
             if batch.wake_at_s is not None:
@@ -105,10 +120,17 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
             else:
                 yield wake
             wakeups[replica.index] = None
+            now_s = env.now
             continue
-        duration_s = replica.begin_step(batch, env.now, arrivals.next_s, max_run_steps)
-        yield env.timeout(duration_s)
-        replica.finish_step(batch, env.now)
+        horizon_s = arrivals.horizon_s(replica.index)
+        end_s = now_s + replica.begin_step(batch, now_s, horizon_s, max_run_steps)
+        if chain and end_s < horizon_s:
+            replica.finish_step(batch, end_s)
+            now_s = end_s
+            continue
+        yield env.timeout(end_s - env.now)
+        now_s = env.now
+        replica.finish_step(batch, now_s)
 
 
 def _close_unfinished(requests, recorder: Recorder, end_s: float) -> None:

@@ -26,8 +26,9 @@ class StepShape:
     def __post_init__(self) -> None:
         if self.decode_count < 0 or self.decode_context_sum < 0 or self.swap_tokens < 0:
             raise ValueError("StepShape counts must be non-negative")
-        if any(new < 1 or cached < 0 for new, cached in self.prefill_chunks):
-            raise ValueError("prefill chunks need new >= 1 and cached >= 0 tokens")
+        for new, cached in self.prefill_chunks:  # a loop: built on every simulated step
+            if new < 1 or cached < 0:
+                raise ValueError("prefill chunks need new >= 1 and cached >= 0 tokens")
 
     @property
     def prefill_tokens(self) -> int:
@@ -58,7 +59,12 @@ class Batch:
     compute for each; ``decode`` runs one token for every request in the replica's decoding set;
     ``preempt`` lists running requests to evict before the step; ``shape`` replaces the natural
     composition when the engine computes more than the requests need (padding in static
-    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives.
+    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives;
+    ``ignores_arrivals`` on a decode batch promises that requests arriving while it repeats
+    cannot change the policy's choice until the decoding set changes or KV blocks run short,
+    so the replica may repeat it past arrivals; ``drain`` on a decode batch with a ``shape``
+    promises more: the same padded step repeats until every decoding request has finished
+    (static batching), so the replica may run it to the end in one go.
     """
 
     prefill: list[tuple[Request, int]] = field(default_factory=list)
@@ -66,6 +72,8 @@ class Batch:
     preempt: list[Request] = field(default_factory=list)
     shape: StepShape | None = None
     wake_at_s: float | None = None
+    ignores_arrivals: bool = False
+    drain: bool = False
 
     @property
     def is_idle(self) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.request import FINISHED
 from simulator.simulation import SimulationResult
+from simulator.weighted import weighted_percentiles, weighted_stats
 
 PERCENTILES = (50.0, 90.0, 99.0)
 
@@ -64,32 +65,24 @@ def parse_seconds(raw: str) -> float:
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """np.percentile of ``values`` repeated ``weights`` times, without expanding them."""
-    order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
-    ends = np.cumsum(weights)
-    total = int(ends[-1])
-    position = q / 100.0 * (total - 1)
-    low, frac = int(np.floor(position)), position - np.floor(position)
-    low_value = values[np.searchsorted(ends, low, side="right")]
-    high_value = values[np.searchsorted(ends, min(low + 1, total - 1), side="right")]
-    return float(low_value + (high_value - low_value) * frac)
+    return weighted_percentiles(values, weights, (q,))[0]
 
 
-def _stats(name: str, values_s: np.ndarray, weights: np.ndarray | None = None) -> dict:
+def _stats(name: str, values_s: np.ndarray, counts: np.ndarray | None = None) -> dict:
     out: dict = {}
-    if values_s.size == 0 or (weights is not None and weights.sum() == 0):
+    if values_s.size == 0 or (counts is not None and counts.sum() == 0):
         out[f"mean_{name}_ms"] = out[f"median_{name}_ms"] = 0.0
         out[f"std_{name}_ms"] = out[f"p99_{name}_ms"] = 0.0
         out[f"percentiles_{name}_ms"] = [[p, 0.0] for p in PERCENTILES]
         return out
-    ms = values_s * 1000.0
-    if weights is None:
+    if counts is None:
+        ms = values_s * 1000.0
         mean, std = float(ms.mean()), float(ms.std())
         pct = {p: float(np.percentile(ms, p)) for p in PERCENTILES}
-    else:
-        mean = float(np.average(ms, weights=weights))
-        std = float(np.sqrt(np.average((ms - mean) ** 2, weights=weights)))
-        pct = {p: weighted_percentile(ms, weights, p) for p in PERCENTILES}
+    else:  # millions of (gap, count) pairs: computed in seconds, no scaled copy
+        mean_s, std_s, pct_s = weighted_stats(values_s, counts, PERCENTILES)
+        mean, std = 1000.0 * mean_s, 1000.0 * std_s
+        pct = {p: 1000.0 * x for p, x in zip(PERCENTILES, pct_s)}
     out[f"mean_{name}_ms"] = mean
     out[f"median_{name}_ms"] = pct[50.0]
     out[f"std_{name}_ms"] = std
@@ -149,7 +142,7 @@ def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
     tpot = table["tpot_s"][done]
     summary.update(_stats("tpot", tpot[~np.isnan(tpot)]))
     summary.update(_stats("itl", np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64),
-                          np.frombuffer(result.recorder.itl_count, dtype=np.int64).astype(float)))
+                          np.frombuffer(result.recorder.itl_count, dtype=np.int64)))
     summary.update(_stats("e2el", table["e2e_s"][done]))
     summary.update(_stats("queue", table["queue_s"][done]))
     summary.update(_batchsim_keys(result, table, steps, duration))

@@ -10,6 +10,15 @@ def test_round_robin_cycles_through_replicas():
     assert [r.replica for r in requests] == [0, 1, 2, 0, 1, 2, 0]
 
 
+def test_routers_say_how_many_arrivals_go_elsewhere_first():
+    from simulator.router import LeastOutstandingRouter, RoundRobinRouter
+
+    router = RoundRobinRouter()
+    router.choose([None] * 3)  # request 0 went to replica 0; request 1 goes to replica 1
+    assert [router.arrivals_before(i, 3) for i in range(3)] == [2, 0, 1]
+    assert LeastOutstandingRouter().arrivals_before(2, 3) == 0
+
+
 def test_least_outstanding_avoids_the_busy_replica():
     # request 0 is long and occupies replica 0; later short requests go elsewhere first
     requests = make_requests([10, 10, 10, 10], [500, 2, 2, 2], arrivals=[0, 0.5, 0.6, 0.7])

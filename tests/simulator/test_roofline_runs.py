@@ -1,0 +1,22 @@
+"""The roofline's fast decode pricing gives exactly step_time_s of the same decode step."""
+import numpy as np
+import pytest
+
+from simulator.hardware import get_gpu
+from simulator.models import get_model
+from simulator.roofline import RooflineCostModel
+from simulator.step import StepShape
+
+
+@pytest.mark.parametrize("model", ["llama-3-8b", "llama-2-70b", "qwen2.5-7b"])
+def test_scalar_and_vectorized_decode_prices_equal_step_time(model):
+    cost = RooflineCostModel(get_model(model), get_gpu("h200"))
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        count, steps = int(rng.integers(1, 300)), int(rng.integers(1, 80))
+        total = int(rng.integers(count, 3_000_000))
+        expected = [cost.step_time_s(StepShape((), count, total + j * count, 100 + j))
+                    for j in range(steps)]
+        assert list(cost.decode_run_times_s(count, total, 100, steps)) == expected
+        assert [cost.decode_step_time_s(count, total + j * count, 100 + j)
+                for j in range(steps)] == expected
