@@ -105,28 +105,51 @@ def _degrees(text: str | None) -> tuple[int, ...]:
 
 
 def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
-    """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped."""
+    """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped.
+
+    With at least as many layouts as workers, each worker plans whole layouts (no process
+    hands work to another); otherwise the workers share each plan's simulations. Both give the
+    same plans.
+    """
     from concurrent.futures import ProcessPoolExecutor
 
     from planning.plan import plan_capacity
     from planning.scenario import with_overrides
 
     workers = max(1, workers)
+    scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
+                 for policy, degree in layouts]
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    plans, skipped = [], []
+    whole_layouts = pool is not None and len(layouts) >= workers
+    outcomes = []
     try:
-        for policy, degree in layouts:
-            layout = with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
-            try:
-                plans.append(plan_capacity(layout, table, objectives, options, pool=pool,
-                                           workers=workers))
-            except ValueError as error:
-                if len(layouts) == 1:
-                    raise
-                skipped.append((layout.serving.policy, degree, str(error)))
+        if whole_layouts:
+            futures = [pool.submit(plan_capacity, layout, table, objectives, options)
+                       for layout in scenarios]
+            outcomes = [_outcome(future.result) for future in futures]
+        else:
+            outcomes = [_outcome(lambda: plan_capacity(layout, table, objectives, options,
+                                                       pool=pool, workers=workers))
+                        for layout in scenarios]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    plans, skipped = [], []
+    for layout, (policy, degree), outcome in zip(scenarios, layouts, outcomes):
+        if isinstance(outcome, ValueError):
+            if len(layouts) == 1:
+                raise outcome
+            skipped.append((layout.serving.policy, degree, str(outcome)))
+        else:
+            plans.append(outcome)
     if not plans:
         raise ValueError(f"no layout can serve this model: {skipped[0][2]}")
     return plans, skipped
+
+
+def _outcome(call):
+    """The plan, or the ValueError that says why the layout cannot be planned."""
+    try:
+        return call()
+    except ValueError as error:
+        return error

@@ -94,6 +94,17 @@ def test_plan_compares_tensor_parallel_layouts(capsys):
     assert f"= {best} GPU(s)" in out
 
 
+def test_policy_all_plans_the_same_over_worker_processes(capsys):
+    args = ("plan", "--slo", "ttft_p99=2s", "--limit", "300", "--policy", "all", "--profile",
+            "roofline", "--json", "--window-s", "20")
+    plans = {}
+    for workers in ("1", "2"):  # 2: each worker plans whole policies
+        code, out, _ = call(capsys, *args, "--workers", workers)
+        assert code == 0
+        plans[workers] = json.loads(out)
+    assert plans["1"] == plans["2"]
+
+
 @pytest.mark.parametrize("args, message", [
     ((), "plan needs --slo"), (("--slo", "speed=fast"), "bad SLO term 'speed=fast'"),
     (("--slo", "ttft=1s", "--policy", "magic"), "unknown policy 'magic'"),
