@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("planning")
     group.add_argument("--gpus-per-replica", type=int, dest="tensor_parallel_size",
                        help="GPUs per replica (same as --tp)")
+    group.add_argument("--tp-options", metavar="T1,T2,...",
+                       help="compare layouts: plan each tensor-parallel degree (e.g. 1,2,4,8) and "
+                            "pick the fewest GPUs; degrees that cannot hold the model are skipped")
     group.add_argument("--gpu-cost-per-hour", type=float, metavar="PRICE",
                        help="price of one GPU-hour; without it no money figures are shown")
     group.add_argument("--window-s", type=float, default=600.0,
@@ -61,8 +64,10 @@ def run(args) -> int:
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
     options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas)
+    degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
-    plans = _plan_policies(scenario, policies, table, objectives, options, args.workers)
+    plans, skipped = _plan_layouts(scenario, [(p, t) for p in policies for t in degrees], table,
+                                   objectives, options, args.workers)
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
     for plan in plans:
@@ -75,14 +80,27 @@ def run(args) -> int:
                "price": args.gpu_cost_per_hour, "window_s": options.window_s}
     for plan in plans:
         print(format_plan(plan, context))
-    if len(plans) > 1:
-        print(format_comparison(plans, args.gpu_cost_per_hour))
+    if len(plans) > 1 or skipped:
+        print(format_comparison(plans, args.gpu_cost_per_hour, skipped))
     print(f"planned in {elapsed_s:.1f} s ({sum(p.simulations for p in plans)} simulations, "
           f"{max(1, args.workers)} worker processes)", file=sys.stderr)
     return 0
 
 
-def _plan_policies(scenario, policies, table, objectives, options, workers: int):
+def _degrees(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        degrees = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--tp-options '{text}': expected degrees like 1,2,4,8") from None
+    if any(d < 1 for d in degrees):
+        raise ValueError(f"--tp-options '{text}': degrees must be at least 1")
+    return degrees
+
+
+def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
+    """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped."""
     from concurrent.futures import ProcessPoolExecutor
 
     from planning.plan import plan_capacity
@@ -90,9 +108,20 @@ def _plan_policies(scenario, policies, table, objectives, options, workers: int)
 
     workers = max(1, workers)
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    plans, skipped = [], []
     try:
-        return [plan_capacity(with_overrides(scenario, {"policy": policy}), table, objectives,
-                              options, pool=pool, workers=workers) for policy in policies]
+        for policy, degree in layouts:
+            layout = with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
+            try:
+                plans.append(plan_capacity(layout, table, objectives, options, pool=pool,
+                                           workers=workers))
+            except ValueError as error:
+                if len(layouts) == 1:
+                    raise
+                skipped.append((layout.serving.policy, degree, str(error)))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    if not plans:
+        raise ValueError(f"no layout can serve this model: {skipped[0][2]}")
+    return plans, skipped

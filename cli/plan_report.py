@@ -110,19 +110,24 @@ def _windows(plan, context: dict) -> list[str]:
     return lines
 
 
-def format_comparison(plans, price: float | None) -> str:
-    """One row per policy: the GPUs each needs for the same objectives."""
-    lines = [f"{' policies compared: same trace, same objectives ':=^{WIDTH}}",
-             f"{'policy':<12}{'replicas':>9}{'GPUs':>6}{'rate/replica':>14}{'$/hour':>10}"
+def format_comparison(plans, price: float | None, skipped=()) -> str:
+    """One row per policy and layout: the GPUs each needs for the same objectives."""
+    lines = [f"{' layouts compared: same trace, same objectives ':=^{WIDTH}}",
+             f"{'policy':<12}{'TP':>4}{'replicas':>9}{'GPUs':>6}{'rate/replica':>14}{'$/hour':>10}"
              f"{'$/M out tok':>13}"]
     for plan in plans:
         cost = fleet_cost(plan, price)
         rate = f"{plan.rate.meeting_rate_per_replica:.3f}" if plan.rate else "n/a"
-        lines.append(f"{plan.policy:<12}{plan.replicas:>9}{plan.gpus:>6}{rate:>14}"
-                     f"{_money(cost.per_hour):>10}{_money(cost.per_million_output_tokens):>13}")
-    best = min(plans, key=lambda p: p.gpus)
+        lines.append(f"{plan.policy:<12}{plan.gpus_per_replica:>4}{plan.replicas:>9}{plan.gpus:>6}"
+                     f"{rate:>14}{_money(cost.per_hour):>10}"
+                     f"{_money(cost.per_million_output_tokens):>13}")
+    for policy, degree, reason in skipped:
+        lines.append(f"{policy:<12}{degree:>4}  skipped: {reason[:56]}")
+    best = min(plans, key=lambda p: (p.gpus, p.gpus_per_replica))
     worst = max(plans, key=lambda p: p.gpus)
-    if worst.gpus > best.gpus:
+    lines.append(f"fewest GPUs: {best.policy}, {best.replicas} replica(s) x TP {best.gpus_per_replica}"
+                 f" = {best.gpus} GPU(s)")
+    if worst.gpus > best.gpus and worst.policy != best.policy:
         lines.append(f"{best.policy} needs {worst.gpus - best.gpus} fewer GPUs than "
                      f"{worst.policy} ({worst.gpus} -> {best.gpus}) for the same objectives")
     return "\n".join(lines)

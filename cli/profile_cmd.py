@@ -2,6 +2,7 @@
 
 Examples:
   batchsim profile --model llama-3-8b --mode engine --out profiles/h200-llama-3-8b-engine
+  batchsim profile --model llama-3-70b --tp 4 --mode cuda-graph --layers 10,20 --out profiles/h200-llama-3-70b-tp4-cuda-graph
   batchsim profile show h200-llama-3-8b-engine --plot steps.png
 """
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Write the walkthrough notebooks from the cell lists below (run: python notebooks/build_notebooks.py).
+"""Write the walkthrough notebooks from the cell lists below.
+
+Run ``python notebooks/build_notebooks.py --execute`` to rebuild them with their outputs.
 
 Keeping the cells here keeps the notebooks reviewable as code; the notebooks call library
 functions only.
@@ -137,13 +139,13 @@ from traces.stats import describe
 pd.set_option("display.precision", 2)"""),
     ("md", """## The trace
 
-Arrival rate per 5-minute window rises from 4 to a 14 requests/s peak and falls back over 40
+Arrival rate per 150-second step rises from 12 to a 42 requests/s peak and falls back over 20
 minutes; lengths are resampled from the default conversation trace. The file is written in the
 Azure 2023 format and read back through batchsim's Azure reader, as a user's own log would be."""),
     ("code", """rng = np.random.default_rng(7)
-starts = np.arange(0, 2400, 300.0)
-rates = np.array([4, 6, 9, 14, 14, 9, 6, 4], dtype=float)
-arrival = rate_curve_arrivals(starts, rates, 2400.0, rng)
+starts = np.arange(0, 1200, 150.0)
+rates = np.array([12, 18, 27, 42, 42, 27, 18, 12], dtype=float)
+arrival = rate_curve_arrivals(starts, rates, 1200.0, rng)
 lengths = default_trace(seed=7).sample(len(arrival), replace=True, random_state=7)
 stamps = pd.Timestamp("2023-11-16 18:00:00") + pd.to_timedelta(arrival, unit="s")
 azure = pd.DataFrame({"TIMESTAMP": stamps.strftime("%Y-%m-%d %H:%M:%S.%f") + "0",
@@ -156,7 +158,7 @@ print(trace.fmt, len(trace.table), "requests;", "; ".join(trace.notes))
 describe(trace.table)"""),
     ("md", "## Fewest GPUs per policy for the SLO"),
     ("code", """objectives = parse_slo("ttft_p99=2s,tpot_p99=100ms")
-options = PlanOptions(window_s=600.0)
+options = PlanOptions(window_s=300.0)
 PRICE_PER_GPU_HOUR = 3.50  # an assumed on-demand H200 price; put your own
 plans = {}
 for policy in ("static", "continuous", "chunked"):
@@ -177,7 +179,7 @@ print(f"continuous batching needs {static_gpus - continuous_gpus} fewer GPUs tha
       f"batching (B=8) for the same SLO: {static_gpus} -> {continuous_gpus}")"""),
     ("md", """## Which window sets the count, and what autoscaling would save
 
-Each 10-minute window replayed on its own: the peak windows need the most replicas. Autoscaling
+Each 5-minute window replayed on its own: the peak windows need the most replicas. Autoscaling
 per window (instant scaling assumed) is priced against a fleet fixed at the peak."""),
     ("code", """plan = plans["continuous"]
 windows = pd.DataFrame([{"window": w.index, "start (s)": w.start_s, "requests": w.requests,
@@ -199,6 +201,22 @@ def build(cells, path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def execute(path: Path) -> None:
+    """Run a notebook top to bottom and save it with its outputs."""
+    import nbclient
+
+    notebook = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=1200, kernel_name="python3",
+                            resources={"metadata": {"path": str(HERE.parent)}}).execute()
+    nbformat.write(notebook, path)
+
+
 if __name__ == "__main__":
-    build(STATIC_VS_CONTINUOUS, HERE / "static_vs_continuous.ipynb")
-    build(CAPACITY_PLAN, HERE / "capacity_plan.ipynb")
+    import sys
+
+    targets = [(STATIC_VS_CONTINUOUS, HERE / "static_vs_continuous.ipynb"),
+               (CAPACITY_PLAN, HERE / "capacity_plan.ipynb")]
+    for cells, path in targets:
+        build(cells, path)
+        if "--execute" in sys.argv:
+            execute(path)

@@ -22,9 +22,10 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
-        h, kv = spec.hidden_size, spec.num_key_value_heads * spec.head_dim
-        self.qkv = nn.Linear(h, h + 2 * kv, bias=False)
-        self.o = nn.Linear(h, h, bias=False)
+        # a tensor-parallel shard keeps the hidden width but holds fewer heads: Q is attention_width wide
+        h, q, kv = spec.hidden_size, spec.attention_width, spec.num_key_value_heads * spec.head_dim
+        self.qkv = nn.Linear(h, q + 2 * kv, bias=False)
+        self.o = nn.Linear(q, h, bias=False)
         self.gate_up = nn.Linear(h, 2 * spec.intermediate_size, bias=False)
         self.down = nn.Linear(spec.intermediate_size, h, bias=False)
         self.norm1 = nn.RMSNorm(h, eps=1e-5)
@@ -67,11 +68,12 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 class DenseLlama(nn.Module):
     """Embedding, decoder layers, final norm and LM head of a ``ModelSpec``."""
 
-    def __init__(self, spec: ModelSpec, max_positions: int) -> None:
+    def __init__(self, spec: ModelSpec, max_positions: int, built_layers: int | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.embed = nn.Embedding(spec.vocab_size, spec.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(spec) for _ in range(spec.num_hidden_layers))
+        count = spec.num_hidden_layers if built_layers is None else built_layers
+        self.layers = nn.ModuleList(DecoderLayer(spec) for _ in range(count))
         self.norm = nn.RMSNorm(spec.hidden_size, eps=1e-5)
         self.lm_head = nn.Linear(spec.hidden_size, spec.vocab_size, bias=False)
         inv_freq = 1.0 / (500000.0 ** (torch.arange(0, spec.head_dim, 2).float() / spec.head_dim))
@@ -80,7 +82,10 @@ class DenseLlama(nn.Module):
         self.register_buffer("sin", torch.cat((angles, angles), -1).sin(), persistent=False)
 
     def forward(self, token_ids, positions, logit_rows, segments, caches) -> torch.Tensor:
-        """Next-token ids for ``logit_rows``; caches[layer][segment] = (k, v, cached_len)."""
+        """Next-token ids for ``logit_rows``; caches[layer][segment] = (k, v, cached_len).
+
+        Only as many layers run as ``caches`` has entries, so a step can be timed at reduced depth.
+        """
         x = self.embed(token_ids)
         cos, sin = self.cos[positions].to(x.dtype), self.sin[positions].to(x.dtype)
         for layer, layer_caches in zip(self.layers, caches):
@@ -89,10 +94,11 @@ class DenseLlama(nn.Module):
         return logits.argmax(dim=-1)
 
 
-def build_dense_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype, max_positions: int) -> DenseLlama:
-    """Allocate the model on ``device`` with normal(0, 0.02) weights."""
+def build_dense_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype, max_positions: int,
+                      built_layers: int | None = None) -> DenseLlama:
+    """Allocate the model on ``device`` with normal(0, 0.02) weights (``built_layers`` of its layers)."""
     with torch.device(device):
-        model = DenseLlama(spec, max_positions).to(dtype)
+        model = DenseLlama(spec, max_positions, built_layers).to(dtype)
     generator = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():

@@ -39,10 +39,10 @@ class DenseRunner:
             row += seqs * new
         return groups, segments, positions, logit_rows
 
-    def _caches(self, groups):
+    def _caches(self, groups, layers: int):
         spec = self.model.spec
         caches = []
-        for _ in range(spec.num_hidden_layers):
+        for _ in range(layers):
             layer = []
             for seqs, new, cached in groups:
                 shape = (seqs, spec.num_key_value_heads, cached + new, spec.head_dim)
@@ -51,11 +51,15 @@ class DenseRunner:
             caches.append(layer)
         return caches
 
-    def run_point(self, point: GridPoint) -> StepRecord:
-        """Time one grid point; an out-of-memory point is recorded with status 'oom'."""
+    def run_point(self, point: GridPoint, layers: int | None = None) -> StepRecord:
+        """Time one grid point through ``layers`` decoder layers (default: all built);
+        an out-of-memory point is recorded with status 'oom'."""
+        layers = len(self.model.layers) if layers is None else layers
+        if layers > len(self.model.layers):
+            raise ValueError(f"{layers} layers asked, {len(self.model.layers)} built")
         try:
             with torch.no_grad():
-                walls, gpus = self._time(point)
+                walls, gpus = self._time(point, layers)
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
             return record_for(point, [], [], "oom", "out of memory")
@@ -64,9 +68,9 @@ class DenseRunner:
     def _use_graph(self, point: GridPoint) -> bool:
         return self.mode == "cuda-graph" and not point.chunks and self.device.type == "cuda"
 
-    def _time(self, point: GridPoint) -> tuple[list[float], list[float]]:
+    def _time(self, point: GridPoint, layers: int) -> tuple[list[float], list[float]]:
         groups, segments, positions, logit_rows = self._layout(point)
-        caches = self._caches(groups)
+        caches = self._caches(groups, layers)
         vocab = self.model.spec.vocab_size
         static = {
             "pos": torch.tensor(positions, device=self.device),

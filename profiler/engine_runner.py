@@ -7,7 +7,10 @@ Requests are submitted so that the next step has the grid point's composition; w
 actually scheduled is read back from its batch and recorded, so a row never claims a shape the
 engine did not run. Wall time covers the whole iteration (scheduling, input preparation, forward,
 sampling, state update); GPU time is the generation step between CUDA events on the engine's
-compute stream; their difference is the engine's per-step CPU work.
+compute stream; their difference is the engine's per-step CPU work. Decode repeats are consecutive
+engine steps, so every sequence's context grows by one token a repeat as in a served run; with
+``fixed_kv`` each sequence's KV length is set back before every repeat so that all repeats run one
+shape (a diagnostic: kernels and plan caches that key on the KV length then see a repeated shape).
 """
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ RESOLVED_FIELDS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests
 class EngineRunner:
     """Drives a model's continuous-batching manager step by step."""
 
-    def __init__(self, model, repeats: int, warmup: int, seed: int = 0, overrides: dict | None = None) -> None:
+    def __init__(self, model, repeats: int, warmup: int, seed: int = 0, overrides: dict | None = None,
+                 fixed_kv: bool = False) -> None:
         generation = GenerationConfig(max_new_tokens=16, do_sample=False, eos_token_id=-1, pad_token_id=0)
         self.manager = model.init_continuous_batching(
             generation_config=generation, continuous_batching_config=ContinuousBatchingConfig(**(overrides or {})))
@@ -44,7 +48,7 @@ class EngineRunner:
         self.manager.current_batch = 0  # set by the background loop, which we replace
         self.processor = self.manager.batch_processor
         self.device = model.device
-        self.repeats, self.warmup = repeats, warmup
+        self.repeats, self.warmup, self.fixed_kv = repeats, warmup, fixed_kv
         self.rng = np.random.default_rng(seed)
         self.vocab = model.config.vocab_size
         self._counter = 0
@@ -134,7 +138,16 @@ class EngineRunner:
 
     def _decode_steps(self, point: GridPoint) -> list:
         self._start_decodes(point)
-        return [self._step() for _ in range(self.warmup + self.repeats)]
+        if not self.fixed_kv:
+            return [self._step() for _ in range(self.warmup + self.repeats)]
+        states = list(self.processor.scheduler.active_requests.values())
+        offsets = [state.position_offset for state in states]
+        samples = []
+        for _ in range(self.warmup + self.repeats):
+            for state, offset in zip(states, offsets):
+                state.position_offset = offset  # the new token's KV overwrites the last repeat's slot
+            samples.append(self._step())
+        return samples
 
     def _chunk_steps(self, point: GridPoint) -> list:
         if point.decodes:

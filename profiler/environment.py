@@ -7,6 +7,7 @@ throttled profile is reported, not silently kept.
 from __future__ import annotations
 
 import platform
+import time
 
 import torch
 
@@ -59,10 +60,40 @@ class GpuMonitor:
 
 
 def software_stamp() -> dict:
-    """Versions that change step times."""
-    import transformers
-    return {"torch": str(torch.__version__), "cuda": str(torch.version.cuda), "transformers": transformers.__version__,
-            "python": platform.python_version()}
+    """Versions that change step times (transformers is absent where only our own model runs)."""
+    try:
+        import transformers
+        transformers_version = transformers.__version__
+    except ImportError:
+        transformers_version = None
+    return {"torch": str(torch.__version__), "cuda": str(torch.version.cuda),
+            "transformers": transformers_version, "python": platform.python_version()}
+
+
+def host_speed_stamp(device: torch.device, launches: int = 4000) -> dict:
+    """How fast this host feeds the GPU: host microseconds per launch of a trivial op from Python,
+    and nanoseconds per step of a plain Python loop (medians of 3). Steps that are launch-bound
+    (eager engines, small batches) scale with these, and they differ between hosts."""
+    loops = []
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(range(1_000_000))
+        loops.append((time.perf_counter() - start) / 1e6)
+    stamp = {"host_python_loop_ns": round(sorted(loops)[1] * 1e9, 2)}
+    if device.type == "cuda":
+        x = torch.zeros(1, device=device)
+        for _ in range(200):
+            x.add_(1)
+        torch.cuda.synchronize(device)
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(launches):
+                x.add_(1)
+            runs.append((time.perf_counter() - start) / launches)
+            torch.cuda.synchronize(device)
+        stamp["host_launch_us"] = round(sorted(runs)[1] * 1e6, 3)
+    return stamp
 
 
 def host_link_bytes_per_s(device: torch.device, size_bytes: int = 1 << 30) -> float | None:

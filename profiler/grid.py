@@ -37,16 +37,19 @@ class GridPoint:
 
 
 def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quick: bool = False,
-               cached_multiple: int | None = None) -> list[GridPoint]:
+               cached_multiple: int | None = None, decode_batches: tuple[int, ...] | None = None,
+               decode_contexts: tuple[int, ...] | None = None) -> list[GridPoint]:
     """The grid for one model, bounded by the step token budget, context and KV memory.
 
     An engine that chunks prompts by its step budget only caches multiples of that budget before
-    a chunk; ``cached_multiple`` makes the cached-prefill points follow that rule.
+    a chunk; ``cached_multiple`` makes the cached-prefill points follow that rule. Given decode
+    batches or contexts, every batch meets every context within the bounds (a dense decode grid).
     """
     if quick:
         return _quick_grid(max_batch_tokens, max_context, cached_multiple)
     points = []
-    lengths = [n for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= max_batch_tokens]
+    # no prompt longer than the model's context (the rotary table ends there)
+    lengths = [n for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if n <= min(max_batch_tokens, max_context)]
     points += [GridPoint("prefill", ((n, 0),)) for n in lengths]
     for prompts, length in ((4, 64), (16, 128), (4, 512), (8, 512), (2, 2048), (32, 64)):
         if prompts * length <= max_batch_tokens:
@@ -58,23 +61,45 @@ def build_grid(max_batch_tokens: int, max_context: int, max_kv_tokens: int, quic
     for new, cached in pairs:
         if new <= max_batch_tokens and new + cached <= max_context:
             points.append(GridPoint("prefill", ((new, cached),)))
-    contexts = [c for c in (128, 512, 1024, 2048, 4096) if c < max_context]
-    for batch in (1, 2, 4, 8, 16, 32, 64, 128, 256):
-        for ctx in contexts:
-            if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens and (batch <= 8 or ctx in (128, 1024, 4096)):
-                points.append(GridPoint("decode", decodes=((batch, ctx),)))
+    points += _decode_points(max_batch_tokens, max_context, max_kv_tokens, decode_batches, decode_contexts)
     for groups in (((15, 64), (1, 4096)), ((28, 256), (4, 4096)), ((56, 128), (8, 2048)),
                    ((120, 256), (8, 4096)), ((8, 512), (8, 2048))):
         if sum(n * (c + 1) for n, c in groups) <= max_kv_tokens and max(c for _, c in groups) < max_context:
             points.append(GridPoint("skewed", decodes=groups))
     for batch in (8, 32, 128):
         for chunk in (128, 512, 2048, max_batch_tokens - batch):
-            if 0 < chunk <= max_batch_tokens - batch and batch * 1025 <= max_kv_tokens:
+            if 0 < chunk <= min(max_batch_tokens - batch, max_context) and batch * 1025 <= max_kv_tokens:
                 points.append(GridPoint("mixed", ((chunk, 0),), ((batch, 1024),)))
     points.append(GridPoint("mixed", ((512, 1024),), ((32, 512),)))
     # cheap kinds first: a time limit then cuts the largest decode batches, not whole kinds
     order = {"prefill": 0, "mixed": 1, "skewed": 2, "decode": 3}
     return sorted(points, key=lambda p: (order[p.kind], p.kv_tokens))
+
+
+def _decode_points(max_batch_tokens, max_context, max_kv_tokens, batches, contexts) -> list[GridPoint]:
+    dense = bool(batches or contexts)
+    batches = batches or (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    contexts = [c for c in (contexts or (128, 512, 1024, 2048, 4096)) if c < max_context]
+    return [GridPoint("decode", decodes=((batch, ctx),)) for batch in batches for ctx in contexts
+            if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens
+            and (dense or batch <= 8 or ctx in (128, 1024, 4096))]
+
+
+def build_static_grid(max_context: int, max_kv_tokens: int, quick: bool = False) -> list[GridPoint]:
+    """Steps of ``generate`` on padded batches: B rows x P tokens prefilled, then B rows decoding at P.
+
+    Each prefill point is followed by the decode point of the same batch, which the same
+    ``generate`` calls time (a decode step there reads the padded prompt plus the tokens so far).
+    Smaller batches come first, so a time limit cuts the largest.
+    """
+    batches = (1, 2, 4) if quick else (1, 2, 4, 8, 16, 32, 64, 128)
+    lengths = (8, 32) if quick else (128, 512, 1024, 2048, 4096, 8192)
+    pairs = sorted(((rows, length) for rows in batches for length in lengths
+                    if rows * (length + 1) <= max_kv_tokens and length <= max_context), key=lambda p: (p[0] * p[1], p))
+    points = []
+    for rows, length in pairs:
+        points += [GridPoint("prefill", ((length, 0),) * rows), GridPoint("decode", decodes=((rows, length),))]
+    return points
 
 
 def _quick_grid(max_batch_tokens: int, max_context: int, cached_multiple: int | None) -> list[GridPoint]:

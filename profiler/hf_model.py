@@ -18,7 +18,7 @@ def llama_config(spec: ModelSpec) -> LlamaConfig:
     return LlamaConfig(
         hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
         num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads, vocab_size=spec.vocab_size,
+        num_key_value_heads=spec.num_key_value_heads, head_dim=spec.head_dim, vocab_size=spec.vocab_size,
         max_position_embeddings=spec.max_position_embeddings,
         tie_word_embeddings=spec.tie_word_embeddings, rope_theta=500000.0,
         bos_token_id=None, eos_token_id=None, pad_token_id=None,
@@ -26,12 +26,13 @@ def llama_config(spec: ModelSpec) -> LlamaConfig:
     )
 
 
-def build_model(spec: ModelSpec, device: str = "cuda", seed: int = 0) -> LlamaForCausalLM:
-    """Random-weight bf16 LlamaForCausalLM of the spec's shape, built directly on ``device``."""
+def build_model(spec: ModelSpec, device: str = "cuda", seed: int = 0,
+                dtype: torch.dtype = torch.bfloat16) -> LlamaForCausalLM:
+    """Random-weight LlamaForCausalLM (bf16 unless told) of the spec's shape, built directly on ``device``."""
     torch.manual_seed(seed)
     config = llama_config(spec)
     with torch.device(device):
-        model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")
+        model = LlamaForCausalLM._from_config(config, dtype=dtype, attn_implementation="sdpa")
     model.eval()
     generation = model.generation_config
     generation.eos_token_id = None

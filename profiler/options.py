@@ -5,6 +5,7 @@ import argparse
 
 MODES = ("eager", "cuda-graph", "engine")
 DTYPES = ("bf16", "fp16", "fp32")
+KINDS = ("prefill", "decode", "skewed", "mixed")
 
 
 def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +22,46 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed repeats per grid point")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
                         help="stop starting grid points after S seconds and write what was measured")
-    parser.add_argument("--layers", type=int, default=None, help="override the layer count (tiny test models)")
+    parser.add_argument("--tp", type=int, default=1, metavar="T",
+                        help="profile one Megatron tensor-parallel shard of degree T on this GPU")
+    parser.add_argument("--layers", type=int_list, default=None, metavar="N[,M...]",
+                        help="time only these depths and scale each step to the full depth along the line "
+                             "through them (one depth N: the line through 0 and N layers); cuda-graph mode")
+    parser.add_argument("--full-depth-check", type=int, default=0, metavar="K",
+                        help="with --layers: also time K grid points at full depth to check the scaling")
+    parser.add_argument("--decode-batches", type=int_list, default=None, metavar="B,...",
+                        help="decode batch sizes of the grid (default: 1 to 256 in powers of two)")
+    parser.add_argument("--decode-contexts", type=int_list, default=None, metavar="C,...",
+                        help="decode contexts of the grid (default: 128 to 4096); with either option "
+                             "every batch meets every context within the KV bound")
+    parser.add_argument("--max-kv-tokens", type=int, default=None, metavar="K",
+                        help="cap on the KV tokens one grid point holds")
+    parser.add_argument("--kinds", type=kind_list, default=None, metavar="KIND,...",
+                        help=f"time only these step kinds of the grid ({', '.join(KINDS)})")
+    parser.add_argument("--engine-kv", choices=("advance", "fixed"), default="advance",
+                        help="engine decode repeats: contexts grow a token a step (as served) or stay fixed")
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a ContinuousBatchingConfig field for engine mode (integers or true/false)")
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``'10,20'`` -> ``(10, 20)``; non-negative integers only."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}' holds a negative number")
+    return values
+
+
+def kind_list(text: str) -> tuple[str, ...]:
+    """``'decode,mixed'`` -> ``('decode', 'mixed')``; each a grid step kind."""
+    kinds = tuple(part.strip() for part in text.split(","))
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown step kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    return kinds
 
 
 def parse_engine_options(pairs: list[str]) -> dict:

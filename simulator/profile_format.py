@@ -23,6 +23,9 @@ STEP_COLUMNS = (
     "wall_s", "wall_p10_s", "wall_p90_s", "gpu_s", "gpu_p10_s", "gpu_p90_s", "repeats",
     "status", "note",
 )
+# a depth-scaled profile also keeps every step as timed at each reduced depth (and the full-depth
+# check points) in depths.csv: the step columns behind a ``layers`` column
+DEPTHS_FILE = "depths.csv"
 STEP_KINDS = ("prefill", "decode", "skewed", "mixed")
 STATUSES = ("ok", "oom", "error")
 
@@ -92,14 +95,39 @@ def write_profile(directory: str | Path, meta: dict, steps: list[StepRecord]) ->
     with open(out / STEPS_FILE, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(STEP_COLUMNS)
-        for step in steps:
-            writer.writerow([
-                step.kind, format_chunks(step.prefill_chunks), step.decode_count,
-                step.decode_context_sum, step.decode_context_max,
-                *(f"{getattr(step, name):.9g}" for name in STEP_COLUMNS[5:11]),
-                step.repeats, step.status, step.note,
-            ])
+        writer.writerows(_row(step) for step in steps)
     return out
+
+
+def _row(step: StepRecord) -> list:
+    return [step.kind, format_chunks(step.prefill_chunks), step.decode_count,
+            step.decode_context_sum, step.decode_context_max,
+            *(f"{getattr(step, name):.9g}" for name in STEP_COLUMNS[5:11]),
+            step.repeats, step.status, step.note]
+
+
+def write_depth_rows(directory: str | Path, rows: list[tuple[int, StepRecord]]) -> Path:
+    """Write ``depths.csv``: each step as timed at a given number of layers."""
+    path = Path(directory) / DEPTHS_FILE
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("layers",) + STEP_COLUMNS)
+        writer.writerows([layers, *_row(step)] for layers, step in rows)
+    return path
+
+
+def read_depth_rows(directory: str | Path) -> list[tuple[int, StepRecord]]:
+    """Load ``depths.csv`` as (layers, step) pairs; a bad row is reported by line."""
+    path = Path(directory) / DEPTHS_FILE
+    with open(path, newline="") as handle:
+        rows = []
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                layers = int(row["layers"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"{path}, line {line}: field 'layers' is not an integer") from None
+            rows.append((layers, _parse_row(row, path, line)))
+        return rows
 
 
 def read_meta(directory: str | Path) -> dict:

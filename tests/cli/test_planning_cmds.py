@@ -60,7 +60,23 @@ def test_plan_json_and_policy_all(capsys):
         assert record["cost"]["per_hour"] is None  # no price given, none invented
     code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "600", "--policy",
                         "all", "--profile", "roofline", "--workers", "1", "--window-s", "0")
-    assert "policies compared" in out and "not computed" in out
+    assert "layouts compared" in out and "not computed" in out
+
+
+def test_plan_compares_tensor_parallel_layouts(capsys):
+    # Llama-3-70B cannot hold its weights on one H200 (141 GB of bf16 weights), so TP 1 is
+    # skipped with the reason; TP 2 and TP 4 are planned and the fewest-GPU layout is named
+    code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=5s,tpot_p99=200ms", "--limit", "300",
+                        "--model", "llama-3-70b", "--profile", "roofline", "--tp-options", "1,2,4",
+                        "--workers", "1", "--window-s", "0")
+    assert code == 0
+    assert "skipped: no room for a KV cache" in out
+    rows = [line.split() for line in out.splitlines()
+            if line.startswith("continuous ") and "skipped" not in line]
+    assert [int(r[1]) for r in rows] == [2, 4]
+    gpus = {int(r[1]): int(r[3]) for r in rows}
+    best = min(gpus.values())
+    assert f"= {best} GPU(s)" in out
 
 
 @pytest.mark.parametrize("args, message", [

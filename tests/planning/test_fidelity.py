@@ -27,10 +27,13 @@ ALLOWED = {
     ("cb_longoutput_over", "output_throughput"): 0.15,
     ("cb_longprompt_near", "e2e_p50"): 0.17,
     ("cb_longprompt_near", "e2e_p99"): 0.14,
-    ("static_conv_b32", "output_throughput"): 0.23,
-    ("static_conv_b32", "ttft_p50"): 0.78,
-    ("static_conv_b32", "e2e_p50"): 0.25,
-    ("static_conv_b32", "e2e_p99"): 0.38,
+    ("static_conv_b8", "output_throughput"): 0.28,
+    ("static_conv_b8", "ttft_p50"): 0.45,
+    ("static_conv_b8", "e2e_p50"): 0.30,
+    ("static_conv_b8", "e2e_p99"): 0.33,
+    ("static_conv_b32", "ttft_p50"): 0.27,
+    ("static_conv_b32", "e2e_p50"): 0.30,
+    ("static_conv_b32", "e2e_p99"): 0.24,
 }
 
 
