@@ -85,9 +85,15 @@ def measure_one(spec: dict) -> dict:
     s = run.summary
     return {"wall_s": wall_s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "completed": s["completed"], "rejected": s["rejected"], "num_steps": s["num_steps"],
-            "rows": run.result.recorder.num_rows, "max_waiting": s["max_waiting"],
+            "rows": _rows(run.result.recorder), "max_waiting": s["max_waiting"],
             "throughput": s["request_throughput"], "sim_duration_s": s["duration"],
             "p50_ttft_ms": s["median_ttft_ms"], "busy": s["gpu_busy_fraction"]}
+
+
+def _rows(recorder) -> int:
+    # older Recorders (before the packed rows) have no num_rows: count a column instead
+    rows = getattr(recorder, "num_rows", None)
+    return rows if rows is not None else len(recorder.steps["steps"])
 
 
 def _profiled(table, scenario, cost_model) -> dict:

@@ -97,9 +97,12 @@ class DecodingSet:
             heapq.heappop(heap)
         return self.step
 
-    def pop_finished(self, last_step: int) -> list[Request]:
+    def pop_finished(self, last_step: int) -> list[Request] | tuple[()]:
         """Members whose last token comes at or before decode step ``last_step``."""
-        heap, done = self._finish_heap, []
+        heap = self._finish_heap
+        if not heap or heap[0][0] > last_step:  # the usual case: nobody finishes
+            return ()
+        done = []
         while heap and heap[0][0] <= last_step:
             _, _, epoch, request = heapq.heappop(heap)
             if request.decode_epoch == epoch and request.decode_start_step >= 0:

@@ -126,7 +126,11 @@ class Replica:
             if batch.ignores_arrivals:
                 horizon_s = math.inf
             return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
-        swap_tokens = prefill_tokens = 0
+        return self._begin_single_step(batch, now_s)
+
+    def _begin_single_step(self, batch: Batch, now_s: float) -> float:
+        kv, decoding = self.kv, self.decoding
+        swap_tokens = prefill_tokens = new_blocks = 0
         for victim in batch.preempt:
             swap_tokens += self._preempt(victim)
         chunks = []
@@ -136,17 +140,19 @@ class Replica:
                 self._admit(request, now_s)
                 swap_tokens += request.swapped_tokens
                 request.swapped_tokens = 0
-            need = self.kv.blocks_for(request.num_computed_tokens + tokens) - request.kv_blocks
+            cached = request.num_computed_tokens
+            need = kv.blocks_for(cached + tokens) - request.kv_blocks
             if need > 0:
-                self.kv.allocate(need)
+                new_blocks += need
                 request.kv_blocks += need
-            chunks.append((tokens, request.num_computed_tokens))
+            chunks.append((tokens, cached))
         decode_count = context_sum = context_max = 0
         if batch.decode and decoding.count:
-            self.kv.allocate(decoding.blocks_needed())
+            new_blocks += decoding.blocks_needed()
             decode_count = decoding.count
             context_sum = decoding.context_sum()
             context_max = decoding.longest_context()
+        kv.allocate(new_blocks)  # at once: nothing is released between these allocations
         shape = batch.shape
         if shape is None:
             shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)
@@ -168,7 +174,9 @@ class Replica:
         limit = decoding.next_finish_step() - step + 1
         if max_steps is not None and max_steps < limit:
             limit = max_steps
-        limit = steps_with_blocks(decoding.phase_counts, step, limit, members, self.kv.free_blocks)
+        free_blocks = self.kv.free_blocks
+        if members * (limit // decoding.block_size + 1) > free_blocks:  # else every step fits
+            limit = steps_with_blocks(decoding.phase_counts, step, limit, members, free_blocks)
         shape = batch.shape
         if shape is None:
             count, total = members, decoding.offset_sum + members * step  # the context sum
@@ -249,7 +257,7 @@ class Replica:
             sampled += self._finish_decode(end_s, None)
         for request, tokens in batch.prefill:
             request.num_computed_tokens += tokens
-            if request.num_computed_tokens == request.num_tokens:
+            if request.num_computed_tokens == request.prompt_tokens + request.num_generated:
                 sampled += 1
                 self._sample_after_prefill(request, end_s)
         self.recorder.sampled(self._step_row, sampled, self.policy.slots)

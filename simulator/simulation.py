@@ -111,9 +111,10 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
     policy = replica.policy
     chain = max_run_steps is None
     now_s = env.now
+    routed = -1  # arrivals routed when horizon_s was last asked: it changes only with them
     while True:
         batch = policy.schedule(replica, now_s)
-        if batch.is_idle:
+        if not (batch.decode or batch.prefill or batch.preempt):  # Batch.is_idle, inlined
             wake = wakeups[replica.index] = env.event()
             if batch.wake_at_s is not None:
                 yield wake | env.timeout(max(0.0, batch.wake_at_s - env.now))
@@ -122,7 +123,9 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
             wakeups[replica.index] = None
             now_s = env.now
             continue
-        horizon_s = arrivals.horizon_s(replica.index)
+        if arrivals.position != routed:
+            routed = arrivals.position
+            horizon_s = arrivals.horizon_s(replica.index)
         end_s = now_s + replica.begin_step(batch, now_s, horizon_s, max_run_steps)
         if chain and end_s < horizon_s:
             replica.finish_step(batch, end_s)
