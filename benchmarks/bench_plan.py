@@ -30,8 +30,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from traces.arrivals import rate_curve_arrivals  # noqa: E402
-from traces.default import default_length_models, default_trace  # noqa: E402
+from batchsim.traces.arrivals import rate_curve_arrivals  # noqa: E402
+from batchsim.traces.default import default_length_models, default_trace  # noqa: E402
 
 SLO = "ttft_p99=2s,tpot_p99=100ms"
 PEAK_RATES_PER_S = (3.0, 3.5, 4.0, 5.0, 6.0, 7.5, 9.0, 8.0, 6.5, 5.0, 4.0, 3.5)
@@ -62,7 +62,7 @@ def peak_trace(path: Path, seed: int = 0) -> int:
 def run_case(name: str, trace_args: list[str], repeats: int) -> dict:
     """Run one plan command ``repeats`` times; return timings and the answer lines."""
     _, extra = CASES[name]
-    command = [sys.executable, "-m", "cli.main", "plan", "--slo", SLO,
+    command = [sys.executable, "-m", "batchsim.cli.main", "plan", "--slo", SLO,
                "--gpu-cost-per-hour", "3.50", *trace_args, *extra]
     shown = " ".join(["batchsim", *command[3:]])
     if trace_args:  # the trace lives in a temporary folder: show its file name only

@@ -22,8 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from traces.default import default_trace  # noqa: E402
-from traces.load import load_trace  # noqa: E402
+from batchsim.traces.default import default_trace  # noqa: E402
+from batchsim.traces.load import load_trace  # noqa: E402
 
 
 def write_azure_csv(path: Path, rows: int, seed: int) -> None:

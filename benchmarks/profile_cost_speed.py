@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from simulator.profile_cost import load_profile_cost_model
-from simulator.step import StepShape
+from batchsim.simulator.profile_cost import load_profile_cost_model
+from batchsim.simulator.step import StepShape
 
 
 def main() -> None:

@@ -6,10 +6,10 @@ Run: PYTHONPATH=. python benchmarks/profile_vs_step_logs.py   (output committed 
 import math
 from pathlib import Path
 
-from planning.records import load_record
-from planning.step_logs import compare_decode_steps
-from simulator.profile_cost import load_profile_cost_model
-from simulator.profile_format import read_steps
+from batchsim.planning.records import load_record
+from batchsim.planning.step_logs import compare_decode_steps
+from batchsim.simulator.profile_cost import load_profile_cost_model
+from batchsim.simulator.profile_format import read_steps
 
 DIAG = Path("records/diagnostics/h200-2026-11-24")
 PROFILES = ("h200-llama-3-8b-engine", str(DIAG / "engine-dense-decodes"), str(DIAG / "engine-record-config"),

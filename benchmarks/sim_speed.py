@@ -46,9 +46,9 @@ def build(source: str, n: int, policy: str, replicas: int, rate: float, cost: st
           seed: int = 0):
     """(requests table, scenario, cost model) for one measurement; arrivals at ``rate``/s."""
     from benchmarks.workloads import MODELS, make_table
-    from planning.costs import build_cost_model
-    from planning.scenario import Scenario
-    from simulator.config import ServingConfig
+    from batchsim.planning.costs import build_cost_model
+    from batchsim.planning.scenario import Scenario
+    from batchsim.simulator.config import ServingConfig
 
     table = make_table(source, n, seed)
     table["arrival_s"] = table["arrival_s"] / rate if rate > 0 else 0.0
@@ -60,7 +60,7 @@ def build(source: str, n: int, policy: str, replicas: int, rate: float, cost: st
 
 def replay(table, scenario, cost_model):
     """The timed span: table -> requests -> simulation -> summary (planning.run_scenario)."""
-    from planning.scenario import run_scenario
+    from batchsim.planning.scenario import run_scenario
 
     return run_scenario(scenario, table, cost_model)
 

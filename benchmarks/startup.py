@@ -2,7 +2,7 @@
 
 Usage (from the repository root): ``python -m benchmarks.startup [--runs 5]``
 
-Each run is a fresh interpreter executing ``python -m cli.main replay`` (what the ``batchsim``
+Each run is a fresh interpreter executing ``python -m batchsim.cli.main replay`` (what the ``batchsim``
 script runs), timed from start to exit: imports, default trace, simulation, summary and the
 printed report. A second part times the same steps inside one process, to say which part of a
 run is imports, trace generation, simulation, summary and report.
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-REPLAY = [sys.executable, "-m", "cli.main", "replay"]
+REPLAY = [sys.executable, "-m", "batchsim.cli.main", "replay"]
 
 
 def whole_runs(runs: int) -> list[float]:
@@ -31,11 +31,11 @@ def whole_runs(runs: int) -> list[float]:
 PHASES = """
 import time
 t0 = time.perf_counter()
-import cli.main
-from cli.report import format_report
-from planning.scenario import Scenario, run_scenario
-from traces.default import default_trace
-import simulator.summary
+import batchsim.cli.main
+from batchsim.cli.report import format_report
+from batchsim.planning.scenario import Scenario, run_scenario
+from batchsim.traces.default import default_trace
+import batchsim.simulator.summary
 t1 = time.perf_counter()
 table = default_trace(seed=0)
 t2 = time.perf_counter()

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.arrivals import gamma_arrivals
-from traces.default import INTERARRIVAL_CV, default_length_models
+from batchsim.traces.arrivals import gamma_arrivals
+from batchsim.traces.default import INTERARRIVAL_CV, default_length_models
 
 ROOT = Path(__file__).resolve().parents[1]
 # the shared folder sits next to the main checkout; a worktree one level deeper finds it too

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
+from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
                  validate_cmd)
 
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,

@@ -17,14 +17,14 @@ import os
 import sys
 import time
 
-from cli.replay import add_scenario_flags, load_table, scenario_from_args
+from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
 POLICIES = ("static", "continuous", "chunked")
 
 
 def register(subparsers) -> None:
     """Add the plan subcommand."""
-    from traces.cli_options import add_trace_options
+    from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
         "plan", help="fewest replicas (GPUs) that meet an SLO over a trace",
@@ -54,9 +54,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Plan each requested policy and print the report (or JSON)."""
-    from cli.plan_report import format_comparison, format_plan, plan_record
-    from planning.plan import PlanOptions
-    from planning.slo import parse_slo
+    from batchsim.cli.plan_report import format_comparison, format_plan, plan_record
+    from batchsim.planning.plan import PlanOptions
+    from batchsim.planning.slo import parse_slo
 
     if not args.slo:
         raise ValueError("plan needs --slo, e.g. --slo ttft_p99=2s,tpot_p99=100ms")
@@ -113,8 +113,8 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     """
     from concurrent.futures import ProcessPoolExecutor
 
-    from planning.plan import plan_capacity
-    from planning.scenario import with_overrides
+    from batchsim.planning.plan import plan_capacity
+    from batchsim.planning.scenario import with_overrides
 
     workers = max(1, workers)
     scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})

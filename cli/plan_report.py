@@ -1,9 +1,9 @@
 """Plain-text and JSON renderings of a capacity plan."""
 from __future__ import annotations
 
-from planning.costs import describe_cost_model
-from planning.pricing import autoscaling, fleet_cost
-from planning.slo import format_duration, format_slo
+from batchsim.planning.costs import describe_cost_model
+from batchsim.planning.pricing import autoscaling, fleet_cost
+from batchsim.planning.slo import format_duration, format_slo
 
 WIDTH = 78
 EVIDENCE_ROWS = (

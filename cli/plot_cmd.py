@@ -48,7 +48,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Build the figure for ``args.kind`` and write it."""
-    from plots.save import save_figure
+    from batchsim.plots.save import save_figure
 
     figure = _FIGURES[args.kind](args)
     paths = save_figure(figure, args.out, args.kind)
@@ -90,14 +90,14 @@ def read_replay(directory: str) -> tuple:
 
 
 def _throughput(args):
-    from plots.throughput import throughput_vs_batch
+    from batchsim.plots.throughput import throughput_vs_batch
 
     return throughput_vs_batch(read_results(_one_input(args, "results file")), x=args.x)
 
 
 def _latency(args):
-    from planning.slo import parse_slo
-    from plots.latency import latency_vs_rate
+    from batchsim.planning.slo import parse_slo
+    from batchsim.plots.latency import latency_vs_rate
 
     slo_s = {}
     for objective in parse_slo(args.slo) if args.slo else ():
@@ -115,8 +115,8 @@ def _labels(summaries: list[dict], inputs: list[str]) -> list[str]:
 
 
 def _cdf(args):
-    from plots.latency import latency_cdfs
-    from plots.save import scenario_title
+    from batchsim.plots.latency import latency_cdfs
+    from batchsim.plots.save import scenario_title
 
     if not args.inputs:
         raise ValueError("cdf needs one or more replay --out directories")
@@ -127,12 +127,12 @@ def _cdf(args):
 
 
 def _timeline(args):
-    from plots.save import scenario_title
-    from plots.slots import first_admitted
-    from plots.timeline import slot_timeline
+    from batchsim.plots.save import scenario_title
+    from batchsim.plots.slots import first_admitted
+    from batchsim.plots.timeline import slot_timeline
 
     if not args.inputs:
-        from planning.timeline_demo import demo_runs
+        from batchsim.planning.timeline_demo import demo_runs
         return slot_timeline(demo_runs(args.seed), "llama-3-8b on h200 (roofline), demo trace")
     runs = [read_replay(d) for d in args.inputs]
     labels = _labels([s for _, _, s in runs], args.inputs)
@@ -148,8 +148,8 @@ def _timeline(args):
 
 
 def _kv_queue(args):
-    from plots.save import scenario_title
-    from plots.usage import kv_and_queue
+    from batchsim.plots.save import scenario_title
+    from batchsim.plots.usage import kv_and_queue
 
     _, steps, summary = read_replay(_one_input(args, "replay --out directory"))
     context = f"{summary.get('policy', '')}, {scenario_title(summary)}"

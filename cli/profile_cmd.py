@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from profiler.options import add_profile_arguments
-from simulator import profile_report
-from simulator.hardware import GPUS
-from simulator.profile_cost import load_profile_cost_model
+from batchsim.profiler.options import add_profile_arguments
+from batchsim.simulator import profile_report
+from batchsim.simulator.hardware import GPUS
+from batchsim.simulator.profile_cost import load_profile_cost_model
 
 
 def register(subparsers) -> None:
@@ -34,7 +34,7 @@ def run_profile(args: argparse.Namespace) -> int:
     """Profile a model (needs torch; a CUDA GPU for meaningful numbers)."""
     if not args.out or not (args.model or args.config):
         raise ValueError("profile needs --out and one of --model or --config (or: batchsim profile show PATH)")
-    from profiler.run import profile  # torch is imported only when profiling
+    from batchsim.profiler.run import profile  # torch is imported only when profiling
     profile(args, log=print)
     return 0
 

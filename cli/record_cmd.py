@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from profiler.record_args import EXAMPLE, add_record_arguments
+from batchsim.profiler.record_args import EXAMPLE, add_record_arguments
 
 
 def register(subparsers) -> None:
@@ -20,11 +20,11 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Record the run(s); torch and transformers load only here."""
-    from profiler.record_args import check_record_arguments
+    from batchsim.profiler.record_args import check_record_arguments
 
     check_record_arguments(args)
     try:
-        from profiler import recorder
+        from batchsim.profiler import recorder
     except ImportError as error:
         raise ValueError(f"batchsim record needs torch and transformers ({error})") from None
     failures = recorder.run_from_args(args, lambda line: print(line, file=sys.stderr, flush=True))

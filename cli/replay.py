@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from cli.report import format_report
+from batchsim.cli.report import format_report
 
 SERVING_FLAGS = (
     ("--policy", str, "static | continuous | chunked (default continuous)"),
@@ -42,7 +42,7 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
 
 def scenario_from_args(args):
     """The scenario the flags (over an optional YAML file) describe."""
-    from planning.scenario import Scenario, load_scenario, with_overrides
+    from batchsim.planning.scenario import Scenario, load_scenario, with_overrides
 
     scenario = load_scenario(args.config) if args.config else Scenario()
     overrides = {name: getattr(args, name, None) for name in (
@@ -58,7 +58,7 @@ def load_table(args, scenario):
 
     Returns the canonical table and a one-line description for the report.
     """
-    from traces.cli_options import load_from_args
+    from batchsim.traces.cli_options import load_from_args
 
     args.trace, args.seed = scenario.trace, scenario.seed
     loaded = load_from_args(args)
@@ -71,7 +71,7 @@ def load_table(args, scenario):
 
 def register(subparsers) -> None:
     """Add the replay subcommand."""
-    from traces.cli_options import add_trace_options
+    from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
         "replay", help="replay a trace through simulated replicas",
@@ -86,9 +86,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the replay and print the report."""
-    from planning.costs import describe_cost_model
-    from planning.scenario import run_scenario
-    from simulator.export import write_outputs
+    from batchsim.planning.costs import describe_cost_model
+    from batchsim.planning.scenario import run_scenario
+    from batchsim.simulator.export import write_outputs
 
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)

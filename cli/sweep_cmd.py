@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from cli.replay import add_scenario_flags, load_table, scenario_from_args
+from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
 SHOWN = (("output_throughput", "out tok/s", "{:,.0f}"), ("p99_ttft_ms", "P99 TTFT ms", "{:,.1f}"),
          ("p99_tpot_ms", "P99 TPOT ms", "{:,.1f}"), ("p99_e2el_ms", "P99 E2E ms", "{:,.0f}"),
@@ -28,7 +28,7 @@ SHOWN = (("output_throughput", "out tok/s", "{:,.0f}"), ("p99_ttft_ms", "P99 TTF
 
 def register(subparsers) -> None:
     """Add the sweep subcommand."""
-    from traces.cli_options import add_trace_options
+    from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
         "sweep", help="replay a grid of settings in parallel into one results table",
@@ -51,8 +51,8 @@ def run(args) -> int:
     """Build the grid, run it, write the table and print one line per point."""
     from tqdm import tqdm
 
-    from planning.grid import SweepGrid, grid_from_sets, load_grid
-    from planning.sweep import SweepTask, check_points, run_sweep, write_results
+    from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid
+    from batchsim.planning.sweep import SweepTask, check_points, run_sweep, write_results
 
     grids = [grid_from_sets(args.set)] if args.set else []
     if args.grid:
@@ -69,7 +69,7 @@ def run(args) -> int:
               disable=None) as bar:
         done = lambda index: bar.update(1)  # noqa: E731
         if args.ray:
-            from planning.sweep_ray import run_sweep_ray
+            from batchsim.planning.sweep_ray import run_sweep_ray
             frame = run_sweep_ray(tasks, None if args.ray == "local" else args.ray, done)
         else:
             frame = run_sweep(tasks, args.workers, done)
@@ -86,7 +86,7 @@ def run(args) -> int:
 
 def _tables(args, base, points):
     """The trace of every point; each distinct (trace, seed) is loaded once."""
-    from planning.sweep import point_scenario
+    from batchsim.planning.sweep import point_scenario
 
     cache: dict = {}
     tables = []

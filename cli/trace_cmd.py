@@ -9,15 +9,15 @@ from dataclasses import asdict
 
 import numpy as np
 
-from traces import arrivals
-from traces.canonical import write_canonical
-from traces.cli_options import add_trace_options, load_from_args
-from traces.errors import TraceError
-from traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
+from batchsim.traces import arrivals
+from batchsim.traces.canonical import write_canonical
+from batchsim.traces.cli_options import add_trace_options, load_from_args
+from batchsim.traces.errors import TraceError
+from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
                             UniformLengths)
-from traces.load import load_trace
-from traces.stats import describe
-from traces.synth import parse_component, synthesize
+from batchsim.traces.load import load_trace
+from batchsim.traces.stats import describe
+from batchsim.traces.synth import parse_component, synthesize
 
 EXAMPLES = """examples:
   batchsim trace stats AzureLLMInferenceTrace_conv.csv

@@ -31,9 +31,9 @@ def format_table(rows: list[dict]) -> str:
 
 def run(args) -> int:
     """Validate each record and print its table."""
-    from planning.costs import describe_cost_model
-    from planning.records import load_record
-    from planning.validate import compare
+    from batchsim.planning.costs import describe_cost_model
+    from batchsim.planning.records import load_record
+    from batchsim.planning.validate import compare
 
     all_rows = []
     for path in args.records:
@@ -61,8 +61,8 @@ def run(args) -> int:
 def _write_figure(comparison, out: Path) -> None:
     import numpy as np
 
-    from plots.validation import validation_cdfs
-    from simulator.summary import request_table
+    from batchsim.plots.validation import validation_cdfs
+    from batchsim.simulator.summary import request_table
 
     reqs = [r for r in comparison.record.data["requests"] if r["token_times"]]
     arrival = np.array([r["arrival"] for r in reqs])

@@ -25,10 +25,10 @@ against batch size, latency against load, and what chunked prefill does to inter
 when long prompts arrive."""),
     ("code", """%matplotlib inline
 import pandas as pd
-from planning.scenario import Scenario
-from planning.story import offline_batch, throughput_table, long_prompt_trace, itl_with_long_prompts
-from simulator.profile_cost import bundled_profiles, default_profile_name
-from traces.default import default_trace
+from batchsim.planning.scenario import Scenario
+from batchsim.planning.story import offline_batch, throughput_table, long_prompt_trace, itl_with_long_prompts
+from batchsim.simulator.profile_cost import bundled_profiles, default_profile_name
+from batchsim.traces.default import default_trace
 
 pd.set_option("display.precision", 2)
 PROFILE_13B = default_profile_name("h200", "llama-2-13b")
@@ -79,7 +79,7 @@ for name, frame in (("H200 profile", h200), ("A100 roofline", a100)):
   ShareGPT's outputs are longer, which favours continuous batching further."""),
     ("md", "## Slot occupancy: the elevator picture"),
     ("code", """from planning.timeline_demo import demo_runs
-from plots.timeline import slot_timeline
+from batchsim.plots.timeline import slot_timeline
 
 slot_timeline(demo_runs(seed=0))"""),
     ("md", """## Throughput against batch size
@@ -88,7 +88,7 @@ Static batching's throughput flattens as the batch grows (stragglers and padding
 continuous batching keeps climbing toward what the hardware can do. Offline batch of 600
 requests on the default Llama-3-8B H200 profile."""),
     ("code", """from planning.sweep import sweep_frame
-from plots.throughput import throughput_vs_batch
+from batchsim.plots.throughput import throughput_vs_batch
 
 limits = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 points = [{"policy": p, "batch_size": b, "max_num_seqs": b} for p in ("static", "continuous") for b in limits]
@@ -127,14 +127,14 @@ import pandas as pd
 from pathlib import Path
 import tempfile
 
-from planning.plan import PlanOptions, plan_capacity
-from planning.pricing import autoscaling, fleet_cost
-from planning.scenario import Scenario, with_overrides
-from planning.slo import parse_slo
-from traces.arrivals import rate_curve_arrivals
-from traces.default import default_trace
-from traces.load import load_trace
-from traces.stats import describe
+from batchsim.planning.plan import PlanOptions, plan_capacity
+from batchsim.planning.pricing import autoscaling, fleet_cost
+from batchsim.planning.scenario import Scenario, with_overrides
+from batchsim.planning.slo import parse_slo
+from batchsim.traces.arrivals import rate_curve_arrivals
+from batchsim.traces.default import default_trace
+from batchsim.traces.load import load_trace
+from batchsim.traces.stats import describe
 
 pd.set_option("display.precision", 2)"""),
     ("md", """## The trace

@@ -6,11 +6,11 @@ analytic model. With no profile given, a bundled profile for the same GPU and mo
 """
 from __future__ import annotations
 
-from simulator.hardware import get_gpu
-from simulator.profile_cost import default_profile_name, load_profile_cost_model
-from simulator.models import get_model
-from simulator.roofline import RooflineCostModel
-from simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.profile_cost import default_profile_name, load_profile_cost_model
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
 
 ROOFLINE = "roofline"
 

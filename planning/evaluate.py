@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planning.costs import build_cost_model
-from planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
-from planning.scenario import Scenario, prepare
-from planning.slo import meets
-from planning.split import compact, merge_results, round_robin_shares
-from simulator.simulation import simulate
-from simulator.summary import Slo, summarize
-from simulator.workload import requests_from_table
+from batchsim.planning.costs import build_cost_model
+from batchsim.planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
+from batchsim.planning.scenario import Scenario, prepare
+from batchsim.planning.slo import meets
+from batchsim.planning.split import compact, merge_results, round_robin_shares
+from batchsim.simulator.simulation import simulate
+from batchsim.simulator.summary import Slo, summarize
+from batchsim.simulator.workload import requests_from_table
 
 
 @dataclass(frozen=True)

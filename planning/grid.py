@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from planning.scenario import Scenario
-from simulator.config import ServingConfig
+from batchsim.planning.scenario import Scenario
+from batchsim.simulator.config import ServingConfig
 
 SWEEP_ONLY = {"rate_scale": "float", "batch": "int"}
 

@@ -10,8 +10,8 @@ only fires when the percentile must exceed its limit.
 """
 from __future__ import annotations
 
-from planning.slo import violations_needed
-from simulator.request import FINISHED
+from batchsim.planning.slo import violations_needed
+from batchsim.simulator.request import FINISHED
 
 
 class ObjectivesFailed(Exception):

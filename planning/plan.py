@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
-from planning.scenario import Scenario
-from planning.search import fewest_meeting, highest_meeting_scale
-from planning.slo import format_slo
-from planning.windows import split_windows
+from batchsim.planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
+from batchsim.planning.scenario import Scenario
+from batchsim.planning.search import fewest_meeting, highest_meeting_scale
+from batchsim.planning.slo import format_slo
+from batchsim.planning.windows import split_windows
 
 
 @dataclass(frozen=True)

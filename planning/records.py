@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.record_format import validate_record
+from batchsim.traces.record_format import validate_record
 
 
 @dataclass

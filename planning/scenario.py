@@ -11,12 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from planning.costs import build_cost_model
-from policies import policy_class
-from simulator.config import SERVING_FIELDS, ServingConfig
-from simulator.simulation import ReplicaSetup, SimulationResult, simulate
-from simulator.summary import Slo, summarize
-from simulator.workload import requests_from_table
+from batchsim.planning.costs import build_cost_model
+from batchsim.policies import policy_class
+from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
+from batchsim.simulator.summary import Slo, summarize
+from batchsim.simulator.workload import requests_from_table
 
 
 @dataclass(frozen=True)

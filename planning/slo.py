@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from simulator.summary import parse_seconds
+from batchsim.simulator.summary import parse_seconds
 
 METRICS = {"ttft": "ttft", "tpot": "tpot", "e2e": "e2el", "e2el": "e2el"}
 PERCENTILES = (50, 90, 99)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.kv_cache import BlockManager
-from simulator.metrics import STEP_COLUMNS
-from simulator.request import Request
-from simulator.simulation import ReplicaSetup, SimulationResult, simulate
-from simulator.workload import requests_from_table
+from batchsim.simulator.kv_cache import BlockManager
+from batchsim.simulator.metrics import STEP_COLUMNS
+from batchsim.simulator.request import Request
+from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
+from batchsim.simulator.workload import requests_from_table
 
 _TIMES = ("first_token_s", "finish_s", "admitted_s", "last_token_s")
 

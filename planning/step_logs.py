@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from planning.records import Record
-from simulator.step import StepShape
+from batchsim.planning.records import Record
+from batchsim.simulator.step import StepShape
 
 DECODE_BINS = ((1, 3), (3, 8), (8, 16), (16, 64))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planning.scenario import Scenario, run_scenario, with_overrides
+from batchsim.planning.scenario import Scenario, run_scenario, with_overrides
 
 # Published figures (tokens/s): Llama 2 13B on an A100 80GB serving ShareGPT (seed article 000).
 SEED_TABLE = {
@@ -68,7 +68,7 @@ def throughput_table(base: Scenario, table: pd.DataFrame, cost_model=None) -> pd
 def _max_len(base: Scenario, cost_model) -> int:
     if base.serving.max_model_len:
         return base.serving.max_model_len
-    from planning.costs import build_cost_model
+    from batchsim.planning.costs import build_cost_model
     model = (cost_model or build_cost_model(base.gpu, base.model, base.profile)).model
     return model.max_position_embeddings
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from planning.grid import scenario_overrides
-from planning.scenario import Scenario, prepare, run_scenario, with_overrides
+from batchsim.planning.grid import scenario_overrides
+from batchsim.planning.scenario import Scenario, prepare, run_scenario, with_overrides
 
 
 @dataclass(frozen=True)

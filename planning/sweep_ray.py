@@ -8,16 +8,35 @@ Each distinct trace is put in Ray's object store once and shared by the points t
 """
 from __future__ import annotations
 
+import importlib
+import os
+import tempfile
 from dataclasses import replace
 
+import batchsim
 
-def _packages() -> list:
-    import planning
-    import policies
-    import simulator
-    import traces
+# what a sweep point imports on a worker
+SUBPACKAGES = ("planning", "policies", "simulator", "traces")
 
-    return [planning, policies, simulator, traces]
+
+def _package_dir(staging: str) -> str:
+    """A copy of the whole ``batchsim`` package under ``staging``, for Ray's ``py_modules``.
+
+    The subpackages live beside the ``batchsim`` folder in a source checkout (pyproject maps
+    them in), so the folder alone is not the package: assemble it as an install would.
+    """
+    import shutil
+
+    target = os.path.join(staging, "batchsim")
+    shutil.copytree(os.path.dirname(batchsim.__file__), target,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in SUBPACKAGES:
+        module = importlib.import_module(f"batchsim.{name}")
+        source = os.path.dirname(module.__file__)
+        destination = os.path.join(target, name)
+        if not os.path.exists(destination):
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
 
 
 def run_sweep_ray(tasks: list, address: str | None = None, on_done=None,
@@ -27,13 +46,14 @@ def run_sweep_ray(tasks: list, address: str | None = None, on_done=None,
         import ray
     except ImportError:
         raise ValueError("--ray needs Ray: pip install 'batchsim[ray]'") from None
-    from planning.sweep import results_frame, run_point
+    from batchsim.planning.sweep import results_frame, run_point
 
     started_here = not ray.is_initialized()
+    staging = tempfile.TemporaryDirectory(prefix="batchsim-ray-")
     if started_here:
         ray.init(address=address, num_cpus=num_cpus if address is None else None,
                  include_dashboard=False, log_to_driver=False,
-                 runtime_env={"py_modules": _packages()})
+                 runtime_env={"py_modules": [_package_dir(staging.name)]})
     try:
         remote_point = ray.remote(lambda task, table: run_point(replace(task, table=table)))
         shared: dict[int, object] = {}
@@ -56,3 +76,4 @@ def run_sweep_ray(tasks: list, address: str | None = None, on_done=None,
     finally:
         if started_here:
             ray.shutdown()
+        staging.cleanup()

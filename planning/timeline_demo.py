@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planning.scenario import Scenario, run_scenario
-from simulator.config import ServingConfig
-from simulator.export import requests_frame
+from batchsim.planning.scenario import Scenario, run_scenario
+from batchsim.simulator.config import ServingConfig
+from batchsim.simulator.export import requests_frame
 
 DEMO_REQUESTS = 36
 DEMO_RATE_PER_S = 6.0

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planning.records import Record
-from planning.scenario import Scenario, ScenarioRun, run_scenario
-from simulator.config import ServingConfig
-from simulator.hardware import GPUS
-from simulator.models import MODELS, ModelSpec
-from simulator.profile_cost import default_profile_name
-from simulator.summary import request_table, weighted_percentile
+from batchsim.planning.records import Record
+from batchsim.planning.scenario import Scenario, ScenarioRun, run_scenario
+from batchsim.simulator.config import ServingConfig
+from batchsim.simulator.hardware import GPUS
+from batchsim.simulator.models import MODELS, ModelSpec
+from batchsim.simulator.profile_cost import default_profile_name
+from batchsim.simulator.summary import request_table, weighted_percentile
 
 # Profile modes that run steps the way each recorded engine does, best first: the CB engine's own
 # step loop; generate() runs a plain eager forward on padded batches.

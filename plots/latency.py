@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from plots.save import scenario_title
-from plots.throughput import POLICY_STYLE, policy_style
+from batchsim.plots.save import scenario_title
+from batchsim.plots.throughput import POLICY_STYLE, policy_style
 
 CDF_METRICS = (("ttft_s", "TTFT", 1.0, "s"), ("tpot_s", "TPOT", 1000.0, "ms"),
                ("e2e_s", "E2E latency", 1.0, "s"))

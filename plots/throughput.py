@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from plots.save import scenario_title
+from batchsim.plots.save import scenario_title
 
 POLICY_STYLE = {"static": ("tab:red", "s"), "continuous": ("tab:blue", "o"),
                 "chunked": ("tab:green", "^")}

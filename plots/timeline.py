@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from plots.slots import assign_slots
+from batchsim.plots.slots import assign_slots
 
 PADDING_COLOUR = "0.85"
 

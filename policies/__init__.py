@@ -3,9 +3,9 @@
 Each policy also has ``slots`` (its batch capacity, for slot utilization) and
 ``admission_error(request)`` (a reason it can never serve the request, or None).
 """
-from policies.chunked import ChunkedPrefillPolicy
-from policies.continuous import ContinuousPolicy
-from policies.static import StaticPolicy
+from batchsim.policies.chunked import ChunkedPrefillPolicy
+from batchsim.policies.continuous import ContinuousPolicy
+from batchsim.policies.static import StaticPolicy
 
 POLICIES = {
     "static": StaticPolicy,

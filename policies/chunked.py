@@ -9,8 +9,8 @@ one budget's worth of work.
 """
 from __future__ import annotations
 
-from policies.continuous import preempt_for_decode
-from simulator.step import Batch
+from batchsim.policies.continuous import preempt_for_decode
+from batchsim.simulator.step import Batch
 
 IDLE = Batch()
 DECODE = Batch(decode=True)  # shared: the replica only reads batches

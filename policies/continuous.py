@@ -8,7 +8,7 @@ step lacks blocks, the most recently admitted running requests are preempted unt
 """
 from __future__ import annotations
 
-from simulator.step import Batch
+from batchsim.simulator.step import Batch
 
 IDLE = Batch()
 DECODE = Batch(decode=True)  # shared: the replica only reads batches

@@ -9,7 +9,7 @@ padded KV (rows x blocks for the longest prompt plus the longest output) fits in
 """
 from __future__ import annotations
 
-from simulator.step import Batch, StepShape
+from batchsim.simulator.step import Batch, StepShape
 
 IDLE = Batch()
 

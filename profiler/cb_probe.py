@@ -5,7 +5,7 @@ Drives the engine's batch processor from the main thread (no background thread) 
 times a plain HF decode step with a DynamicCache at the same context length. Prints tables
 (this is a diagnostic command, run by hand on the GPU):
 
-    python3 -m profiler.cb_probe --prompt 5000 --steps 20
+    python3 -m batchsim.profiler.cb_probe --prompt 5000 --steps 20
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import torch
 from transformers import DynamicCache
 from transformers.generation.continuous_batching.requests import RequestState
 
-from profiler.hf_cb_run import CbKnobs, open_manager, resolved_config
-from profiler.hf_model import build_model, random_prompts
-from simulator.models import ModelSpec, get_model
+from batchsim.profiler.hf_cb_run import CbKnobs, open_manager, resolved_config
+from batchsim.profiler.hf_model import build_model, random_prompts
+from batchsim.simulator.models import ModelSpec, get_model
 
 
 class _Counter(logging.Handler):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention.bias import causal_lower_right
 
-from simulator.models import ModelSpec
+from batchsim.simulator.models import ModelSpec
 
 
 class DecoderLayer(nn.Module):

@@ -12,10 +12,10 @@ from collections import Counter
 
 import torch
 
-from profiler.dense_model import DenseLlama
-from profiler.grid import GridPoint
-from profiler.timing import GpuInterval, summarize, synchronize
-from simulator.profile_format import StepRecord
+from batchsim.profiler.dense_model import DenseLlama
+from batchsim.profiler.grid import GridPoint
+from batchsim.profiler.timing import GpuInterval, summarize, synchronize
+from batchsim.simulator.profile_format import StepRecord
 
 
 class DenseRunner:

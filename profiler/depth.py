@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from simulator.profile_format import StepRecord
+from batchsim.simulator.profile_format import StepRecord
 
 
 @dataclass(frozen=True)

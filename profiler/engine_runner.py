@@ -21,9 +21,9 @@ import torch
 from transformers import ContinuousBatchingConfig, GenerationConfig
 from transformers.generation.continuous_batching.requests import RequestStatus
 
-from profiler.grid import GridPoint
-from profiler.timing import GpuInterval, summarize
-from simulator.profile_format import StepRecord
+from batchsim.profiler.grid import GridPoint
+from batchsim.profiler.timing import GpuInterval, summarize
+from batchsim.simulator.profile_format import StepRecord
 
 RESOLVED_FIELDS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
                    "max_blocks_per_request", "scheduler_type", "use_cuda_graph", "use_async_batching",

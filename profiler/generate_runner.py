@@ -24,11 +24,11 @@ import time
 import numpy as np
 import torch
 
-from profiler.dense_runner import record_for
-from profiler.grid import GridPoint
-from profiler.hf_static_run import generate_batch
-from profiler.timing import GpuInterval
-from simulator.profile_format import StepRecord
+from batchsim.profiler.dense_runner import record_for
+from batchsim.profiler.grid import GridPoint
+from batchsim.profiler.hf_static_run import generate_batch
+from batchsim.profiler.timing import GpuInterval
+from batchsim.simulator.profile_format import StepRecord
 
 DECODES_PER_CALL = 3
 

@@ -15,9 +15,9 @@ from time import perf_counter, sleep
 import torch
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
-from profiler.cb_steps import StepRecorder
-from traces.record_format import make_request_entry, relative_times
-from profiler.trace_csv import TraceRow
+from batchsim.profiler.cb_steps import StepRecorder
+from batchsim.traces.record_format import make_request_entry, relative_times
+from batchsim.profiler.trace_csv import TraceRow
 
 
 # Warm-up burst: enough to run prefill, mixed and decode steps once, short enough to cost seconds.

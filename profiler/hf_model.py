@@ -10,7 +10,7 @@ import torch
 import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from simulator.models import ModelSpec
+from batchsim.simulator.models import ModelSpec
 
 
 def llama_config(spec: ModelSpec) -> LlamaConfig:

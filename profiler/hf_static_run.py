@@ -15,8 +15,8 @@ from time import perf_counter, sleep
 import torch
 from transformers.generation.streamers import BaseStreamer
 
-from traces.record_format import make_request_entry, relative_times, static_token_times
-from profiler.trace_csv import TraceRow
+from batchsim.traces.record_format import make_request_entry, relative_times, static_token_times
+from batchsim.profiler.trace_csv import TraceRow
 
 PAD_ID = 0
 

@@ -9,7 +9,7 @@ KINDS = ("prefill", "decode", "skewed", "mixed")
 
 
 def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``batchsim profile`` and ``python -m profiler.run``."""
+    """Options shared by ``batchsim profile`` and ``python -m batchsim.profiler.run``."""
     parser.add_argument("--model", help="catalog model name (llama-3-8b, llama-2-13b, ...)")
     parser.add_argument("--config", help="a local Hugging Face config.json instead of --model")
     parser.add_argument("--dtype", choices=DTYPES, default="bf16")

@@ -1,4 +1,4 @@
-"""Command-line flags of the recorder, shared by ``batchsim record`` and ``python3 -m profiler.recorder``.
+"""Command-line flags of the recorder, shared by ``batchsim record`` and ``python3 -m batchsim.profiler.recorder``.
 
 Pure argparse (no torch), so the CLI can build its parser without importing the GPU stack.
 """
@@ -9,7 +9,7 @@ import argparse
 EXAMPLE = """example:
   batchsim record --trace records/cases/cb_conv_light.csv --engine hf_cb \\
       --max-batch-tokens 512 --num-blocks 2048 --case cb_conv_light --out records/cb_conv_light.json
-  python3 -m profiler.recorder --plan records/cases/plan.json --out-dir out/records
+  python3 -m batchsim.profiler.recorder --plan records/cases/plan.json --out-dir out/records
 """
 
 

@@ -1,6 +1,6 @@
 """Record runs of a real serving engine replaying traces at their arrival times (issue #5).
 
-``python3 -m profiler.recorder --trace T.csv --engine hf_cb --out run.json`` builds the model with
+``python3 -m batchsim.profiler.recorder --trace T.csv --engine hf_cb --out run.json`` builds the model with
 random bf16 weights on the GPU, replays the trace and writes one record (format in
 ``traces.record_format``; times in seconds from the run start). ``--plan`` runs several cases
 back to back with the model built once. Imports torch/transformers.
@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from time import perf_counter
 
-from profiler.hf_cb_run import CbKnobs, replay_cb
-from profiler.hf_model import build_model, environment, model_config_fields, random_prompts
-from profiler.hf_static_run import replay_static
-from profiler.record_args import EXAMPLE, add_record_arguments, check_record_arguments
-from traces.record_format import validate_record
-from profiler.trace_csv import read_trace_csv
-from simulator.models import get_model
+from batchsim.profiler.hf_cb_run import CbKnobs, replay_cb
+from batchsim.profiler.hf_model import build_model, environment, model_config_fields, random_prompts
+from batchsim.profiler.hf_static_run import replay_static
+from batchsim.profiler.record_args import EXAMPLE, add_record_arguments, check_record_arguments
+from batchsim.traces.record_format import validate_record
+from batchsim.profiler.trace_csv import read_trace_csv
+from batchsim.simulator.models import get_model
 
 WARM_REQUESTS = 32  # warm prompts drawn (each engine uses the first few)
 CB_KNOBS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
@@ -86,7 +86,7 @@ def _load_plan(path: str) -> tuple[str, list[dict]]:
 
 
 def _report(log, case: str, record: dict, took_s: float) -> None:
-    from traces.record_format import run_summary
+    from batchsim.traces.record_format import run_summary
     try:
         validate_record(record)
         verdict = "valid"
@@ -138,14 +138,14 @@ def run_single(args: argparse.Namespace, log) -> int:
 
 
 def run_from_args(args: argparse.Namespace, log) -> int:
-    """Entry shared by ``batchsim record`` and ``python3 -m profiler.recorder``."""
+    """Entry shared by ``batchsim record`` and ``python3 -m batchsim.profiler.recorder``."""
     check_record_arguments(args)
     return run_plan(args, log) if args.plan else run_single(args, log)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Plain runner: ``python3 -m profiler.recorder ...``."""
-    parser = argparse.ArgumentParser(prog="python3 -m profiler.recorder", epilog=EXAMPLE,
+    """Plain runner: ``python3 -m batchsim.profiler.recorder ...``."""
+    parser = argparse.ArgumentParser(prog="python3 -m batchsim.profiler.recorder", epilog=EXAMPLE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      description="Record engine runs replaying traces on the GPU.")
     add_record_arguments(parser)

@@ -1,4 +1,4 @@
-"""Profile a model on one device and write the profile (``python -m profiler.run`` or ``batchsim profile``).
+"""Profile a model on one device and write the profile (``python -m batchsim.profiler.run`` or ``batchsim profile``).
 
 Builds the model with random weights (our ``DenseLlama`` for cuda-graph mode, the Hugging Face
 model for engine mode and for eager mode, which times ``generate`` as the static-batching engine
@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from profiler.dense_model import build_dense_model
-from profiler.dense_runner import DenseRunner
-from profiler.depth import DepthPlan, check_errors, full_depth_rows, time_point
-from profiler.environment import GpuMonitor, host_link_bytes_per_s, host_speed_stamp, memory_facts, software_stamp
-from profiler.grid import build_grid, build_static_grid
-from profiler.options import add_profile_arguments, parse_engine_options
-from simulator.models import ModelSpec, get_model
-from simulator.profile_cost import fit_summary
-from simulator.profile_format import write_depth_rows, write_profile
-from simulator.tensor_parallel import shard_spec
+from batchsim.profiler.dense_model import build_dense_model
+from batchsim.profiler.dense_runner import DenseRunner
+from batchsim.profiler.depth import DepthPlan, check_errors, full_depth_rows, time_point
+from batchsim.profiler.environment import GpuMonitor, host_link_bytes_per_s, host_speed_stamp, memory_facts, software_stamp
+from batchsim.profiler.grid import build_grid, build_static_grid
+from batchsim.profiler.options import add_profile_arguments, parse_engine_options
+from batchsim.simulator.models import ModelSpec, get_model
+from batchsim.simulator.profile_cost import fit_summary
+from batchsim.simulator.profile_format import write_depth_rows, write_profile
+from batchsim.simulator.tensor_parallel import shard_spec
 
 TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 EAGER_MAX_KV_TOKENS = 33_000  # generate's padded batches: B x P up to 32 x 1024, 8 x 4096, 4 x 8192
@@ -107,7 +107,7 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
 
 
 def _engine_setup(args, spec, device, env):
-    from profiler.engine_runner import EngineRunner  # needs transformers' continuous batching
+    from batchsim.profiler.engine_runner import EngineRunner  # needs transformers' continuous batching
     model = build_hf_model(spec, device, TORCH_DTYPES[args.dtype])
     memory = _memory(model, device, spec)  # before the engine takes its KV cache
     runner = EngineRunner(model, args.repeats, args.warmup, overrides=parse_engine_options(args.engine_option),
@@ -125,8 +125,8 @@ def _engine_setup(args, spec, device, env):
 
 
 def _eager_setup(args, spec, device, env):
-    from profiler.generate_runner import GenerateRunner
-    from profiler.hf_model import build_model
+    from batchsim.profiler.generate_runner import GenerateRunner
+    from batchsim.profiler.hf_model import build_model
     model = build_model(spec, device=str(device), dtype=TORCH_DTYPES[args.dtype])
     memory = _memory(model, device, spec)
     env["attn_implementation"] = "sdpa (generate, DynamicCache, left-padded batches)"
@@ -206,7 +206,7 @@ def _meta(args, spec, env, memory, engine, link, steps, elapsed_s) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point on the device: parse options, profile, log to stdout."""
-    parser = argparse.ArgumentParser(prog="python -m profiler.run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m batchsim.profiler.run", description=__doc__)
     add_profile_arguments(parser)
     args = parser.parse_args(argv)
     profile(args, log=lambda line: print(line, flush=True))

@@ -5,7 +5,7 @@ of the members' recorded lengths, runs ``generate`` on them twice (cold: the fir
 shape; warm: the second) for a few steps, and prints one JSON line per batch with the record's and
 this host's prefill-plus-first-token time and median decode step. Run by hand on the GPU:
 
-    python3 -m profiler.static_probe records/static_conv_b8.json:2 records/static_conv_b32.json:1 --steps 40
+    python3 -m batchsim.profiler.static_probe records/static_conv_b8.json:2 records/static_conv_b32.json:1 --steps 40
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from profiler.hf_model import build_model, random_prompts
-from profiler.hf_static_run import generate_batch
-from simulator.models import get_model
+from batchsim.profiler.hf_model import build_model, random_prompts
+from batchsim.profiler.hf_static_run import generate_batch
+from batchsim.simulator.models import get_model
 
 
 def record_batch(path: str, index: int) -> dict:
@@ -48,7 +48,7 @@ def probe(model, batch: dict, steps: int, seed: int = 0) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``RECORD:BATCH`` pairs, probe each, print JSON lines."""
-    parser = argparse.ArgumentParser(prog="python -m profiler.static_probe", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m batchsim.profiler.static_probe", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("batches", nargs="+", metavar="RECORD:BATCH")
     parser.add_argument("--steps", type=int, default=40)

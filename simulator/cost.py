@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.step import StepShape
+from batchsim.simulator.step import StepShape
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from simulator.cost import decode_run_times_s
+from batchsim.simulator.cost import decode_run_times_s
 
 # How a run is priced (crossovers measured on the roofline and profile cost models): up to
 # SCALAR_STEPS steps one scalar call per step; up to LIST_STEPS one vectorized call, with the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 
-from simulator.request import Request
+from batchsim.simulator.request import Request
 
 
 class DecodingSet:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.metrics import STEP_COLUMNS
-from simulator.simulation import SimulationResult
-from simulator.summary import request_table
+from batchsim.simulator.metrics import STEP_COLUMNS
+from batchsim.simulator.simulation import SimulationResult
+from batchsim.simulator.summary import request_table
 
 
 def requests_frame(result: SimulationResult) -> pd.DataFrame:

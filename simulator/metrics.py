@@ -12,7 +12,7 @@ from array import array
 
 import numpy as np
 
-from simulator.request import Request
+from batchsim.simulator.request import Request
 
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator import profile_fit
-from simulator.cost import MemoryFacts
-from simulator.models import ModelSpec
-from simulator.profile_format import read_meta, read_steps, write_profile
-from simulator.step import StepShape
+from batchsim.simulator import profile_fit
+from batchsim.simulator.cost import MemoryFacts
+from batchsim.simulator.models import ModelSpec
+from batchsim.simulator.profile_format import read_meta, read_steps, write_profile
+from batchsim.simulator.step import StepShape
 
 PROFILES_PACKAGE_DIR = ("data", "profiles")
 
 
 def _profiles_root() -> Path:
-    return Path(str(resources.files("simulator").joinpath(*PROFILES_PACKAGE_DIR)))
+    return Path(str(resources.files("batchsim.simulator").joinpath(*PROFILES_PACKAGE_DIR)))
 
 
 DEFAULT_PROFILE = "h200-llama-3-8b-cuda-graph"

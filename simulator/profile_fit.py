@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.profile_format import StepRecord
+from batchsim.simulator.profile_format import StepRecord
 
 FORMS = {
     "per-sequence": (),

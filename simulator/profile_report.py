@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from simulator.hardware import GPUS, GpuSpec
-from simulator.profile_cost import ProfileCostModel
+from batchsim.simulator.hardware import GPUS, GpuSpec
+from batchsim.simulator.profile_cost import ProfileCostModel
 
 
 def gpu_for(model: ProfileCostModel, name: str | None) -> GpuSpec | None:

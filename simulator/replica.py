@@ -16,14 +16,14 @@ from collections import deque
 
 import numpy as np
 
-from simulator.cost import decode_run_times_s
-from simulator.decode_run import (blocks_for_steps, drain_plan, run_step_times,
+from batchsim.simulator.cost import decode_run_times_s
+from batchsim.simulator.decode_run import (blocks_for_steps, drain_plan, run_step_times,
                                   steps_with_blocks)
-from simulator.decoding_set import DecodingSet
-from simulator.kv_cache import BlockManager
-from simulator.metrics import Recorder
-from simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
-from simulator.step import Batch, StepShape
+from batchsim.simulator.decoding_set import DecodingSet
+from batchsim.simulator.kv_cache import BlockManager
+from batchsim.simulator.metrics import Recorder
+from batchsim.simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
+from batchsim.simulator.step import Batch, StepShape
 
 
 class Replica:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.cost import MemoryFacts
-from simulator.hardware import GpuSpec
-from simulator.models import ModelSpec
-from simulator.step import StepShape
+from batchsim.simulator.cost import MemoryFacts
+from batchsim.simulator.hardware import GpuSpec
+from batchsim.simulator.models import ModelSpec
+from batchsim.simulator.step import StepShape
 
 COMPUTE_EFFICIENCY = 0.70
 MEMORY_EFFICIENCY = 0.85

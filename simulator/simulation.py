@@ -14,11 +14,11 @@ from typing import Callable, Sequence
 
 import simpy
 
-from simulator.kv_cache import BlockManager
-from simulator.metrics import Recorder
-from simulator.replica import Replica
-from simulator.request import FINISHED, REJECTED, Request
-from simulator.router import make_router
+from batchsim.simulator.kv_cache import BlockManager
+from batchsim.simulator.metrics import Recorder
+from batchsim.simulator.replica import Replica
+from batchsim.simulator.request import FINISHED, REJECTED, Request
+from batchsim.simulator.router import make_router
 
 
 @dataclass

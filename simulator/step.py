@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.request import Request
+from batchsim.simulator.request import Request
 
 
 @dataclass(frozen=True, slots=True)

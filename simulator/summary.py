@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.request import FINISHED
-from simulator.simulation import SimulationResult
-from simulator.weighted import weighted_percentiles, weighted_stats
+from batchsim.simulator.request import FINISHED
+from batchsim.simulator.simulation import SimulationResult
+from batchsim.simulator.weighted import weighted_percentiles, weighted_stats
 
 PERCENTILES = (50.0, 90.0, 99.0)
 

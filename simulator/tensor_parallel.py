@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from simulator.cost import MemoryFacts, decode_run_times_s
-from simulator.models import ModelSpec
-from simulator.step import StepShape
+from batchsim.simulator.cost import MemoryFacts, decode_run_times_s
+from batchsim.simulator.models import ModelSpec
+from batchsim.simulator.step import StepShape
 
 LINK_EFFICIENCY = 0.80  # NCCL bus bandwidth reaches ~80% of the NVLink datasheet rate
 ALLREDUCE_LATENCY_S = 8e-6  # small-message all-reduce latency over NVLink, per call

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.request import Request
+from batchsim.simulator.request import Request
 
 
 def requests_from_table(table) -> list[Request]:

@@ -1,10 +1,10 @@
 """Builders shared by the tests: requests, a hand-computable cost model, a one-call simulator."""
 from __future__ import annotations
 
-from simulator.cost import MemoryFacts
-from simulator.request import Request
-from simulator.simulation import ReplicaSetup, simulate
-from simulator.step import StepShape
+from batchsim.simulator.cost import MemoryFacts
+from batchsim.simulator.request import Request
+from batchsim.simulator.simulation import ReplicaSetup, simulate
+from batchsim.simulator.step import StepShape
 
 
 def make_requests(prompts, outputs, arrivals=None) -> list[Request]:

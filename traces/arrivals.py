@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
-from traces.readers.csvio import iter_chunks
-from traces.rows import RowChecker, parse_float
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.csvio import iter_chunks
+from batchsim.traces.rows import RowChecker, parse_float
 
 
 def gamma_arrivals(rate_per_s: float, cv: float, rng: np.random.Generator, *,

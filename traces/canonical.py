@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
-from traces.rows import RowChecker, check_positive
+from batchsim.traces.errors import TraceError
+from batchsim.traces.rows import RowChecker, check_positive
 
 REQUIRED_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + ("request_id", "prefix_block_ids")

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from traces import transforms
-from traces.canonical import LoadedTrace
-from traces.default import SOURCE, default_trace
-from traces.detect import FORMATS
-from traces.errors import TraceError
-from traces.load import load_trace
+from batchsim.traces import transforms
+from batchsim.traces.canonical import LoadedTrace
+from batchsim.traces.default import SOURCE, default_trace
+from batchsim.traces.detect import FORMATS
+from batchsim.traces.errors import TraceError
+from batchsim.traces.load import load_trace
 
 
 def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--model") -> None:

@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from traces.arrivals import gamma_arrivals
-from traces.quantile_lengths import QuantileMatchedLength
+from batchsim.traces.arrivals import gamma_arrivals
+from batchsim.traces.quantile_lengths import QuantileMatchedLength
 
 RATE_PER_S = 5.53
 INTERARRIVAL_CV = 1.09

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from traces.errors import TraceError
-from traces.readers.csvio import read_header
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.csvio import read_header
 
 FORMATS = {
     "canonical": "CSV or Parquet: arrival_s,prompt_tokens,output_tokens[,request_id]",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
+from batchsim.traces.errors import TraceError
 
 
 @dataclass(frozen=True)

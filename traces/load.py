@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traces.canonical import LoadedTrace
-from traces.detect import check_format, detect_format
-from traces.errors import TraceError
-from traces.readers.azure import read_azure
-from traces.readers.burstgpt import read_burstgpt
-from traces.readers.canonical import read_canonical
-from traces.readers.mooncake import read_mooncake
-from traces.readers.sharegpt import read_length_csv, read_sharegpt
-from traces.readers.vllm_result import read_vllm_result
-from traces.transforms import spread_ties as spread_equal_arrivals
+from batchsim.traces.canonical import LoadedTrace
+from batchsim.traces.detect import check_format, detect_format
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.azure import read_azure
+from batchsim.traces.readers.burstgpt import read_burstgpt
+from batchsim.traces.readers.canonical import read_canonical
+from batchsim.traces.readers.mooncake import read_mooncake
+from batchsim.traces.readers.sharegpt import read_length_csv, read_sharegpt
+from batchsim.traces.readers.vllm_result import read_vllm_result
+from batchsim.traces.transforms import spread_ties as spread_equal_arrivals
 
 __all__ = ["LoadedTrace", "load_trace"]
 

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
+from batchsim.traces.errors import TraceError
 
 
 class RowChecker:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
-from traces.lengths import FixedLengths, UniformLengths
+from batchsim.traces.errors import TraceError
+from batchsim.traces.lengths import FixedLengths, UniformLengths
 
 
 def synthesize(arrival_s: np.ndarray, lengths, rng: np.random.Generator) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
+from batchsim.traces.errors import TraceError
 
 
 def spread_ties(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from cli.main import main
+from batchsim.cli.main import main
 
 
 def call(capsys, *args):

@@ -1,5 +1,5 @@
 """``batchsim profile show`` and the profile command's argument errors."""
-from cli.main import main
+from batchsim.cli.main import main
 
 
 def test_show_prints_environment_error_and_overhead(capsys, tmp_path):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from cli.main import main
+from batchsim.cli.main import main
 
 
 def replay(capsys, *args):

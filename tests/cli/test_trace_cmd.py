@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from cli.main import main
-from traces.load import load_trace
+from batchsim.cli.main import main
+from batchsim.traces.load import load_trace
 
 AZURE = """TIMESTAMP,ContextTokens,GeneratedTokens
 2023-11-16 18:15:46.0,100,10

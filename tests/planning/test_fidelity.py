@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from planning.records import load_record
-from planning.validate import compare
+from batchsim.planning.records import load_record
+from batchsim.planning.validate import compare
 
 RECORDS = sorted((Path(__file__).resolve().parents[2] / "records").glob("*.json"))
 METRICS = ("output_throughput", "e2e_p50", "e2e_p99", "ttft_p50")

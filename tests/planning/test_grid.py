@@ -1,7 +1,7 @@
 """Sweep grids: typed values, cartesian points, YAML axes and fixed settings, clear errors."""
 import pytest
 
-from planning.grid import SweepGrid, grid_from_sets, load_grid, parse_set, scenario_overrides
+from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid, parse_set, scenario_overrides
 
 
 def test_set_flags_are_typed_by_their_field():

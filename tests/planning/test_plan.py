@@ -4,12 +4,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from planning.plan import PlanOptions, plan_capacity
-from planning.pricing import autoscaling, fleet_cost
-from planning.scenario import Scenario, run_scenario, with_overrides
-from planning.slo import meets, parse_slo
-from planning.windows import split_windows
-from simulator.step import StepShape
+from batchsim.planning.plan import PlanOptions, plan_capacity
+from batchsim.planning.pricing import autoscaling, fleet_cost
+from batchsim.planning.scenario import Scenario, run_scenario, with_overrides
+from batchsim.planning.slo import meets, parse_slo
+from batchsim.planning.windows import split_windows
+from batchsim.simulator.step import StepShape
 from tests.planning.traces import poisson_trace, two_phase_trace
 
 SLO = parse_slo("ttft_p99=1s,tpot_p99=20ms")

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from planning.search import fewest_meeting, highest_meeting_scale
+from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 
 
 class Counting:

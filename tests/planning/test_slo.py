@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planning.evaluate import Evaluator
-from planning.scenario import Scenario, run_scenario, with_overrides
-from planning.slo import Objective, meets, parse_slo, violations_needed
+from batchsim.planning.evaluate import Evaluator
+from batchsim.planning.scenario import Scenario, run_scenario, with_overrides
+from batchsim.planning.slo import Objective, meets, parse_slo, violations_needed
 from tests.planning.traces import poisson_trace
 
 

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from planning.scenario import Scenario, prepare, with_overrides
-from planning.split import round_robin_shares, simulate_round_robin
-from simulator.export import requests_frame, steps_frame
-from simulator.simulation import simulate
-from simulator.summary import summarize
-from simulator.workload import requests_from_table
+from batchsim.planning.scenario import Scenario, prepare, with_overrides
+from batchsim.planning.split import round_robin_shares, simulate_round_robin
+from batchsim.simulator.export import requests_frame, steps_frame
+from batchsim.simulator.simulation import simulate
+from batchsim.simulator.summary import summarize
+from batchsim.simulator.workload import requests_from_table
 from tests.planning.traces import poisson_trace
 
 

@@ -1,8 +1,8 @@
 """Decode-only steps of a recorded step log against a cost model (hand-built log and model)."""
 import pytest
 
-from planning.records import Record
-from planning.step_logs import compare_decode_steps, decode_steps
+from batchsim.planning.records import Record
+from batchsim.planning.step_logs import compare_decode_steps, decode_steps
 
 COLUMNS = ["t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
            "q_padded", "kv_tokens", "kv_padded", "n_new_tokens"]

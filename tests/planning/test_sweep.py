@@ -4,9 +4,9 @@ import multiprocessing
 import pandas as pd
 import pytest
 
-from planning.grid import grid_from_sets
-from planning.scenario import Scenario, run_scenario, with_overrides
-from planning.sweep import SweepTask, check_points, flatten_summary, run_sweep, write_results
+from batchsim.planning.grid import grid_from_sets
+from batchsim.planning.scenario import Scenario, run_scenario, with_overrides
+from batchsim.planning.sweep import SweepTask, check_points, flatten_summary, run_sweep, write_results
 from tests.planning.traces import poisson_trace
 
 BASE = Scenario(profile="roofline")
@@ -66,7 +66,7 @@ def test_bad_point_is_named_before_anything_runs():
 
 def test_ray_sweep_equals_serial(table):
     pytest.importorskip("ray")
-    from planning.sweep_ray import run_sweep_ray
+    from batchsim.planning.sweep_ray import run_sweep_ray
 
     tasks = tasks_for(["policy=static,continuous", "rate_scale=1,2"], table)
     done = []

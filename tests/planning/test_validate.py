@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from planning.records import Record, check_record, load_record
-from planning.validate import compare, real_metrics, serving_for
-from simulator.hardware import get_gpu
-from simulator.models import get_model
-from simulator.roofline import RooflineCostModel
-from simulator.step import StepShape
+from batchsim.planning.records import Record, check_record, load_record
+from batchsim.planning.validate import compare, real_metrics, serving_for
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.step import StepShape
 
 MODEL = get_model("llama-3-8b")
 

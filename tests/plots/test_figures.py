@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plots.latency import latency_cdfs, latency_vs_rate
-from plots.save import save_figure
-from plots.throughput import throughput_vs_batch
-from plots.timeline import slot_timeline
-from plots.usage import kv_and_queue
+from batchsim.plots.latency import latency_cdfs, latency_vs_rate
+from batchsim.plots.save import save_figure
+from batchsim.plots.throughput import throughput_vs_batch
+from batchsim.plots.timeline import slot_timeline
+from batchsim.plots.usage import kv_and_queue
 
 
 def sweep_frame():

@@ -1,7 +1,7 @@
 """Slot assignment from per-request times, checked against hand-drawn occupancy."""
 import pandas as pd
 
-from plots.slots import assign_slots, first_admitted
+from batchsim.plots.slots import assign_slots, first_admitted
 
 
 def requests(rows):

@@ -1,7 +1,7 @@
 """Each policy's admission and budget rules, observed step by step."""
 import pytest
 
-from policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
 from tests.helpers import LinearCost, RecordingPolicy, make_requests, run
 
 

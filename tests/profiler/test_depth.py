@@ -1,8 +1,8 @@
 """Reduced-depth scaling: the line through timed depths, evaluated at full depth (hand-computed)."""
 import pytest
 
-from profiler.depth import DepthPlan, check_errors, check_indices, scale_to_depth
-from simulator.profile_format import StepRecord
+from batchsim.profiler.depth import DepthPlan, check_errors, check_indices, scale_to_depth
+from batchsim.simulator.profile_format import StepRecord
 
 
 def _record(wall_s: float, gpu_s: float | None = None, status: str = "ok") -> StepRecord:

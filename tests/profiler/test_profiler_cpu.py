@@ -6,11 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from profiler.grid import build_grid, build_static_grid  # noqa: E402
-from profiler.options import add_profile_arguments  # noqa: E402
-from profiler.run import profile  # noqa: E402
-from simulator.profile_cost import load_profile_cost_model  # noqa: E402
-from simulator.profile_format import read_depth_rows, read_meta, read_steps  # noqa: E402
+from batchsim.profiler.grid import build_grid, build_static_grid  # noqa: E402
+from batchsim.profiler.options import add_profile_arguments  # noqa: E402
+from batchsim.profiler.run import profile  # noqa: E402
+from batchsim.simulator.profile_cost import load_profile_cost_model  # noqa: E402
+from batchsim.simulator.profile_format import read_depth_rows, read_meta, read_steps  # noqa: E402
 
 TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
         "num_key_value_heads": 2, "vocab_size": 256, "max_position_embeddings": 512}

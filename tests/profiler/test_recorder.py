@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traces.record_format import (make_request_entry, relative_times, round_time, run_summary,
+from batchsim.traces.record_format import (make_request_entry, relative_times, round_time, run_summary,
                                     static_token_times, validate_record)
-from profiler.trace_csv import TraceRow, read_trace_csv, write_trace_csv
+from batchsim.profiler.trace_csv import TraceRow, read_trace_csv, write_trace_csv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -182,7 +182,7 @@ def test_committed_records_are_valid():
 def test_static_replay_bookkeeping_with_torch():
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from profiler.hf_static_run import StepClock
+    from batchsim.profiler.hf_static_run import StepClock
 
     clock = StepClock()
     clock.put(torch.zeros(2, 5))  # the prompt

@@ -7,14 +7,14 @@ the full-depth measurements.
 import numpy as np
 import pytest
 
-from planning.costs import build_cost_model
-from profiler.depth import check_errors
-from simulator import profile_fit
-from simulator.models import get_model
-from simulator.profile_cost import load_profile_cost_model, resolve_profile_path
-from simulator.profile_format import read_depth_rows, read_meta, read_steps
-from simulator.step import StepShape
-from simulator.tensor_parallel import TensorParallelCostModel, shard_spec
+from batchsim.planning.costs import build_cost_model
+from batchsim.profiler.depth import check_errors
+from batchsim.simulator import profile_fit
+from batchsim.simulator.models import get_model
+from batchsim.simulator.profile_cost import load_profile_cost_model, resolve_profile_path
+from batchsim.simulator.profile_format import read_depth_rows, read_meta, read_steps
+from batchsim.simulator.step import StepShape
+from batchsim.simulator.tensor_parallel import TensorParallelCostModel, shard_spec
 
 PROFILES = {4: "h200-llama-3-70b-tp4-cuda-graph", 8: "h200-llama-3-70b-tp8-cuda-graph"}
 FULL = 80

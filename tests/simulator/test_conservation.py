@@ -3,9 +3,9 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
-from simulator.export import requests_frame, steps_frame
-from simulator.summary import summarize
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.simulator.export import requests_frame, steps_frame
+from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
 
 

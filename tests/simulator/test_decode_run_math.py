@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.decode_run import blocks_for_steps, drain_plan, steps_with_blocks
+from batchsim.simulator.decode_run import blocks_for_steps, drain_plan, steps_with_blocks
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,11 +3,11 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
-from simulator.hardware import get_gpu
-from simulator.models import get_model
-from simulator.roofline import RooflineCostModel
-from simulator.summary import summarize
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
 
 POLICIES = {

@@ -1,8 +1,8 @@
 """The seed articles' elevator: static batching wastes slots, continuous keeps them full."""
 import pytest
 
-from policies import ContinuousPolicy, StaticPolicy
-from simulator.summary import summarize
+from batchsim.policies import ContinuousPolicy, StaticPolicy
+from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
 
 LENGTHS = [50, 2000, 200, 1500, 75, 640, 333, 1200]

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from simulator.profile_cost import bundled_profiles, load_profile_cost_model
-from simulator.profile_format import StepRecord, write_profile
-from simulator.step import StepShape
+from batchsim.simulator.profile_cost import bundled_profiles, load_profile_cost_model
+from batchsim.simulator.profile_format import StepRecord, write_profile
+from batchsim.simulator.step import StepShape
 
 KV_BYTES = 131072
 META = {"name": "synthetic", "mode": "engine", "dtype": "bf16", "dtype_bytes": 2,
@@ -123,7 +123,7 @@ def test_bundled_profile_reproduces_its_measurements(name):
 
 
 def test_default_profile_follows_gpu_and_model():
-    from simulator.profile_cost import DEFAULT_PROFILE, default_profile_name
+    from batchsim.simulator.profile_cost import DEFAULT_PROFILE, default_profile_name
     assert default_profile_name("h200", "llama-3-8b") == DEFAULT_PROFILE
     assert default_profile_name("a100", "llama-3-8b") is None
     assert default_profile_name("h200", "llama-3-8b", modes=("engine",)) == "h200-llama-3-8b-engine"

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
-from simulator.profile_cost import bundled_profiles, load_profile_cost_model
-from simulator.step import StepShape
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.simulator.profile_cost import bundled_profiles, load_profile_cost_model
+from batchsim.simulator.step import StepShape
 from tests.helpers import make_requests, run
 
 

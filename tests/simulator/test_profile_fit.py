@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from simulator import profile_fit
-from simulator.profile_format import StepRecord
+from batchsim.simulator import profile_fit
+from batchsim.simulator.profile_format import StepRecord
 
 
 def test_nnls_matches_unconstrained_solution_when_it_is_positive():

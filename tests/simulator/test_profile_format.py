@@ -1,7 +1,7 @@
 """Profile files: round trip, and one-line errors naming the file, line and field."""
 import pytest
 
-from simulator.profile_format import StepRecord, format_chunks, parse_chunks, read_meta, read_steps, write_profile
+from batchsim.simulator.profile_format import StepRecord, format_chunks, parse_chunks, read_meta, read_steps, write_profile
 
 META = {"name": "t", "mode": "eager", "model": {"name": "m"}, "memory": {}, "environment": {}}
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from simulator.hardware import get_gpu
-from simulator.models import get_model
-from simulator.roofline import RooflineCostModel
-from simulator.step import StepShape
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.step import StepShape
 
 
 @pytest.mark.parametrize("model", ["llama-3-8b", "llama-2-70b", "qwen2.5-7b"])

@@ -1,6 +1,6 @@
 """Routers spread requests as their names say; more replicas never hurt with round-robin."""
-from policies import ContinuousPolicy
-from simulator.summary import summarize
+from batchsim.policies import ContinuousPolicy
+from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
 
 
@@ -11,7 +11,7 @@ def test_round_robin_cycles_through_replicas():
 
 
 def test_routers_say_how_many_arrivals_go_elsewhere_first():
-    from simulator.router import LeastOutstandingRouter, RoundRobinRouter
+    from batchsim.simulator.router import LeastOutstandingRouter, RoundRobinRouter
 
     router = RoundRobinRouter()
     router.choose([None] * 3)  # request 0 went to replica 0; request 1 goes to replica 1

@@ -1,8 +1,8 @@
 """One request alone: its latencies are exactly sums of the cost model's step times."""
 import pytest
 
-from policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
-from simulator.summary import summarize
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
 
 POLICIES = [lambda: StaticPolicy(8), lambda: ContinuousPolicy(256, 8192),

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from policies import ContinuousPolicy
-from simulator.summary import Slo, summarize, weighted_percentile
+from batchsim.policies import ContinuousPolicy
+from batchsim.simulator.summary import Slo, summarize, weighted_percentile
 from tests.helpers import LinearCost, make_requests, run
 
 

@@ -1,11 +1,11 @@
 """Tensor-parallel shards and all-reduce costs from first principles."""
 import pytest
 
-from simulator.hardware import get_gpu
-from simulator.models import get_model
-from simulator.roofline import RooflineCostModel
-from simulator.step import StepShape
-from simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.step import StepShape
+from batchsim.simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
 
 
 def test_a_shard_holds_one_tth_of_weights_and_kv():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from simulator import weighted
-from simulator.weighted import weighted_mean_std, weighted_percentiles
+from batchsim.simulator import weighted
+from batchsim.simulator.weighted import weighted_mean_std, weighted_percentiles
 
 QS = (0.0, 1.0, 50.0, 90.0, 99.0, 100.0)
 

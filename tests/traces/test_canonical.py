@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from traces.canonical import validate_table, write_canonical
-from traces.errors import TraceError
-from traces.load import load_trace
+from batchsim.traces.canonical import validate_table, write_canonical
+from batchsim.traces.errors import TraceError
+from batchsim.traces.load import load_trace
 
 
 def make_table(with_prefix=False) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tests.traces.helpers import write
-from traces.errors import TraceError
-from traces.load import load_trace
+from batchsim.traces.errors import TraceError
+from batchsim.traces.load import load_trace
 
 AZURE_2023 = """TIMESTAMP,ContextTokens,GeneratedTokens
 2023-11-16 18:15:46.6805900,374,44

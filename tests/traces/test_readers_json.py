@@ -6,8 +6,8 @@ import json
 import pytest
 
 from tests.traces.helpers import write
-from traces.errors import TraceError
-from traces.load import load_trace
+from batchsim.traces.errors import TraceError
+from batchsim.traces.load import load_trace
 
 
 def mooncake_lines(*records) -> str:

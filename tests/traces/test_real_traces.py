@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.traces.helpers import shared_file
-from traces.load import load_trace
+from batchsim.traces.load import load_trace
 
 
 def lengths(trace, column):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from traces.stats import describe, prefix_reuse_fraction
+from batchsim.traces.stats import describe, prefix_reuse_fraction
 
 
 def test_stats_by_hand():

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 
 from tests.traces.helpers import write
-from traces.arrivals import (all_at_once, gamma_arrivals, poisson_arrivals, rate_curve_arrivals,
+from batchsim.traces.arrivals import (all_at_once, gamma_arrivals, poisson_arrivals, rate_curve_arrivals,
                              read_rate_csv)
-from traces.default import default_trace
-from traces.errors import TraceError
-from traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
+from batchsim.traces.default import default_trace
+from batchsim.traces.errors import TraceError
+from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
                             UniformLengths)
-from traces.quantile_lengths import QuantileMatchedLength
-from traces.synth import parse_component, synthesize
+from batchsim.traces.quantile_lengths import QuantileMatchedLength
+from batchsim.traces.synth import parse_component, synthesize
 
 
 def gap_stats(arrival):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from traces.errors import TraceError
-from traces.transforms import (clip_to_max_len, limit, sample, scale_rate, spread_ties,
+from batchsim.traces.errors import TraceError
+from batchsim.traces.transforms import (clip_to_max_len, limit, sample, scale_rate, spread_ties,
                                window_index, window_time)
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import LoadedTrace, finish
-from traces.readers.csvio import iter_chunks
-from traces.rows import RowChecker, parse_datetime_ns, parse_int
+from batchsim.traces.canonical import LoadedTrace, finish
+from batchsim.traces.readers.csvio import iter_chunks
+from batchsim.traces.rows import RowChecker, parse_datetime_ns, parse_int
 
 COLUMNS = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
 FIELDS = {"arrival_s": "TIMESTAMP", "prompt_tokens": "ContextTokens",

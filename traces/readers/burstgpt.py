@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import LoadedTrace, finish
-from traces.errors import TraceError
-from traces.readers.csvio import iter_chunks
-from traces.rows import RowChecker, parse_float, parse_int
+from batchsim.traces.canonical import LoadedTrace, finish
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.csvio import iter_chunks
+from batchsim.traces.rows import RowChecker, parse_float, parse_int
 
 COLUMNS = ["Timestamp", "Model", "Request tokens", "Response tokens"]
 FIELDS = {"arrival_s": "Timestamp", "prompt_tokens": "Request tokens",

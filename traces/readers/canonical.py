@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import REQUIRED_COLUMNS, LoadedTrace, finish
-from traces.errors import TraceError
-from traces.readers.csvio import iter_chunks, read_header
-from traces.rows import RowChecker, parse_float, parse_int
+from batchsim.traces.canonical import REQUIRED_COLUMNS, LoadedTrace, finish
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.csvio import iter_chunks, read_header
+from batchsim.traces.rows import RowChecker, parse_float, parse_int
 
 OPTIONAL = ["request_id", "prefix_block_ids", "prefix_block_tokens"]
 FIELDS = {name: name for name in REQUIRED_COLUMNS}

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from traces.errors import TraceError
+from batchsim.traces.errors import TraceError
 
 CHUNK_ROWS = 1_000_000
 _RAGGED = re.compile(r"line (\d+)")

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import LoadedTrace, finish
-from traces.errors import TraceError
-from traces.rows import RowChecker, parse_float, parse_int
+from batchsim.traces.canonical import LoadedTrace, finish
+from batchsim.traces.errors import TraceError
+from batchsim.traces.rows import RowChecker, parse_float, parse_int
 
 BLOCK_TOKENS = 512
 FIELDS = {"arrival_s": "timestamp", "prompt_tokens": "input_length",

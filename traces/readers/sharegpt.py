@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import LoadedTrace, finish
-from traces.errors import TraceError
-from traces.readers.csvio import iter_chunks
-from traces.rows import RowChecker, parse_int
+from batchsim.traces.canonical import LoadedTrace, finish
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.csvio import iter_chunks
+from batchsim.traces.rows import RowChecker, parse_int
 
 HUMAN = {"human", "user"}
 ASSISTANT = {"gpt", "chatgpt", "assistant"}

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traces.canonical import LoadedTrace, finish
-from traces.errors import TraceError
-from traces.readers.sharegpt import NO_TIMES_NOTE
-from traces.rows import RowChecker, parse_int
+from batchsim.traces.canonical import LoadedTrace, finish
+from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.sharegpt import NO_TIMES_NOTE
+from batchsim.traces.rows import RowChecker, parse_int
 
 FIELDS = {"arrival_s": "", "prompt_tokens": "input_lens", "output_tokens": "output_lens"}
 

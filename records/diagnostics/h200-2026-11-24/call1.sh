@@ -9,7 +9,7 @@ python3 -c "import torch, transformers; print(torch.__version__, transformers.__
 run() {  # name, timeout, args...
   local name=$1 limit=$2; shift 2
   echo "=== $name $(date +%T)" | tee -a $LOG
-  timeout $limit python3 -m profiler.run "$@" --out $P/$name 2>&1 | tee -a $LOG
+  timeout $limit python3 -m batchsim.profiler.run "$@" --out $P/$name 2>&1 | tee -a $LOG
   echo "=== $name rc=${PIPESTATUS[0]} $(date +%T)" | tee -a $LOG
   tar cf $OUT/profiles1.tar -C $P .
 }

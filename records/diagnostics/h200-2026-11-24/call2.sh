@@ -8,12 +8,12 @@ LOG=$OUT/log2.txt
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.limit --format=csv | tee $LOG
 python3 -c "import torch; from profiler.environment import host_speed_stamp as h; print('host', h(torch.device('cuda')))" | tee -a $LOG
 echo "=== static probe $(date +%T)" | tee -a $LOG
-timeout 120 python3 -m profiler.static_probe ../records/static_conv_b8.json:0 ../records/static_conv_b8.json:2 \
+timeout 120 python3 -m batchsim.profiler.static_probe ../records/static_conv_b8.json:0 ../records/static_conv_b8.json:2 \
   ../records/static_conv_b8.json:3 ../records/static_conv_b32.json:1 ../records/static_conv_b32.json:2 --steps 40 2>&1 | tee -a $LOG
 run() {  # name, timeout, args...
   local name=$1 limit=$2; shift 2
   echo "=== $name $(date +%T)" | tee -a $LOG
-  timeout $limit python3 -m profiler.run "$@" --out $P/$name 2>&1 | tee -a $LOG
+  timeout $limit python3 -m batchsim.profiler.run "$@" --out $P/$name 2>&1 | tee -a $LOG
   echo "=== $name rc=${PIPESTATUS[0]} $(date +%T)" | tee -a $LOG
   tar cf $OUT/profiles2.tar -C $P .
 }
