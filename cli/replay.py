@@ -88,15 +88,23 @@ def run(args) -> int:
     """Run the replay and print the report."""
     from batchsim.planning.costs import describe_cost_model
     from batchsim.planning.scenario import run_scenario
-    from batchsim.simulator.export import write_outputs
 
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table)
+    sink = None
+    if args.out:
+        from batchsim.simulator.export import OutputSink  # pandas: only when writing tables
+        sink = OutputSink(args.out)
+    try:
+        outcome = run_scenario(scenario, table, sink=sink)
+    except BaseException:
+        if sink is not None:
+            sink.abandon()
+        raise
     for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
         print(f"batchsim: warning: {warning}", file=sys.stderr)
-    if args.out:
-        write_outputs(outcome.result, outcome.summary, args.out)
+    if sink is not None:
+        sink.finish(outcome.summary)
     if args.json:
         print(json.dumps(outcome.summary, indent=2, sort_keys=True))
         return 0

@@ -41,6 +41,10 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
         lines.append(_row(f"Mean {name} (ms):", summary[f"mean_{key}_ms"]))
         for p, value in summary[f"percentiles_{key}_ms"]:
             lines.append(_row(f"P{p:g} {name} (ms):", value))
+    if not summary.get("percentiles_exact", True):
+        lines.append(f"Percentiles of {summary['sketched_metrics'].replace(',', ', ')} from "
+                     f"log-bucketed histograms (run too long to keep every value): within "
+                     f"{summary['percentile_relative_error']:.0%} relative error")
     lines.append(_section("Replica"))
     lines += [
         _row("GPU busy fraction:", summary["gpu_busy_fraction"]),

@@ -16,7 +16,8 @@ from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.metrics import Recorder
+from batchsim.simulator.workload import trace_from_table
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,19 @@ def scenario_keys(prepared: Prepared) -> dict:
                 gpus=serving.replicas * serving.tensor_parallel_size)
 
 
-def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
-    """Replay ``table`` (canonical trace) under ``scenario``."""
+def run_scenario(scenario: Scenario, table, cost_model=None, sink=None,
+                 keep_requests: bool | None = None) -> ScenarioRun:
+    """Replay ``table`` (canonical trace) under ``scenario``.
+
+    ``sink`` (an ``export.OutputSink``) receives request and step rows as the run goes;
+    ``keep_requests`` overrides the Recorder's choice between keeping and streaming.
+    """
     prepared = prepare(scenario, cost_model)
     serving = prepared.serving
-    result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
-    summary = summarize(result, Slo.parse(scenario.slo))
+    slo = Slo.parse(scenario.slo)
+    trace = trace_from_table(table)
+    recorder = Recorder(trace, keep_requests, sink, slo)
+    result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder)
+    summary = summarize(result, slo)
     summary.update(scenario_keys(prepared))
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

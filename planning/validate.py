@@ -87,11 +87,10 @@ def simulated_metrics(run: ScenarioRun) -> dict:
     """The same metrics from a simulated run."""
     table = request_table(run.result)
     done = table["finished"]
-    recorder = run.result.recorder
+    itl = run.result.recorder.itl_values()  # exact: a recorded run is far below the sketch size
     return latency_metrics(table["arrival_s"][done], table["first_token_s"][done],
                            table["finish_s"][done], table["output_tokens"][done],
-                           np.frombuffer(recorder.itl_gap_s, dtype=np.float64),
-                           np.frombuffer(recorder.itl_count, dtype=np.int64))
+                           itl.values_s, itl.counts)
 
 
 def model_name(config: dict) -> str:

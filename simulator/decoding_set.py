@@ -76,6 +76,17 @@ class DecodingSet:
         heapq.heappush(self._finish_heap, (last_step, self._serial, request.decode_epoch, request))
         heapq.heappush(self._context_heap, (-offset, self._serial, request.decode_epoch, request))
         self.joined.append(request)
+        if len(self._context_heap) > 2 * self.count + 64:
+            self._drop_stale_contexts()
+
+    def _drop_stale_contexts(self) -> None:
+        # Entries of members that left stay until they reach the top; short contexts under a
+        # long one never do. Rebuilding when stale entries outnumber live ones keeps the heap
+        # (and the finished requests it refers to) proportional to the set, at O(1) amortized.
+        live = [entry for entry in self._context_heap
+                if entry[3].decode_epoch == entry[2] and entry[3].decode_start_step >= 0]
+        heapq.heapify(live)
+        self._context_heap = live
 
     def leave(self, request: Request) -> None:
         """Remove a synced member (finished or preempted)."""

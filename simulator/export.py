@@ -1,7 +1,13 @@
-"""Write a simulation's per-request and per-step tables and its summary to a directory."""
+"""Write a simulation's per-request and per-step tables and its summary to a directory.
+
+``OutputSink`` is handed to a Recorder before the run: request rows (in arrival order) and step
+rows arrive in chunks as the run goes and are appended to temporary files, renamed into place
+only when ``finish`` writes the summary, so a failed run leaves no half-written table.
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,37 +17,85 @@ from batchsim.simulator.metrics import STEP_COLUMNS
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.summary import request_table
 
+FLOAT_FORMAT = "%.9g"
+OUTPUT_NAMES = ("requests.csv", "steps.csv", "summary.json")
 
-def requests_frame(result: SimulationResult) -> pd.DataFrame:
-    """One row per request, with status and reason."""
-    table = request_table(result)
-    frame = pd.DataFrame({
-        "request_id": [r.request_id for r in result.requests],
+
+def requests_chunk_frame(table: dict) -> pd.DataFrame:
+    """Request rows with status and reason, from request-table columns."""
+    finished = table["finished"]
+    return pd.DataFrame({
+        "request_id": table["request_id"],
         "arrival_s": table["arrival_s"], "first_token_s": table["first_token_s"],
         "finish_s": table["finish_s"], "prompt_tokens": table["prompt_tokens"],
         "output_tokens": table["output_tokens"], "ttft_s": table["ttft_s"],
         "tpot_s": table["tpot_s"], "e2e_s": table["e2e_s"], "queue_s": table["queue_s"],
         "preemptions": table["preemptions"],
-        "status": [r.status for r in result.requests],
-        "reason": [r.reason for r in result.requests],
-        "replica": [r.replica for r in result.requests],
+        "status": np.where(finished, "finished", "rejected").astype(object),
+        "reason": table["reason"], "replica": table["replica"],
     })
-    return frame
+
+
+def requests_frame(result: SimulationResult) -> pd.DataFrame:
+    """One row per request, with status and reason."""
+    return requests_chunk_frame(request_table(result))
 
 
 def steps_frame(result: SimulationResult) -> pd.DataFrame:
     """One row per simulated step."""
     steps = result.recorder.steps
-    return pd.DataFrame({name: np.frombuffer(steps[name], dtype=np.float64 if name.endswith("_s")
-                                             else np.int64) for name in STEP_COLUMNS})
+    return pd.DataFrame({name: steps[name] for name in STEP_COLUMNS})
+
+
+class OutputSink:
+    """requests.csv, steps.csv and summary.json in ``directory``, written as the run goes."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.paths = [self.directory / name for name in OUTPUT_NAMES]
+        self._temporary = [path.with_name(f".{path.name}.partial") for path in self.paths]
+        self._handles = [open(path, "w", newline="", encoding="utf-8")
+                         for path in self._temporary[:2]]
+        self._started = [False, False]
+
+    def write_requests(self, table: dict) -> None:
+        """Append request rows (arrival order)."""
+        self._append(0, requests_chunk_frame(table))
+
+    def write_steps(self, columns: dict) -> None:
+        """Append step rows (start order)."""
+        self._append(1, pd.DataFrame({name: columns[name] for name in STEP_COLUMNS}))
+
+    def _append(self, which: int, frame: pd.DataFrame) -> None:
+        frame.to_csv(self._handles[which], index=False, header=not self._started[which],
+                     float_format=FLOAT_FORMAT)
+        self._started[which] = True
+
+    def finish(self, summary: dict) -> list[Path]:
+        """Write the summary and move every file into place; return the paths."""
+        for handle in self._handles:
+            handle.close()
+        self._temporary[2].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        for temporary, path in zip(self._temporary, self.paths):
+            os.replace(temporary, path)
+        return self.paths
+
+    def abandon(self) -> None:
+        """Remove the partial files of a run that failed."""
+        for handle in self._handles:
+            handle.close()
+        for temporary in self._temporary:
+            temporary.unlink(missing_ok=True)
 
 
 def write_outputs(result: SimulationResult, summary: dict, directory: str) -> list[Path]:
-    """Write requests.csv, steps.csv and summary.json; return the paths."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "requests.csv", out / "steps.csv", out / "summary.json"]
-    requests_frame(result).to_csv(paths[0], index=False, float_format="%.9g")
-    steps_frame(result).to_csv(paths[1], index=False, float_format="%.9g")
-    paths[2].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return paths
+    """Write requests.csv, steps.csv and summary.json of a finished run kept in memory."""
+    sink = OutputSink(directory)
+    try:
+        sink.write_requests(request_table(result))
+        sink.write_steps(result.recorder.steps)
+    except BaseException:
+        sink.abandon()
+        raise
+    return sink.finish(summary)

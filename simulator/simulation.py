@@ -19,6 +19,7 @@ from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.replica import Replica
 from batchsim.simulator.request import FINISHED, REJECTED, Request
 from batchsim.simulator.router import make_router
+from batchsim.simulator.workload import TraceColumns
 
 
 @dataclass
@@ -36,25 +37,29 @@ class ReplicaSetup:
 
 @dataclass
 class SimulationResult:
-    """Everything a summary or a CSV export needs."""
+    """Everything a summary or a CSV export needs: the recorder holds the measurements."""
 
-    requests: list[Request]
+    trace: TraceColumns
     recorder: Recorder
     replicas: list[Replica]
     end_s: float
 
 
-def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int = 1,
-             router: str = "round-robin", max_run_steps: int | None = None) -> SimulationResult:
-    """Replay ``requests`` (sorted by arrival) through ``num_replicas`` replicas.
+def simulate(requests: Sequence[Request] | TraceColumns, setup: ReplicaSetup,
+             num_replicas: int = 1, router: str = "round-robin",
+             max_run_steps: int | None = None, recorder: Recorder | None = None) -> SimulationResult:
+    """Replay ``requests`` (Request objects or TraceColumns, sorted by arrival) through
+    ``num_replicas`` replicas.
 
     Runs of identical decode steps advance in one event; ``max_run_steps=1`` steps one at a
-    time (the reference the run mechanism is tested against).
+    time (the reference the run mechanism is tested against). ``recorder`` (built for this
+    trace) chooses streaming and a sink; by default a Recorder that keeps small runs whole.
     """
     if num_replicas < 1:
         raise ValueError("replicas must be at least 1")
+    trace = requests if isinstance(requests, TraceColumns) else TraceColumns.of_requests(requests)
     env = simpy.Environment()
-    recorder = Recorder()
+    recorder = recorder or Recorder(trace)
     replicas = [
         Replica(i, setup.make_policy(), setup.cost_model,
                 BlockManager(setup.kv_blocks, setup.block_size, setup.watermark_blocks),
@@ -65,21 +70,23 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
     router_ = make_router(router)
     for replica in replicas:
         replica.state_observed = router_.reads_state
-    arrivals = _Arrivals(requests, router_, num_replicas)
+    arrivals = _Arrivals(trace, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
-    env.process(_arrive(env, arrivals, replicas, router_, wakeups))
+    env.process(_arrive(env, arrivals, replicas, router_, wakeups, recorder))
     env.run()
     end_s = max([env.now] + [replica.clock_s for replica in replicas])
-    _close_unfinished(requests, recorder, end_s)
-    return SimulationResult(list(requests), recorder, replicas, end_s)
+    _close_unfinished(recorder, end_s)
+    recorder.close()
+    return SimulationResult(trace, recorder, replicas, end_s)
 
 
 class _Arrivals:
     """The trace in arrival order, and when each replica can next receive a request."""
 
-    def __init__(self, requests: Sequence[Request], router, num_replicas: int) -> None:
-        self.requests = requests
+    def __init__(self, trace: TraceColumns, router, num_replicas: int) -> None:
+        self.trace = trace
+        self.arrival_s = trace.arrival_s
         self.router = router
         self.num_replicas = num_replicas
         self.position = 0  # requests before it have been routed
@@ -87,14 +94,18 @@ class _Arrivals:
     def horizon_s(self, replica_index: int) -> float:
         """Arrival time of the next request that may be routed to ``replica_index``."""
         position = self.position + self.router.arrivals_before(replica_index, self.num_replicas)
-        return self.requests[position].arrival_s if position < len(self.requests) else math.inf
+        return self.arrival_s[position] if position < len(self.arrival_s) else math.inf
 
 
-def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
-    for position, request in enumerate(arrivals.requests):
-        delay = request.arrival_s - env.now
+def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, recorder: Recorder):
+    # requests are built as they arrive: the trace stays columns
+    trace, arrival_s = arrivals.trace, arrivals.arrival_s
+    for position in range(len(trace)):
+        delay = arrival_s[position] - env.now
         if delay > 0:
             yield env.timeout(delay)
+        request = trace.request(position)
+        recorder.arrived(request, position)
         index = router.choose(replicas)
         arrivals.position = position + 1
         replicas[index].enqueue(request, env.now)
@@ -136,10 +147,10 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
         replica.finish_step(batch, now_s)
 
 
-def _close_unfinished(requests, recorder: Recorder, end_s: float) -> None:
+def _close_unfinished(recorder: Recorder, end_s: float) -> None:
     # A request still queued when no event remains means the policy could never schedule it:
     # report it as rejected with that reason rather than dropping it.
-    for request in requests:
+    for request in recorder.outcomes.pending():
         if request.status not in (FINISHED, REJECTED):
             request.status = REJECTED
             request.reason = "never scheduled: the policy could not fit it with the configured knobs"
