@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 
 from batchsim.profiler.options import add_profile_arguments
-from batchsim.simulator import profile_report
 from batchsim.simulator.hardware import GPUS
-from batchsim.simulator.profile_cost import load_profile_cost_model
 
 
 def register(subparsers) -> None:
@@ -41,6 +39,9 @@ def run_profile(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print the report of one profile and optionally plot it."""
+    from batchsim.simulator import profile_report  # numpy and the fit: only when showing
+    from batchsim.simulator.profile_cost import load_profile_cost_model
+
     model = load_profile_cost_model(args.path)
     print(profile_report.format_report(model, args.gpu))
     for line in model.range_warnings():

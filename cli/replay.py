@@ -53,15 +53,16 @@ def scenario_from_args(args):
     return with_overrides(scenario, overrides)
 
 
-def load_table(args, scenario):
+def load_table(args, scenario, frame: bool = True):
     """The trace the scenario names, or the bundled default, after the trace flags' transforms.
 
-    Returns the canonical table and a one-line description for the report.
+    Returns the canonical table (a DataFrame; with ``frame=False`` possibly numpy columns, see
+    ``traces.columns``) and a one-line description for the report.
     """
     from batchsim.traces.cli_options import load_from_args
 
     args.trace, args.seed = scenario.trace, scenario.seed
-    loaded = load_from_args(args)
+    loaded = load_from_args(args, frame)
     notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
     if scenario.trace is None:
         return loaded.table, (f"bundled default: synthetic conversation trace with Azure 2023 "
@@ -88,9 +89,10 @@ def run(args) -> int:
     """Run the replay and print the report."""
     from batchsim.planning.costs import describe_cost_model
     from batchsim.planning.scenario import run_scenario
+    from batchsim.traces.columns import num_rows
 
     scenario = scenario_from_args(args)
-    table, trace_text = load_table(args, scenario)
+    table, trace_text = load_table(args, scenario, frame=False)
     sink = None
     if args.out:
         from batchsim.simulator.export import OutputSink  # pandas: only when writing tables
@@ -114,7 +116,7 @@ def run(args) -> int:
              f"max_num_seqs={serving.max_num_seqs} "
              f"max_num_batched_tokens={serving.max_num_batched_tokens}")
     context = [
-        ("Trace", f"{len(table):,} requests; {trace_text}"),
+        ("Trace", f"{num_rows(table):,} requests; {trace_text}"),
         ("Policy", f"{serving.policy} ({knobs}, block_size={serving.block_size})"),
         ("Cost model", describe_cost_model(outcome.cost_model)),
         ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "

@@ -1,4 +1,8 @@
-"""``batchsim trace``: describe, convert and synthesize traces (thin layer over traces/)."""
+"""``batchsim trace``: describe, convert and synthesize traces (thin layer over traces/).
+
+Trace readers, statistics and writers use pandas; they are imported by the subcommand that runs,
+so that registering this command (every ``batchsim`` start) imports neither.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,17 +11,8 @@ import math
 import sys
 from dataclasses import asdict
 
-import numpy as np
-
-from batchsim.traces import arrivals
-from batchsim.traces.canonical import write_canonical
 from batchsim.traces.cli_options import add_trace_options, load_from_args
 from batchsim.traces.errors import TraceError
-from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
-                            UniformLengths)
-from batchsim.traces.load import load_trace
-from batchsim.traces.stats import describe
-from batchsim.traces.synth import parse_component, synthesize
 
 EXAMPLES = """examples:
   batchsim trace stats AzureLLMInferenceTrace_conv.csv
@@ -74,6 +69,8 @@ def _register_synth(commands) -> None:
 
 def run_stats(args) -> int:
     """Print statistics of a trace (text table or JSON)."""
+    from batchsim.traces.stats import describe
+
     trace = load_from_args(args)
     _print_notes(trace.notes)
     if trace.table.empty:
@@ -103,6 +100,8 @@ def run_stats(args) -> int:
 
 def run_convert(args) -> int:
     """Write a trace in canonical CSV or Parquet."""
+    from batchsim.traces.canonical import write_canonical
+
     trace = load_from_args(args)
     _print_notes(trace.notes)
     write_canonical(trace.table, args.out, prefix_block_tokens=trace.prefix_block_tokens)
@@ -112,6 +111,11 @@ def run_convert(args) -> int:
 
 def run_synth(args) -> int:
     """Synthesize a trace and write it."""
+    import numpy as np
+
+    from batchsim.traces.canonical import write_canonical
+    from batchsim.traces.synth import synthesize
+
     rng = np.random.default_rng(args.seed or 0)
     times = _arrivals(args, rng)
     table = synthesize(times, _lengths(args), rng)
@@ -120,7 +124,10 @@ def run_synth(args) -> int:
     return 0
 
 
-def _arrivals(args, rng) -> np.ndarray:
+def _arrivals(args, rng):
+    from batchsim.traces import arrivals
+    from batchsim.traces.readers.rates import read_rate_csv
+
     if (args.duration is None) == (args.num_requests is None) and args.arrival != "rate-csv":
         raise TraceError("give exactly one of --duration and --num-requests")
     if args.arrival == "all-at-once":
@@ -130,7 +137,7 @@ def _arrivals(args, rng) -> np.ndarray:
     if args.arrival == "rate-csv":
         if not args.rate_csv or args.duration is None:
             raise TraceError("--arrival rate-csv needs --rate-csv FILE and --duration")
-        starts, rates = arrivals.read_rate_csv(args.rate_csv)
+        starts, rates = read_rate_csv(args.rate_csv)
         return arrivals.rate_curve_arrivals(starts, rates, args.duration, rng)
     if args.rate is None:
         raise TraceError(f"--arrival {args.arrival} needs --rate")
@@ -140,6 +147,11 @@ def _arrivals(args, rng) -> np.ndarray:
 
 
 def _lengths(args):
+    from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths,
+                                         MixtureLengths, UniformLengths)
+    from batchsim.traces.load import load_trace
+    from batchsim.traces.synth import parse_component
+
     if args.lengths == "fixed":
         return FixedLengths(args.prompt_tokens, args.output_tokens)
     if args.lengths == "uniform":

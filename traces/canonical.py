@@ -7,28 +7,17 @@ prefix blocks, each ``prefix_block_tokens`` tokens long; equal ids mean a shared
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from batchsim.traces.errors import TraceError
+from batchsim.traces.loaded import LoadedTrace  # noqa: F401 (re-exported: readers build it)
 from batchsim.traces.rows import RowChecker, check_positive
 
 REQUIRED_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + ("request_id", "prefix_block_ids")
-
-
-@dataclass
-class LoadedTrace:
-    """A canonical table plus where it came from and every count of what was changed."""
-
-    table: pd.DataFrame
-    source: str
-    fmt: str
-    prefix_block_tokens: int | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], skip_bad: bool,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 from batchsim.traces.arrivals import gamma_arrivals
+from batchsim.traces.columns import as_frame
 from batchsim.traces.quantile_lengths import QuantileMatchedLength
 
 RATE_PER_S = 5.53
@@ -30,15 +30,20 @@ def default_length_models() -> tuple[QuantileMatchedLength, QuantileMatchedLengt
             QuantileMatchedLength.fit(OUTPUT_MEAN, OUTPUT_P50, OUTPUT_P99, OUTPUT_MAX))
 
 
-def default_trace(seed: int = 0, duration_s: float = 3600.0) -> pd.DataFrame:
-    """The default canonical trace: deterministic for a given seed and duration."""
+def default_trace(seed: int = 0, duration_s: float = 3600.0):
+    """The default canonical trace (a DataFrame): deterministic for a given seed and duration."""
+    return as_frame(default_columns(seed, duration_s))
+
+
+def default_columns(seed: int = 0, duration_s: float = 3600.0) -> dict[str, np.ndarray]:
+    """The default trace as numpy columns (``columns``), without pandas."""
     rng = np.random.default_rng(seed)
     arrival_s = gamma_arrivals(RATE_PER_S, INTERARRIVAL_CV, rng, duration_s=duration_s)
     prompt_model, output_model = default_length_models()
     count = len(arrival_s)
-    return pd.DataFrame({
+    return {
         "arrival_s": arrival_s,
         "prompt_tokens": prompt_model.sample(count, rng),
         "output_tokens": output_model.sample(count, rng),
         "request_id": np.arange(count, dtype=np.int64),
-    })
+    }

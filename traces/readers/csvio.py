@@ -16,24 +16,10 @@ import numpy as np
 import pandas as pd
 
 from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.header import read_header, require_columns
 
 CHUNK_ROWS = 1_000_000
 _RAGGED = re.compile(r"line (\d+)")
-
-
-def read_header(path: Path) -> list[str]:
-    """Column names of a CSV file's first line (stripped)."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        first = handle.readline()
-    return [name.strip().strip('"') for name in first.rstrip("\r\n").split(",")]
-
-
-def require_columns(path: Path, header: list[str], needed: list[str]) -> None:
-    """Raise naming the missing columns and the ones found."""
-    missing = [name for name in needed if name not in header]
-    if missing:
-        raise TraceError(f"{path.name} line 1: missing column(s) {', '.join(missing)} "
-                         f"(found: {', '.join(header)})")
 
 
 def iter_chunks(path: Path, columns: list[str], *, skip_bad: bool, notes: list[str],
