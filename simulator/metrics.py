@@ -36,7 +36,7 @@ _TWO = struct.Struct("<qq")
 _ONE = struct.Struct("<q")
 
 EXACT_REQUESTS = 2_000_000  # per-request table kept (exact latency percentiles) up to this size
-EXACT_ITL_PAIRS = 8_000_000  # (gap, count) pairs kept before they are folded into a sketch
+EXACT_ITL_PAIRS = 4_000_000  # (gap, count) pairs kept before they are folded into a sketch
 STREAM_CHUNK_REQUESTS = 1 << 16  # arrival positions per streamed request chunk
 STREAM_STEP_ROWS = 1 << 16  # step rows per streamed chunk
 _CHECK_BYTES = (1 << 14) * ROW.itemsize  # how often (in row bytes) sizes are checked

@@ -22,6 +22,7 @@ from batchsim.simulator.weighted import weighted_stats
 RELATIVE_ERROR = 0.01
 MIN_S = 1e-9
 MAX_S = 1e7
+ADD_CHUNK = 1 << 20
 
 
 class ExactValues:
@@ -73,6 +74,11 @@ class LogSketch:
 
     def add(self, values_s: np.ndarray, counts: np.ndarray | None = None) -> None:
         """Add ``values_s`` (non-negative seconds), each ``counts[j]`` times if given."""
+        for start in range(0, len(values_s), ADD_CHUNK):  # bounded temporaries
+            self._add(values_s[start:start + ADD_CHUNK],
+                      None if counts is None else counts[start:start + ADD_CHUNK])
+
+    def _add(self, values_s: np.ndarray, counts: np.ndarray | None) -> None:
         values_s = np.asarray(values_s, dtype=np.float64)
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
