@@ -59,7 +59,7 @@ def test_requests_kept_after_a_streamed_run_do_not_grow_with_the_trace(small_chu
                            keep_requests=False)
         gc.collect()
         assert run.summary["completed"] + run.summary["rejected"] == count
-        alive = sum(isinstance(o, Request) for o in gc.get_objects())
+        alive = sum(type(o) is Request for o in gc.get_objects())
         assert alive <= 2 * run.summary["max_batch_size"] + 65
         del run
 
