@@ -42,7 +42,7 @@ class RecordingPolicy:
     def schedule(self, state, now_s):
         batch = self.inner.schedule(state, now_s)
         if not batch.is_idle:
-            self.log.append((now_s, [(r.request_id, n) for r, n in batch.prefill], batch.decode,
+            self.log.append((now_s, [(r.request_id, n) for r, n in batch.tokens.items()], batch.decode,
                              state.num_decoding if batch.decode else 0,
                              [r.request_id for r in batch.preempt]))
         return batch
