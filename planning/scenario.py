@@ -16,7 +16,7 @@ from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ class Prepared:
     setup: ReplicaSetup
 
 
-def prepare(scenario: Scenario, cost_model=None) -> Prepared:
+def prepare(scenario: Scenario, cost_model=None,
+            prefix_block_tokens: int | None = None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
@@ -119,7 +120,9 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
         kv_blocks=kv_blocks, block_size=serving.block_size,
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
-        swap_preemption=serving.preemption_mode == "swap")
+        swap_preemption=serving.preemption_mode == "swap",
+        prefix_caching=bool(serving.enable_prefix_caching),
+        prefix_block_tokens=prefix_block_tokens)
     return Prepared(scenario, serving, cost_model, setup)
 
 
@@ -133,7 +136,7 @@ def scenario_keys(prepared: Prepared) -> dict:
 
 def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``."""
-    prepared = prepare(scenario, cost_model)
+    prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
     summary = summarize(result, Slo.parse(scenario.slo))

@@ -9,11 +9,13 @@ Each policy also has ``slots`` (its batch capacity, for slot utilization) and
 from batchsim.policies.chunked import ChunkedPrefillPolicy
 from batchsim.policies.continuous import ContinuousPolicy
 from batchsim.policies.static import StaticPolicy
+from batchsim.policies.vllm_v1 import VllmV1Policy
 
 POLICIES = {
     "static": StaticPolicy,
     "continuous": ContinuousPolicy,
     "chunked": ChunkedPrefillPolicy,
+    "vllm": VllmV1Policy,
 }
 
 

@@ -42,6 +42,14 @@ def chain_keys(ids, id_tokens: int, block_size: int, prompt_tokens: int) -> list
     return keys
 
 
+@dataclass(frozen=True, slots=True)
+class PrefixCacheTally:
+    """A cache's hit-rate counters, kept after its simulation (tokens)."""
+
+    query_tokens: int
+    hit_tokens: int
+
+
 @dataclass(slots=True)
 class _Holding:
     """The cached blocks a running request holds, in block order."""
@@ -71,6 +79,10 @@ class PrefixCache:
     def hit_rate(self) -> float:
         """Hit tokens / queried tokens (0 when nothing was queried)."""
         return self.hit_tokens / self.query_tokens if self.query_tokens else 0.0
+
+    def tally(self) -> PrefixCacheTally:
+        """The hit-rate counters alone."""
+        return PrefixCacheTally(self.query_tokens, self.hit_tokens)
 
     def _chain(self, request: Request) -> list[int]:
         keys = self._chains.get(request)

@@ -57,6 +57,11 @@ class ReplicaView:
         """True if ``request`` runs and its next step computes exactly one token."""
         return request in self._replica.decoding
 
+    @property
+    def recorder(self):
+        """The run's recorder, shared by its replicas (``done``: requests ended so far)."""
+        return self._replica.recorder
+
     # ----- aggregates of the decoding requests ---------------------------------------------
     @property
     def num_decoding(self) -> int:
