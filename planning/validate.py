@@ -99,15 +99,19 @@ def real_metrics(record) -> dict:
     return observed_metrics(run.requests)
 
 
-def simulated_metrics(run: ScenarioRun, with_itl: bool = True) -> dict:
-    """The same metrics from a simulated run."""
+def simulated_metrics(run: ScenarioRun, with_itl: bool = True, unknown_first_ids=()) -> dict:
+    """The same metrics from a simulated run; requests in ``unknown_first_ids`` (first token
+    unknown in the real run) are left out of TTFT and TPOT here too, so like meets like."""
     table = request_table(run.result)
     done = table["finished"]
+    ids = np.fromiter((r.request_id for r in run.result.requests), np.int64, len(done))
+    known = ~np.isin(ids, np.asarray(unknown_first_ids, dtype=np.int64))
     recorder = run.result.recorder
     itl = np.frombuffer(recorder.itl_gap_s, dtype=np.float64) if with_itl else None
     weights = np.frombuffer(recorder.itl_count, dtype=np.int64) if with_itl else None
     return latency_metrics(table["arrival_s"][done], table["first_token_s"][done],
-                           table["finish_s"][done], table["output_tokens"][done], itl, weights)
+                           table["finish_s"][done], table["output_tokens"][done], itl, weights,
+                           first_known=known[done])
 
 
 def scenario_for(run: ObservedRun, profile: str | None = None) -> Scenario:
@@ -124,4 +128,5 @@ def compare(record, profile: str | None = None, cost_model=None) -> Comparison:
     scenario = scenario_for(run, profile if cost_model is None else "roofline")
     outcome = run_scenario(scenario, run.trace_table(), cost_model)
     real = observed_metrics(run.requests)
-    return Comparison(run, real, simulated_metrics(outcome, "itl_p50" in real), outcome)
+    unknown = run.requests.request_id[~run.requests.first_token_known]
+    return Comparison(run, real, simulated_metrics(outcome, "itl_p50" in real, unknown), outcome)
