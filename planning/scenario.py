@@ -146,11 +146,12 @@ def scenario_keys(prepared: Prepared) -> dict:
                 **cost_model_keys(prepared.cost_model))
 
 
-def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
-    """Replay ``table`` (canonical trace) under ``scenario``."""
+def run_scenario(scenario: Scenario, table, cost_model=None, **summary_options) -> ScenarioRun:
+    """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
+    percentile_metrics) go to ``summarize``."""
     prepared = prepare(scenario, cost_model)
     serving = prepared.serving
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
-    summary = summarize(result, Slo.parse(scenario.slo))
+    summary = summarize(result, Slo.parse(scenario.slo), **summary_options)
     summary.update(scenario_keys(prepared))
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)
