@@ -11,13 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from batchsim.planning.costs import build_cost_model
+from batchsim.planning.costs import build_cost_model, cost_model_keys
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.metrics import Recorder
-from batchsim.simulator.workload import trace_from_table
+from batchsim.simulator.workload import table_prefix_block_tokens, trace_from_table
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,12 @@ class Prepared:
     setup: ReplicaSetup
 
 
-def prepare(scenario: Scenario, cost_model=None) -> Prepared:
+def prepare(scenario: Scenario, cost_model=None,
+            prefix_block_tokens: int | None = None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
-    model_max_len = cost_model.model.max_position_embeddings
+    model_max_len = _max_context(scenario.model, cost_model.model)
     serving = scenario.serving.resolved(model_max_len)
     cls = policy_class(serving.policy)
     cls.from_config(serving)  # validate knobs once, before any replica exists
@@ -120,31 +122,48 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
         kv_blocks=kv_blocks, block_size=serving.block_size,
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
-        swap_preemption=serving.preemption_mode == "swap")
+        swap_preemption=serving.preemption_mode == "swap",
+        prefix_caching=bool(serving.enable_prefix_caching),
+        prefix_block_tokens=prefix_block_tokens)
     return Prepared(scenario, serving, cost_model, setup)
+
+
+def _max_context(model: str, priced) -> int:
+    """The scenario's model's maximum context when the cost model prices that same shape (a
+    Llama-3.1-8B config on a Llama-3-8B profile), else the priced model's."""
+    try:
+        named = get_model(model)
+    except ValueError:
+        return priced.max_position_embeddings
+    same = named.cost_shape == priced.cost_shape
+    return named.max_position_embeddings if same else priced.max_position_embeddings
 
 
 def scenario_keys(prepared: Prepared) -> dict:
     """The keys run_scenario adds to every summary."""
     serving = prepared.serving
-    return dict(policy=serving.policy, gpu=prepared.scenario.gpu, model=prepared.scenario.model,
+    scenario = prepared.scenario
+    return dict(policy=serving.policy, gpu=getattr(scenario.gpu, "name", scenario.gpu),
+                model=getattr(scenario.model, "name", scenario.model),
                 tensor_parallel_size=serving.tensor_parallel_size,
-                gpus=serving.replicas * serving.tensor_parallel_size)
+                gpus=serving.replicas * serving.tensor_parallel_size,
+                **cost_model_keys(prepared.cost_model))
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None, sink=None,
-                 keep_requests: bool | None = None) -> ScenarioRun:
+                 keep_requests: bool | None = None, **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``.
 
-    ``sink`` (an ``export.OutputSink``) receives request and step rows as the run goes;
-    ``keep_requests`` overrides the Recorder's choice between keeping and streaming.
+    ``summary_options`` (percentiles, percentile_metrics) go to ``summarize``. ``sink`` (an
+    ``export.OutputSink``) receives request and step rows as the run goes; ``keep_requests``
+    overrides the Recorder's choice between keeping and streaming.
     """
-    prepared = prepare(scenario, cost_model)
+    prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
     slo = Slo.parse(scenario.slo)
     trace = trace_from_table(table)
     recorder = Recorder(trace, keep_requests, sink, slo)
     result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder)
-    summary = summarize(result, slo)
+    summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

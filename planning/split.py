@@ -14,13 +14,15 @@ reads (``ReplicaFacts``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import STEP_COLUMNS
 from batchsim.simulator.outcomes import with_latencies
+from batchsim.simulator.peaks import peak_output_tokens_per_s
+from batchsim.simulator.prefix_cache import PrefixCacheTally
 from batchsim.simulator.request_stats import RequestStats
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.sketch import ExactValues, merge_values
@@ -52,6 +54,7 @@ class ReplicaFacts:
 
     index: int
     kv: BlockManager
+    prefix_cache: PrefixCacheTally | None = None
 
 
 @dataclass
@@ -64,6 +67,7 @@ class CompactResult:
     preemptions: int
     kv: BlockManager
     end_s: float
+    prefix_cache: PrefixCacheTally | None = None
 
 
 def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
@@ -76,8 +80,10 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
     itl = recorder.itl_values() if keep_itl else ExactValues()
     if isinstance(itl, ExactValues):
         itl = ExactValues(itl.values_s.copy(), None if itl.counts is None else itl.counts.copy())
+    replica = result.replicas[0]
     return CompactResult(dict(recorder.request_table()), recorder.steps, itl,
-                         recorder.preemptions, result.replicas[0].kv, result.end_s)
+                         recorder.preemptions, replace(replica.kv, evict=None), result.end_s,
+                         replica.prefix_cache and replica.prefix_cache.tally())
 
 
 @dataclass
@@ -106,6 +112,10 @@ class MergedRecorder:
     def step_totals(self) -> StepTotals:
         """Totals over every step row."""
         return StepTotals.of(self.steps)
+
+    def peak_output_tokens_per_s(self, origin_s: float | None) -> float:
+        """The most tokens sampled in one second counted from ``origin_s`` (0 if None)."""
+        return peak_output_tokens_per_s(self.steps, origin_s or 0.0)
 
     def itl_values(self):
         """Every replica's inter-token gaps."""
@@ -141,7 +151,7 @@ def merge_results(parts: list[CompactResult]) -> SimulationResult:
                                 "finished": np.zeros(0, bool), "reason": np.zeros(0, object)})
     recorder = MergedRecorder(_merged_steps(parts), merge_values([p.itl for p in parts]), table,
                               sum(p.preemptions for p in parts))
-    replicas = [ReplicaFacts(i, part.kv) for i, part in enumerate(parts)]
+    replicas = [ReplicaFacts(i, part.kv, part.prefix_cache) for i, part in enumerate(parts)]
     end_s = max((p.end_s for p in parts), default=0.0)
     trace = TraceColumns(table["arrival_s"], table["prompt_tokens"], table["output_tokens"],
                          table["request_id"])

@@ -19,8 +19,9 @@ from array import array
 import numpy as np
 
 from batchsim.simulator.outcomes import Outcomes
+from batchsim.simulator.peaks import output_tokens_by_second
 from batchsim.simulator.request import Request
-from batchsim.simulator.request_stats import RequestStats
+from batchsim.simulator.request_stats import RequestStats, add_padded
 from batchsim.simulator.sketch import ExactValues, LogSketch
 from batchsim.simulator.step_totals import StepTotals
 
@@ -66,6 +67,7 @@ class Recorder:
         self.keeps_requests = len(trace) <= EXACT_REQUESTS if keep_requests is None else keep_requests
         self._table: dict | None = None
         self._streamed_steps = StepTotals()
+        self._streamed_tokens_by_second = np.zeros(0)  # from the requests' origin_s
         self._stats = RequestStats(slo)
         chunk = max(len(trace), 1) if self.keeps_requests else STREAM_CHUNK_REQUESTS
         self.outcomes = Outcomes(trace, chunk, self._requests_chunk)
@@ -151,7 +153,8 @@ class Recorder:
         self._next_check = len(self._rows) + _CHECK_BYTES
         if len(self.itl_count) > EXACT_ITL_PAIRS:
             self._fold_itl()
-        if not self.keeps_requests and len(self._rows) >= STREAM_STEP_ROWS * ROW.itemsize:
+        if (not self.keeps_requests and len(self._rows) >= STREAM_STEP_ROWS * ROW.itemsize
+                and self._stats.origin_s is not None):  # per-second buckets need the origin
             # rows before every replica's latest row are final
             final = min(self._open_rows.values(), default=self._row_base) - self._row_base
             if final > 0:
@@ -160,6 +163,10 @@ class Recorder:
     def _stream_rows(self, count: int) -> None:
         columns = self._columns(np.frombuffer(self._rows, dtype=ROW, count=count))
         self._streamed_steps = self._streamed_steps + StepTotals.of(columns)
+        if self._stats.origin_s is not None:
+            self._streamed_tokens_by_second = add_padded(
+                self._streamed_tokens_by_second,
+                output_tokens_by_second(columns, self._stats.origin_s))
         if self.sink is not None:
             self.sink.write_steps(columns)
         del self._rows[:count * ROW.itemsize]
@@ -210,6 +217,13 @@ class Recorder:
         """Totals over every step row."""
         rest = self._columns(np.frombuffer(self._rows, dtype=ROW))
         return self._streamed_steps + StepTotals.of(rest) if self._row_base else StepTotals.of(rest)
+
+    def peak_output_tokens_per_s(self, origin_s: float | None) -> float:
+        """The most tokens sampled in one second counted from ``origin_s`` (0 if None)."""
+        rest = self._columns(np.frombuffer(self._rows, dtype=ROW))
+        tokens = add_padded(self._streamed_tokens_by_second,
+                            output_tokens_by_second(rest, origin_s or 0.0))
+        return float(tokens.max()) if tokens.size else 0.0
 
     def request_table(self) -> dict[str, np.ndarray]:
         """Per-request columns in arrival order (``outcomes.with_latencies`` keys)."""

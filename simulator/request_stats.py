@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from batchsim.simulator.peaks import concurrency_changes
 from batchsim.simulator.sketch import ExactValues, LogSketch
 
 LATENCIES = ("ttft", "tpot", "e2el", "queue")
@@ -54,6 +55,8 @@ class RequestStats:
     preempted_requests: int = 0
     rejected_reasons: dict = field(default_factory=dict)
     latencies: dict = field(default_factory=lambda: {name: LogSketch() for name in LATENCIES})
+    origin_s: float | None = None  # earliest arrival of a finished request: per-second buckets
+    concurrency_change: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
     def of_table(cls, table: dict, slo=None) -> "RequestStats":
@@ -79,6 +82,10 @@ class RequestStats:
             self.start_s = min(self.start_s, float(table["arrival_s"].min()))
         if done.any():
             self.end_s = max(self.end_s, float(np.nanmax(table["finish_s"][done])))
+            if self.origin_s is None:  # chunks come in arrival order: the first sets it
+                self.origin_s = float(table["arrival_s"][done].min())
+            self.concurrency_change = add_padded(self.concurrency_change, concurrency_changes(
+                table["arrival_s"][done], table["finish_s"][done], self.origin_s))
         self.good += int(good_mask(table, self.slo).sum())
         self.preempted_requests += int((table["preemptions"] > 0).sum())
         reasons = self.rejected_reasons
@@ -87,8 +94,23 @@ class RequestStats:
             reasons[key] = reasons.get(key, 0) + 1
 
     @property
+    def max_concurrent_requests(self) -> int:
+        """The most finished requests active during one second (vLLM's definition)."""
+        change = self.concurrency_change
+        return int(np.cumsum(change).max()) if change.size else 0
+
+    @property
     def duration_s(self) -> float:
         """First arrival to last finish (0 without requests; 0 if none finished)."""
         if not self.requests or self.end_s == -math.inf:
             return 0.0
         return self.end_s - self.start_s
+
+
+def add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise sum of two 1-D arrays, the shorter padded with zeros."""
+    if a.size < b.size:
+        a, b = b, a
+    out = a.copy()
+    out[:b.size] += b
+    return out

@@ -15,7 +15,9 @@ import numpy as np
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.weighted import weighted_percentiles
 
-PERCENTILES = (50.0, 90.0, 99.0)
+PERCENTILES = (50.0, 90.0, 99.0)  # vLLM's default is 99 alone; these are a superset
+# vLLM's default is ttft,tpot,itl; batchsim adds e2el and its own queueing delay
+PERCENTILE_METRICS = ("ttft", "tpot", "itl", "e2el", "queue")
 
 
 @dataclass(frozen=True)
@@ -67,21 +69,21 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return weighted_percentiles(values, weights, (q,))[0]
 
 
-def _stats(name: str, values) -> dict:
-    """vLLM's mean, median, std, p99 and percentile list of one latency (``sketch`` values)."""
-    out: dict = {}
+def percentile_word(p: float) -> str:
+    """vLLM's spelling of a percentile in key names: 99 -> '99', 99.9 -> '99.9'."""
+    return str(int(p)) if int(p) == p else str(p)
+
+
+def _stats(name: str, values, percentiles) -> dict:
+    """Mean, median, std and ``p{N}`` keys of one latency (``sketch`` values, in seconds)."""
     if values.count == 0:
-        out[f"mean_{name}_ms"] = out[f"median_{name}_ms"] = 0.0
-        out[f"std_{name}_ms"] = out[f"p99_{name}_ms"] = 0.0
-        out[f"percentiles_{name}_ms"] = [[p, 0.0] for p in PERCENTILES]
-        return out
-    mean, std, values_ms = values.mean_std_percentiles_ms(PERCENTILES)
-    pct = dict(zip(PERCENTILES, values_ms))
-    out[f"mean_{name}_ms"] = mean
-    out[f"median_{name}_ms"] = pct[50.0]
-    out[f"std_{name}_ms"] = std
-    out[f"p99_{name}_ms"] = pct[99.0]
-    out[f"percentiles_{name}_ms"] = [[p, v] for p, v in pct.items()]
+        mean = std = 0.0  # vLLM: statistics of an empty list are taken as 0
+        pct = {p: 0.0 for p in (50.0, *percentiles)}
+    else:
+        mean, std, values_ms = values.mean_std_percentiles_ms((50.0, *percentiles))
+        pct = dict(zip((50.0, *percentiles), values_ms))
+    out = {f"mean_{name}_ms": mean, f"median_{name}_ms": pct[50.0], f"std_{name}_ms": std}
+    out.update({f"p{percentile_word(p)}_{name}_ms": pct[p] for p in percentiles})
     return out
 
 
@@ -90,11 +92,16 @@ def request_table(result: SimulationResult) -> dict[str, np.ndarray]:
     return result.recorder.request_table()
 
 
-def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
+def summarize(result: SimulationResult, slo: Slo | None = None,
+              percentiles: tuple[float, ...] = PERCENTILES,
+              percentile_metrics: tuple[str, ...] = PERCENTILE_METRICS) -> dict:
     """The summary dictionary: vLLM benchmark keys plus batchsim's own.
 
-    Percentiles are exact while the run kept its values (``percentiles_exact``); otherwise
-    they come from sketches within ``percentile_relative_error`` and the summary names them.
+    ``percentiles`` and ``percentile_metrics`` select the ``p{N}_{metric}_ms`` keys and the
+    metrics that get mean/median/std/percentile keys, as vLLM's ``--metric-percentiles`` and
+    ``--percentile-metrics`` do. Percentiles are exact while the run kept its values
+    (``percentiles_exact``); otherwise they come from sketches within
+    ``percentile_relative_error`` and ``sketched_metrics`` names them.
     """
     recorder = result.recorder
     stats = recorder.request_stats(slo)
@@ -107,20 +114,23 @@ def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
             raise ValueError("a streamed run counts goodput only for the objectives it was run with")
         goodput = rate(stats.good)
     summary = {
-        "duration": duration, "completed": completed,
+        "duration": duration, "completed": completed, "failed": stats.requests - completed,
         "total_input_tokens": input_tokens, "total_output_tokens": output_tokens,
         "request_throughput": rate(completed),
         "request_goodput": goodput,
         "output_throughput": rate(output_tokens),
         "total_token_throughput": rate(input_tokens + output_tokens),
+        "max_output_tokens_per_s": recorder.peak_output_tokens_per_s(stats.origin_s),
+        "max_concurrent_requests": stats.max_concurrent_requests,
     }
     latencies = dict(stats.latencies, itl=recorder.itl_values())
-    for name in ("ttft", "tpot", "itl", "e2el", "queue"):
-        summary.update(_stats(name, latencies[name]))
-    sketched = sorted(name for name, values in latencies.items() if not values.exact)
+    for name in percentile_metrics:
+        summary.update(_stats(name, latencies[name], percentiles))
+    sketched = sorted(name for name in percentile_metrics if not latencies[name].exact)
     summary["percentiles_exact"] = not sketched
     summary["sketched_metrics"] = ",".join(sketched)
-    summary["percentile_relative_error"] = max(v.relative_error for v in latencies.values())
+    summary["percentile_relative_error"] = max(
+        (latencies[name].relative_error for name in percentile_metrics), default=0.0)
     summary.update(_batchsim_keys(result, stats, recorder.step_totals(), duration))
     return summary
 
@@ -146,4 +156,14 @@ def _batchsim_keys(result: SimulationResult, stats, steps, duration: float) -> d
         "peak_kv_usage": (max(r.kv.peak_used_blocks for r in result.replicas) / kv_total
                           if kv_total else 0.0),
         "max_waiting": steps.max_waiting,
+        "prefix_cache_hit_rate": _prefix_cache_hit_rate(result.replicas),
     }
+
+
+def _prefix_cache_hit_rate(replicas) -> float | None:
+    """vLLM's hit rate (hit tokens / queried tokens over every replica); None if uncached."""
+    caches = [r.prefix_cache for r in replicas if r.prefix_cache is not None]  # or tallies
+    if not caches:
+        return None
+    queried = sum(c.query_tokens for c in caches)
+    return sum(c.hit_tokens for c in caches) / queried if queried else 0.0

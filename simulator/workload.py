@@ -4,6 +4,10 @@ A ten-million-request trace held as Request objects takes gigabytes; as columns 
 a request. ``TraceColumns`` keeps the columns (numpy arrays, read through memoryviews so that
 indexing yields plain Python numbers) and builds each Request when it arrives; once the request
 has finished nothing refers to it. Position i is the i-th arrival (ties keep table order).
+
+A table with ``prefix_block_ids`` (per request, ids of its prompt's first blocks; equal ids =
+equal prefix) names the tokens per id in ``table.attrs["prefix_block_tokens"]``, set where the
+trace is loaded (traces/loaded.py).
 """
 from __future__ import annotations
 
@@ -95,3 +99,10 @@ def requests_from_table(table) -> list[Request]:
     """One Request per row of a canonical table, in arrival order (small traces and tests)."""
     trace = trace_from_table(table)
     return [trace.request(i) for i in range(len(trace))]
+
+
+def table_prefix_block_tokens(table) -> int | None:
+    """Tokens per prefix block id of ``table``'s requests, None if it carries no ids."""
+    if "prefix_block_ids" not in table:
+        return None
+    return getattr(table, "attrs", {}).get("prefix_block_tokens")

@@ -13,3 +13,8 @@ class LoadedTrace:
     fmt: str
     prefix_block_tokens: int | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # the table travels alone from here on (to replay, plan...): it carries its id size
+        if self.prefix_block_tokens and hasattr(self.table, "attrs"):
+            self.table.attrs["prefix_block_tokens"] = int(self.prefix_block_tokens)
