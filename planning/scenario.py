@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, fields, replace
 
 from batchsim.inputs import InputError
 from batchsim.limits import DEFAULT_LIMITS, Limits
-from batchsim.planning.costs import build_cost_model
+from batchsim.planning.costs import build_cost_model, cost_model_keys
 from batchsim.planning.schema import Settings, flatten, given, load_settings, validate
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import summarize
 from batchsim.simulator.workload import requests_from_table
@@ -110,7 +111,7 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
-    model_max_len = cost_model.model.max_position_embeddings
+    model_max_len = _max_context(scenario.model, cost_model.model)
     asked = scenario.serving.max_model_len
     if asked is not None and asked > model_max_len:
         raise InputError(f"max_model_len: {asked:,} is above {cost_model.model.name}'s context "
@@ -134,22 +135,37 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
     return Prepared(scenario, serving, cost_model, setup)
 
 
+def _max_context(model: str, priced) -> int:
+    """The scenario's model's maximum context when the cost model prices that same shape (a
+    Llama-3.1-8B config on a Llama-3-8B profile), else the priced model's."""
+    try:
+        named = get_model(model)
+    except ValueError:
+        return priced.max_position_embeddings
+    same = named.cost_shape == priced.cost_shape
+    return named.max_position_embeddings if same else priced.max_position_embeddings
+
+
 def scenario_keys(prepared: Prepared) -> dict:
     """The keys run_scenario adds to every summary."""
     serving = prepared.serving
-    return dict(policy=serving.policy, gpu=prepared.scenario.gpu, model=prepared.scenario.model,
+    scenario = prepared.scenario
+    return dict(policy=serving.policy, gpu=getattr(scenario.gpu, "name", scenario.gpu),
+                model=getattr(scenario.model, "name", scenario.model),
                 tensor_parallel_size=serving.tensor_parallel_size,
-                gpus=serving.replicas * serving.tensor_parallel_size)
+                gpus=serving.replicas * serving.tensor_parallel_size,
+                **cost_model_keys(prepared.cost_model))
 
 
-def run_scenario(scenario: Scenario, table, cost_model=None,
-                 limits: Limits = DEFAULT_LIMITS) -> ScenarioRun:
-    """Replay ``table`` (canonical trace) under ``scenario``."""
+def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
+                 **summary_options) -> ScenarioRun:
+    """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
+    percentile_metrics) go to ``summarize``."""
     prepared = prepare(scenario, cost_model)
     serving = prepared.serving
     limits.check("requests_per_replica", len(table) / serving.replicas, "requests per replica")
     slo = scenario_slo(scenario.slo, scenario.goodput)
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
-    summary = summarize(result, slo)
+    summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

@@ -122,7 +122,8 @@ def _choices(name: str) -> tuple[str, ...]:
 
 
 SETTING_NAMES = tuple(Settings.model_fields)
-PATH_SETTINGS = ("trace", "profile", "out", "tokenizer")
+PATH_SETTINGS = ("trace", "profile", "out", "tokenizer", "gpu", "model")
+NAME_OR_PATH = ("profile", "gpu", "model", "tokenizer")  # a catalog name unless the file exists
 SECTIONS: dict[str, dict[str, str]] = {
     "trace": {"path": "trace", "format": "trace_format", "skip_bad": "skip_bad",
               "model": "trace_model", "spread_ties": "spread_ties", "tokenizer": "tokenizer",
@@ -231,8 +232,8 @@ def resolve_paths(flat: dict, base: Path) -> dict:
         if not isinstance(value, str) or not value or Path(value).is_absolute():
             continue
         candidate = base / value
-        if key == "profile" and not candidate.exists():
-            continue  # a bundled profile name or 'roofline'
+        if key in NAME_OR_PATH and not candidate.exists():
+            continue  # a catalog or bundled name
         out[key] = str(candidate)
     return out
 
