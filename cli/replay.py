@@ -11,7 +11,7 @@ from batchsim.cli.report import format_report
 from batchsim.simulator.summary import PERCENTILE_METRICS
 
 SERVING_FLAGS = (
-    ("--policy", str, "static | continuous | chunked (default continuous)"),
+    ("--policy", str, "static | continuous | chunked | vllm (default continuous)"),
     ("--batch-size", int, "static batching: requests per batch (default 8)"),
     ("--max-wait-s", float, "static batching: wait this long for a full batch (default 0)"),
     ("--max-num-seqs", int, "sequences in flight per replica (default 256)"),
@@ -25,6 +25,8 @@ SERVING_FLAGS = (
     ("--router", str, "round-robin | least-outstanding (default round-robin)"),
     ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
     ("--tensor-parallel-size", int, "GPUs per replica (tensor parallelism; alias --tp)"),
+    ("--long-prefill-token-threshold", int, "vllm policy: most tokens a prefill gets per step "
+                                            "(default 0: no cap)"),
 )
 
 
@@ -42,6 +44,9 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     for flag, kind, text in SERVING_FLAGS:
         aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
         parser.add_argument(flag, *aliases, type=kind, help=text)
+    parser.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction,
+                        default=None, help="cache full KV blocks by prefix and reuse them "
+                        "(default: on for the vllm policy, off for the others)")
 
 
 def scenario_from_args(args):
@@ -65,6 +70,7 @@ def scenario_from_args(args):
     for flag, _, _ in SERVING_FLAGS:
         name = flag.lstrip("-").replace("-", "_")
         overrides[name] = getattr(args, name)
+    overrides["enable_prefix_caching"] = getattr(args, "enable_prefix_caching", None)
     scenario = with_overrides(Scenario(), overrides)
     check_knobs_apply(scenario, set(from_file) | set(getattr(args, "explicit", ())))
     return scenario

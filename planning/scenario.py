@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, fields, replace
 from batchsim.inputs import InputError
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.costs import build_cost_model, cost_model_keys
-from batchsim.planning.schema import Settings, flatten, given, load_settings, validate
+from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, load_settings, validate
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def with_overrides(scenario: Scenario, overrides: dict) -> Scenario:
     unknown = set(overrides) - set(top) - set(serving)
     if unknown:
         raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    validate({k: v for k, v in overrides.items() if k != "trace_format" or v != "auto"})
+    validate({k: v for k, v in overrides.items() if k in SETTING_NAMES})
     return replace(scenario, **top, serving=replace(scenario.serving, **serving))
 
 
@@ -107,7 +107,8 @@ class Prepared:
     setup: ReplicaSetup
 
 
-def prepare(scenario: Scenario, cost_model=None) -> Prepared:
+def prepare(scenario: Scenario, cost_model=None,
+            prefix_block_tokens: int | None = None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
@@ -131,7 +132,9 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
         kv_blocks=kv_blocks, block_size=serving.block_size,
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
-        swap_preemption=serving.preemption_mode == "swap")
+        swap_preemption=serving.preemption_mode == "swap",
+        prefix_caching=bool(serving.enable_prefix_caching),
+        prefix_block_tokens=prefix_block_tokens)
     return Prepared(scenario, serving, cost_model, setup)
 
 
@@ -161,7 +164,7 @@ def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DE
                  **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
     percentile_metrics) go to ``summarize``."""
-    prepared = prepare(scenario, cost_model)
+    prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
     limits.check("requests_per_replica", len(table) / serving.replicas, "requests per replica")
     slo = scenario_slo(scenario.slo, scenario.goodput)

@@ -73,6 +73,8 @@ class Settings(BaseModel):
     max_model_len: TokenCount | None = None
     watermark: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
     preemption_mode: str | None = None
+    long_prefill_token_threshold: Annotated[int, Field(ge=0, le=MAX_TOKENS)] | None = None
+    enable_prefix_caching: bool | None = None
     # objectives, output, planning
     slo: str | None = None
     goodput: str | None = None
@@ -132,7 +134,8 @@ SECTIONS: dict[str, dict[str, str]] = {
               "seed": "seed"},
     "policy": {"name": "policy", **{k: k for k in (
         "batch_size", "max_wait_s", "max_num_seqs", "max_num_batched_tokens", "block_size",
-        "max_model_len", "watermark", "preemption_mode")}},
+        "max_model_len", "watermark", "preemption_mode", "long_prefill_token_threshold",
+        "enable_prefix_caching")}},
     "hardware": {k: k for k in ("gpu", "replicas", "router", "tensor_parallel_size",
                                 "gpu_memory_utilization", "kv_blocks")},
     "cost_model": {"model": "model", "profile": "profile"},

@@ -32,6 +32,11 @@ class LoadedTrace:
     prefix_block_tokens: int | None = None
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # the table travels alone from here on (to replay, plan...): it carries its id size
+        if self.prefix_block_tokens:
+            self.table.attrs["prefix_block_tokens"] = int(self.prefix_block_tokens)
+
 
 def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], skip_bad: bool,
            notes: list[str], shift_to_zero: bool) -> pd.DataFrame:
