@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     print(f"completed {s['completed']:,}, rejected {s['rejected']:,}, simulated steps "
           f"{s['num_steps']:,}, simulated duration {s['duration']:,.0f} s, GPU busy "
           f"{s['gpu_busy_fraction']:.3f}, max waiting {s['max_waiting']}, p99 TTFT "
-          f"{s['p99_ttft_ms']:.1f} ms, percentiles exact: {s['percentiles_exact']} "
+          f"{s['p99_ttft_ms']:.1f} ms, percentiles exact: {s['exact_percentiles']} "
           f"(sketched: {s['sketched_metrics'] or 'none'}, bound {s['percentile_relative_error']:.0%})")
     print("resident memory while replaying (s, MB): "
           + ", ".join(f"{t:g} {mb:,.0f}" for t, mb in run["curve"]))

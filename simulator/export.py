@@ -1,18 +1,19 @@
 """Write a simulation's per-request and per-step tables and its summary to a directory.
 
+The directory appears whole or not at all (batchsim.atomic.output_directory): files are written
+into a staging folder beside it, a completion manifest is added, and the folder replaces the
+target in one rename, so an interrupted or failed run never leaves a mix of old and new files.
 ``OutputSink`` is handed to a Recorder before the run: request rows (in arrival order) and step
-rows arrive in chunks as the run goes and are appended to temporary files, renamed into place
-only when ``finish`` writes the summary, so a failed run leaves no half-written table.
+rows arrive in chunks as the run goes and are appended to files in the staging folder.
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.atomic import output_directory, write_json
 from batchsim.simulator.metrics import STEP_COLUMNS
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.summary import request_table
@@ -52,11 +53,11 @@ class OutputSink:
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.paths = [self.directory / name for name in OUTPUT_NAMES]
-        self._temporary = [path.with_name(f".{path.name}.partial") for path in self.paths]
-        self._handles = [open(path, "w", newline="", encoding="utf-8")
-                         for path in self._temporary[:2]]
+        self._staging_context = output_directory(directory, "batchsim replay")
+        staging = self._staging_context.__enter__()
+        self._staging = staging
+        self._handles = [open(staging / name, "w", newline="", encoding="utf-8")
+                         for name in OUTPUT_NAMES[:2]]
         self._started = [False, False]
 
     def write_requests(self, table: dict) -> None:
@@ -73,20 +74,19 @@ class OutputSink:
         self._started[which] = True
 
     def finish(self, summary: dict) -> list[Path]:
-        """Write the summary and move every file into place; return the paths."""
+        """Write the summary (strict JSON) and move the set into place; return the paths."""
         for handle in self._handles:
             handle.close()
-        self._temporary[2].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        for temporary, path in zip(self._temporary, self.paths):
-            os.replace(temporary, path)
-        return self.paths
+        write_json(self._staging / OUTPUT_NAMES[2], summary)
+        self._staging_context.__exit__(None, None, None)
+        return [self.directory / name for name in OUTPUT_NAMES]
 
     def abandon(self) -> None:
-        """Remove the partial files of a run that failed."""
+        """Drop the staged files of a run that failed; ``directory`` is left as it was."""
         for handle in self._handles:
             handle.close()
-        for temporary in self._temporary:
-            temporary.unlink(missing_ok=True)
+        failure = RuntimeError("run abandoned")
+        self._staging_context.__exit__(RuntimeError, failure, None)
 
 
 def write_outputs(result: SimulationResult, summary: dict, directory: str) -> list[Path]:

@@ -100,7 +100,7 @@ def summarize(result: SimulationResult, slo: Slo | None = None,
     ``percentiles`` and ``percentile_metrics`` select the ``p{N}_{metric}_ms`` keys and the
     metrics that get mean/median/std/percentile keys, as vLLM's ``--metric-percentiles`` and
     ``--percentile-metrics`` do. Percentiles are exact while the run kept its values
-    (``percentiles_exact``); otherwise they come from sketches within
+    (``exact_percentiles``); otherwise they come from sketches within
     ``percentile_relative_error`` and ``sketched_metrics`` names them.
     """
     recorder = result.recorder
@@ -127,7 +127,7 @@ def summarize(result: SimulationResult, slo: Slo | None = None,
     for name in percentile_metrics:
         summary.update(_stats(name, latencies[name], percentiles))
     sketched = sorted(name for name in percentile_metrics if not latencies[name].exact)
-    summary["percentiles_exact"] = not sketched
+    summary["exact_percentiles"] = not sketched
     summary["sketched_metrics"] = ",".join(sketched)
     summary["percentile_relative_error"] = max(
         (latencies[name].relative_error for name in percentile_metrics), default=0.0)

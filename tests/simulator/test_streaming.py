@@ -36,7 +36,7 @@ def test_streamed_run_matches_kept_run(policy, small_chunks, tmp_path):
     for name in ("requests.csv", "steps.csv"):
         assert (tmp_path / "kept" / name).read_bytes() == (tmp_path / "streamed" / name).read_bytes()
     one, two = kept.summary, streamed.summary
-    assert one["percentiles_exact"] and not two["percentiles_exact"]
+    assert one["exact_percentiles"] and not two["exact_percentiles"]
     assert two["sketched_metrics"] == "e2el,queue,tpot,ttft"
     for key in ("completed", "rejected", "rejected_reasons", "total_input_tokens",
                 "total_output_tokens", "num_steps", "max_batch_size", "max_waiting",
