@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from batchsim.cli.report import format_report
 
@@ -38,6 +37,17 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     for flag, kind, text in SERVING_FLAGS:
         aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
         parser.add_argument(flag, *aliases, type=kind, help=text)
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when any step goes beyond the profile's measured range")
+
+
+def check_strict_range(args, summary: dict, what: str) -> None:
+    """Under ``--strict-range``, a run that left the measured range is an error (exit 2)."""
+    from batchsim.simulator.measured_range import strict_range_error
+
+    message = strict_range_error(summary, what) if getattr(args, "strict_range", False) else None
+    if message:
+        raise ValueError(message)
 
 
 def scenario_from_args(args):
@@ -93,8 +103,7 @@ def run(args) -> int:
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
     outcome = run_scenario(scenario, table)
-    for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
-        print(f"batchsim: warning: {warning}", file=sys.stderr)
+    check_strict_range(args, outcome.summary, "the replay")
     if args.out:
         write_outputs(outcome.result, outcome.summary, args.out)
     if args.json:
@@ -111,6 +120,7 @@ def run(args) -> int:
         ("Cost model", describe_cost_model(outcome.cost_model)),
         ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "
                      f"({serving.router} routing)"),
+        ("Range", outcome.summary["extrapolation"]["description"]),
     ]
     print(format_report(outcome.summary, context))
     if args.out:

@@ -17,6 +17,8 @@ def register(subparsers) -> None:
     parser.add_argument("records", nargs="+", help="record JSON files")
     parser.add_argument("--profile", help="profile name or directory (default: bundled match)")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when a replay goes beyond the profile's measured range")
     parser.set_defaults(func=run)
 
 
@@ -31,6 +33,7 @@ def format_table(rows: list[dict]) -> str:
 
 def run(args) -> int:
     """Validate each record and print its table."""
+    from batchsim.cli.replay import check_strict_range
     from batchsim.planning.costs import describe_cost_model
     from batchsim.planning.records import load_record
     from batchsim.planning.validate import compare
@@ -42,9 +45,14 @@ def run(args) -> int:
         print(f"== {comparison.record.case} ({comparison.record.engine}, "
               f"{len(comparison.record.data['requests'])} requests) ==")
         print(f"simulated as {serving.policy}: {describe_cost_model(comparison.run.cost_model)}")
+        entry = comparison.run.summary["extrapolation"]
+        print(f"measured range: {entry['description']}")
+        check_strict_range(args, comparison.run.summary, f"the replay of {path}")
         print(format_table(comparison.rows()))
         print()
-        all_rows += comparison.rows()
+        all_rows += [{**row, "range_status": entry["status"],
+                      "extrapolated_share": entry["share_outside"],
+                      "extrapolation_worst_ratio": entry["worst_ratio"]} for row in comparison.rows()]
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:

@@ -14,6 +14,7 @@ import yaml
 from batchsim.planning.costs import build_cost_model
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.measured_range import extrapolation, measured_range_of
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.workload import requests_from_table
@@ -131,6 +132,11 @@ def scenario_keys(prepared: Prepared) -> dict:
                 gpus=serving.replicas * serving.tensor_parallel_size)
 
 
+def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
+    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range."""
+    return extrapolation(measured_range_of(cost_model), result.recorder.steps).as_dict()
+
+
 def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``."""
     prepared = prepare(scenario, cost_model)
@@ -138,4 +144,5 @@ def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
     summary = summarize(result, Slo.parse(scenario.slo))
     summary.update(scenario_keys(prepared))
+    summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

@@ -23,7 +23,7 @@ from batchsim.simulator.decoding_set import DecodingSet
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
-from batchsim.simulator.step import Batch, StepShape
+from batchsim.simulator.step import Batch, StepShape, step_extent
 
 
 class Replica:
@@ -164,7 +164,7 @@ class Replica:
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
-                                            decode_count, seqs, self)
+                                            decode_count, seqs, self, step_extent(shape))
         return duration_s
 
     def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
@@ -200,7 +200,8 @@ class Replica:
         self._run_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
-                                                   members * steps, self.policy.slots, self)
+                                                   members * steps, self.policy.slots, self,
+                                                   total, longest)
         return duration_s
 
     def _begin_drain(self, batch: Batch, now_s: float, horizon_s: float) -> float | None:
@@ -239,7 +240,7 @@ class Replica:
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(
             self.index, now_s, duration_s, len(decoding), shape.decode_count,
-            sum(remaining), self.policy.slots, self)
+            sum(remaining), self.policy.slots, self, total, longest)
         return duration_s
 
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
