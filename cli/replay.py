@@ -8,6 +8,7 @@ import argparse
 import json
 
 from batchsim.cli.report import format_report
+from batchsim.simulator.summary import PERCENTILE_METRICS
 
 SERVING_FLAGS = (
     ("--policy", str, "static | continuous | chunked (default continuous)"),
@@ -30,8 +31,10 @@ SERVING_FLAGS = (
 def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that runs scenarios."""
     parser.add_argument("--config", help="YAML scenario file; flags override it")
-    parser.add_argument("--gpu", help="GPU name for the roofline model (h200, h100, a100)")
-    parser.add_argument("--model", help="model name from the catalog (default llama-3-8b)")
+    parser.add_argument("--gpu", help="GPU: a catalog name (h200, h100, a100, b200, l40s, rtx4090, "
+                        "rtxpro6000) or a datasheet YAML path (default h200)")
+    parser.add_argument("--model", help="model: a catalog name or a Hugging Face config.json path "
+                        "(default llama-3-8b)")
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
     parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
     for flag, kind, text in SERVING_FLAGS:
@@ -89,25 +92,64 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
+    add_result_flags(parser)
     parser.set_defaults(func=run)
+
+
+def add_result_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the result JSON, named and defined as in ``vllm bench serve``."""
+    group = parser.add_argument_group("result JSON (a superset of vllm bench serve --save-result)")
+    group.add_argument("--json", action="store_true", help="print the result as JSON")
+    group.add_argument("--metric-percentiles", default="50,90,99",
+                       help="percentiles written as p{N}_{metric}_ms keys (default 50,90,99)")
+    group.add_argument("--percentile-metrics", default=",".join(PERCENTILE_METRICS),
+                       help="metrics with mean/median/std/percentile keys: ttft, tpot, itl, "
+                            "e2el, queue (default all)")
+    group.add_argument("--date", help="the result's date, YYYYMMDD-HHMMSS (default: "
+                                      "SOURCE_DATE_EPOCH, else 19700101-000000; never the clock)")
+    group.add_argument("--save-detailed", action="store_true",
+                       help="add per-request input_lens, output_lens, ttfts, errors")
+
+
+def result_options(args) -> dict:
+    """summarize's percentile options from the flags; ValueError names a bad one."""
+    try:
+        percentiles = tuple(float(p) for p in args.metric_percentiles.split(","))
+    except ValueError:
+        raise ValueError(f"--metric-percentiles '{args.metric_percentiles}': expected numbers "
+                         f"such as 50,90,99") from None
+    if not all(0 <= p <= 100 for p in percentiles):
+        raise ValueError(f"--metric-percentiles '{args.metric_percentiles}': each must be 0..100")
+    metrics = tuple(m.strip() for m in args.percentile_metrics.split(","))
+    unknown = [m for m in metrics if m not in PERCENTILE_METRICS]
+    if unknown:
+        raise ValueError(f"--percentile-metrics: unknown metric '{unknown[0]}' "
+                         f"(known: {', '.join(PERCENTILE_METRICS)})")
+    return {"percentiles": percentiles, "percentile_metrics": metrics}
 
 
 def run(args) -> int:
     """Run the replay and print the report."""
     from batchsim.planning.costs import describe_cost_model
+    from batchsim.planning.result_header import (check_date, default_date, detailed_lists,
+                                                 result_header)
     from batchsim.planning.scenario import run_scenario
     from batchsim.simulator.export import write_outputs
 
+    options = result_options(args)
+    date = check_date(args.date) if args.date else default_date()
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table)
+    outcome = run_scenario(scenario, table, **options)
     check_strict_range(args, outcome.summary, "the replay")
+    result = {**result_header(table, scenario.model, date), **outcome.summary}
+    if args.save_detailed:
+        result.update(detailed_lists(outcome.result.requests))
     if args.out:
-        write_outputs(outcome.result, outcome.summary, args.out)
+        write_outputs(outcome.result, result, args.out)
     if args.json:
-        print(json.dumps(outcome.summary, indent=2, sort_keys=True))
+        print(json.dumps(result, indent=2, sort_keys=True))
         return 0
     serving = outcome.serving
     knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"
