@@ -94,7 +94,7 @@ def _range_line(frame) -> str:
         return "measured range: unprofiled: roofline estimate"
     extrapolated = frame[frame["range_status"] == "extrapolated"]
     if not len(extrapolated):
-        return f"measured range: every point's steps inside the profile's measured range"
+        return "measured range: every point's steps inside the profile's measured range"
     worst = extrapolated.loc[extrapolated["extrapolation_worst_ratio"].idxmax()]
     return (f"measured range: {len(extrapolated)} of {len(frame)} points extrapolated (columns "
             f"range_status, extrapolated_share, extrapolation_worst_*; furthest: point "
