@@ -12,11 +12,11 @@ the command's inputs); Ctrl-C exits 130 with no traceback, and outputs are writt
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
                  validate_cmd)
+from batchsim.cli.argtypes import finite_float
 from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
@@ -39,17 +39,6 @@ class BatchsimParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise ArgumentError(f"{self.prog}: {message}")
-
-
-def finite_float(text: str) -> float:
-    """A float flag's value: a finite number (nan and inf refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
-    return value
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser):

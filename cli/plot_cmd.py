@@ -21,6 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
+from batchsim.cli.argtypes import non_negative_int, positive_int
+
 KINDS = ("throughput-vs-batch", "latency-throughput", "cdf", "timeline", "kv-queue")
 
 
@@ -38,10 +40,10 @@ def register(subparsers) -> None:
                         help="throughput-vs-batch: x column (default slots: the batch limit)")
     parser.add_argument("--by", default="policy",
                         help="latency-throughput: columns naming a line (default policy)")
-    parser.add_argument("--replica", type=int, default=0,
+    parser.add_argument("--replica", type=non_negative_int, default=0,
                         help="timeline: which replica's slots to draw (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="timeline demo: trace seed")
-    parser.add_argument("--requests", type=int, default=48,
+    parser.add_argument("--requests", type=positive_int, default=48,
                         help="timeline: draw the first N requests admitted (default 48)")
     parser.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from batchsim.limits import DEFAULT_LIMITS
 from batchsim.traces import transforms
 from batchsim.traces.canonical import LoadedTrace
 from batchsim.traces.default import SOURCE, default_trace
@@ -53,7 +54,8 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     else:
         trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.trace_model,
                            spread_ties=args.spread_ties, tokenizer=args.tokenizer,
-                           sharegpt_filters=args.sharegpt_filters)
+                           sharegpt_filters=args.sharegpt_filters,
+                           limits=getattr(args, "limits", DEFAULT_LIMITS))
     steps = []
     if args.window:
         steps.append(_window_step(args.window))
