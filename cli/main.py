@@ -12,6 +12,8 @@ the command's inputs); Ctrl-C exits 130 with no traceback, and outputs are writt
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 
 from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
@@ -23,7 +25,7 @@ from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
                    record_cmd]
 INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
-              "profile", "resume")
+              "gpu", "model", "tokenizer", "profile")
 
 
 class CliError(Exception):
@@ -129,6 +131,22 @@ def describe_inputs(args) -> str:
     return ", ".join(names) or "the command line"
 
 
+def check_input_kinds(args) -> None:
+    """Refuse a device, pipe or socket given as an input file before anything reads it (a
+    symlink to /dev/zero would otherwise be read forever)."""
+    for name in INPUT_ARGS:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or not item:
+                continue
+            try:
+                mode = os.stat(item).st_mode
+            except OSError:
+                continue  # missing files are reported by the reader, with their context
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise CliError(f"{item}: not a regular file (a device, pipe or socket)")
+
+
 def error_text(error: BaseException) -> str:
     """The one-line message of an expected error."""
     if isinstance(error, OSError) and not str(error).startswith("/") and error.filename:
@@ -150,6 +168,7 @@ def run_command(args) -> int:
     """Run the parsed command; every failure becomes one line."""
     try:
         args.limits = parse_limit_raises(getattr(args, "limit_raise", None))
+        check_input_kinds(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("batchsim: interrupted (no partial output written)", file=sys.stderr)

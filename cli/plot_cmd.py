@@ -18,10 +18,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from batchsim.cli.argtypes import non_negative_int, positive_int
+from batchsim.inputs import read_json
 
 KINDS = ("throughput-vs-batch", "latency-throughput", "cdf", "timeline", "kv-queue")
 
@@ -87,7 +87,7 @@ def read_replay(directory: str) -> tuple:
     if missing:
         raise ValueError(f"{directory}: not a replay --out directory "
                          f"(missing {', '.join(missing)})")
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_json(folder / "summary.json", what="summary.json", allow_constants=True)
     return pd.read_csv(folder / "requests.csv"), pd.read_csv(folder / "steps.csv"), summary
 
 

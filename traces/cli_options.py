@@ -16,7 +16,7 @@ from batchsim.traces.canonical import LoadedTrace
 from batchsim.traces.default import SOURCE, default_trace
 from batchsim.traces.detect import FORMATS
 from batchsim.traces.errors import TraceError
-from batchsim.traces.load import load_trace
+from batchsim.traces.load import check_size, load_trace
 
 
 def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--model") -> None:
@@ -71,6 +71,9 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     for step in steps:
         table, note = step(trace.table)
         trace = replace(trace, table=table, notes=[*trace.notes, note])
+    if steps:  # a rate scale can stretch the arrivals past the stated span
+        check_size(trace, f"{path or 'trace'} after --rate-scale/--window",
+                   getattr(args, "limits", DEFAULT_LIMITS))
     return trace
 
 

@@ -132,6 +132,14 @@ CASES = [
      ["trace", "convert", "{d}/t.csv", "--out", "{d}/t.csv"], "--out is the input file"),
     ("profile kv_bytes_per_token 0", {"p/profile.yaml": "PROFILE_KV0"},
      ["replay", "--limit", "20", "--profile", "{d}/p"], "memory.kv_bytes_per_token: expected an integer >= 1, got 0"),
+    ("rate scale stretching arrivals", {"t.csv": CANON + "0,3,5\n1,3,5\n"},
+     ["trace", "stats", "{d}/t.csv", "--rate-scale", "1e-300"], "after --rate-scale/--window: last arrival"),
+    ("block bigger than memory", {}, REPLAY + ["--block-size", "1048576"],
+     "block_size: one block of 1,048,576 tokens needs"),
+    ("too many replicas", {}, REPLAY + ["--replicas", "1000000"], "replicas: must be at most 10000"),
+    ("broken summary.json in a run folder", {"run/summary.json": '{"a": 1', "run/requests.csv": "x\n",
+                                             "run/steps.csv": "x\n"},
+     ["plot", "cdf", "{d}/run", "--out", "{d}/p"], "summary.json line 1, column 8: not valid JSON"),
     ("limit raise unknown", {}, REPLAY + ["--limit-raise", "speed=2"], "expected NAME=VALUE"),
 ]
 
@@ -175,10 +183,12 @@ def test_profile_yaml_fixture_has_the_kv_line():
     assert "kv_bytes_per_token: 0" in _profile_yaml(0)
 
 
-def test_symlink_to_dev_zero_is_refused_without_reading(capsys, tmp_path):
+@pytest.mark.parametrize("command", [["trace", "stats"], ["validate"], ["replay", "--config"],
+                                     ["sweep", "--out", "sw", "--grid"], ["replay", "--trace"]])
+def test_symlink_to_dev_zero_is_refused_without_reading(capsys, tmp_path, command):
     link = tmp_path / "zero.csv"
     os.symlink("/dev/zero", link)
-    code, _, err = run_cli(capsys, ["trace", "stats", str(link)])
+    code, _, err = run_cli(capsys, [*command, str(link)])
     assert code == 2 and "zero.csv: not a regular file" in err
 
 
