@@ -153,11 +153,11 @@ def read_meta(directory: str | Path) -> dict:
 
 
 def _check_memory(memory, path: Path) -> None:
-    """Byte counts given: whole numbers, KV per token and GPU memory positive (they divide);
-    the cost model names any it needs that are missing."""
+    """Byte counts given: whole numbers >= 0 (a CPU profile has no GPU memory), KV per token
+    positive (it divides); the cost model names any it needs that are missing."""
     if not isinstance(memory, dict):
         raise ValueError(f"{path}: memory: expected a mapping")
-    for name, least in (("gpu_memory_bytes", 1), ("weight_bytes", 0), ("kv_bytes_per_token", 1),
+    for name, least in (("gpu_memory_bytes", 0), ("weight_bytes", 0), ("kv_bytes_per_token", 1),
                         ("reserved_bytes", 0)):
         value = memory.get(name)
         if value is None and name not in memory:
