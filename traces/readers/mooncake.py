@@ -6,14 +6,13 @@ prefixes, kept as ``prefix_block_ids`` tuples for prefix-caching studies.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from batchsim.traces.canonical import LoadedTrace, finish
-from batchsim.traces.errors import TraceError
+from batchsim.traces.readers.jsonl import read_jsonl_columns
 from batchsim.traces.rows import RowChecker, parse_float, parse_int
 
 BLOCK_TOKENS = 512
@@ -56,32 +55,7 @@ def read_mooncake(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
 
 def _read_records(path: Path):
     """Parse each non-blank line; returns columns, line numbers, blank count, JSON failures."""
-    columns: dict[str, list] = {k: [] for k in ("timestamp", "input_length", "output_length",
-                                                "hash_ids")}
-    lines: list[int] = []
-    not_json: list[tuple[int, str]] = []
-    blank = 0
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    blank += 1
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as error:
-                    record = None
-                    not_json.append((len(lines), f"not valid JSON ({error.msg})"))
-                if record is not None and not isinstance(record, dict):
-                    not_json.append((len(lines), "not a JSON object"))
-                    record = None
-                record = record or {}
-                for key, values in columns.items():
-                    values.append(record.get(key))
-                lines.append(number)
-    except UnicodeDecodeError as error:
-        raise TraceError(f"{path.name}: not UTF-8 text ({error.reason})") from None
-    return columns, lines, blank, not_json
+    return read_jsonl_columns(path, ("timestamp", "input_length", "output_length", "hash_ids"))
 
 
 def _is_id_list(ids) -> bool:
