@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from batchsim.traces.errors import TraceError
+from batchsim.traces.rows import RowChecker
 
 
 def read_jsonl_columns(path: Path, keys: tuple[str, ...]):
@@ -35,3 +38,23 @@ def read_jsonl_columns(path: Path, keys: tuple[str, ...]):
     except UnicodeDecodeError as error:
         raise TraceError(f"{path.name}: not UTF-8 text ({error.reason})") from None
     return columns, lines, blank, not_json
+
+
+def record_checker(path: Path, lines: list[int], not_json: list[tuple[int, str]]) -> RowChecker:
+    """A row checker over the records, with the lines that held no JSON object flagged."""
+    checker = RowChecker(path.name, np.asarray(lines, dtype=np.int64), field_word="field")
+    if not_json:
+        messages = dict(not_json)
+        unreadable = np.zeros(len(lines), dtype=bool)
+        unreadable[list(messages)] = True
+        checker.flag(unreadable, "", lambda i: messages[i])
+    return checker
+
+
+def flag_id_lists(values: list, field: str, checker: RowChecker) -> np.ndarray:
+    """Flag values that are not lists of integers; returns the bad-row mask."""
+    bad = np.array([not (isinstance(v, list) and all(type(x) is int for x in v))
+                    for v in values], dtype=bool)
+    checker.flag(bad, field, lambda i: "missing value" if values[i] is None
+                 else "not a list of integers")
+    return bad

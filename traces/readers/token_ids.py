@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from batchsim.traces.canonical import LoadedTrace, finish
-from batchsim.traces.readers.jsonl import read_jsonl_columns
-from batchsim.traces.rows import RowChecker, parse_float, parse_int
+from batchsim.traces.readers.jsonl import flag_id_lists, read_jsonl_columns, record_checker
+from batchsim.traces.rows import parse_float, parse_int
 
 BLOCK_TOKENS = 16
 FIELDS = {"arrival_s": "arrival_time_ns", "prompt_tokens": "input_toks",
@@ -37,12 +36,7 @@ def read_token_ids(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
     path = Path(path)
     keys = ("arrival_time_ns", "input_toks", "output_toks", "input_tok_ids")
     columns, lines, blank, not_json = read_jsonl_columns(path, keys)
-    checker = RowChecker(path.name, np.asarray(lines, dtype=np.int64), field_word="field")
-    if not_json:
-        messages = dict(not_json)
-        unreadable = np.zeros(len(lines), dtype=bool)
-        unreadable[list(messages)] = True
-        checker.flag(unreadable, "", lambda i: messages[i])
+    checker = record_checker(path, lines, not_json)
     table = pd.DataFrame({
         "arrival_s": parse_float(pd.Series(columns["arrival_time_ns"], dtype=object),
                                  "arrival_time_ns", checker) / 1e9,
@@ -52,10 +46,7 @@ def read_token_ids(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
                                    "output_toks", checker),
     })
     ids = columns["input_tok_ids"]
-    bad = np.array([not (isinstance(t, list) and all(type(x) is int for x in t)) for t in ids],
-                   dtype=bool)
-    checker.flag(bad, "input_tok_ids", lambda i: "missing value" if ids[i] is None
-                 else "not a list of integers")
+    bad = flag_id_lists(ids, "input_tok_ids", checker)
     table["prefix_block_ids"] = pd.Series(
         [block_hashes(t) if not b else () for t, b in zip(ids, bad)], dtype=object)
     notes: list[str] = [f"skipped {blank} blank lines"] if blank else []
