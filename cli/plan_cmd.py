@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
+from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
 POLICIES = ("static", "continuous", "chunked")  # what --policy all compares
 
@@ -84,8 +84,10 @@ def run(args) -> int:
             if cached is plan:
                 record["gpus_without_prefix_caching"] = without.gpus
     for plan in plans:
-        for warning in getattr(plan.cost_model, "range_warnings", lambda: [])():
-            print(f"batchsim: warning: {plan.policy}: {warning}", file=sys.stderr)
+        check_strict_range(args, plan.at_count.summary, f"the {plan.policy} plan's evidence")
+        if plan.rate is not None:
+            check_strict_range(args, {"extrapolation": plan.rate.extrapolation},
+                               f"the {plan.policy} plan's sustainable rate")
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
         return 0
