@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from batchsim.policies import VllmV1Policy
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, VllmV1Policy
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.prefix_cache import PrefixCache
 from batchsim.simulator.request import Request
@@ -143,15 +143,19 @@ def shared_prefix_requests(seed: int, n: int, gap_s: float) -> list[Request]:
     return requests
 
 
-@settings(max_examples=30, deadline=None)
+POLICIES = {"vllm": lambda: VllmV1Policy(8, 256), "chunked": lambda: ChunkedPrefillPolicy(8, 256),
+            "continuous": lambda: ContinuousPolicy(8, 4096)}
+
+
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 60), kv_blocks=st.integers(30, 300),
-       gap_s=st.sampled_from([0.002, 0.02, 0.2]))
+       gap_s=st.sampled_from([0.002, 0.02, 0.2]), name=st.sampled_from(sorted(POLICIES)))
 def test_blocks_return_and_runs_match_single_steps_with_prefix_caching(seed, n, kv_blocks,
-                                                                       gap_s):
+                                                                       gap_s, name):
     outcomes, rates = [], []
     for max_run_steps in (1, None):
         requests = shared_prefix_requests(seed, n, gap_s)
-        result = run(requests, lambda: VllmV1Policy(8, 256), LinearCost(1e-3, 1e-5, 1e-4, 1e-7),
+        result = run(requests, POLICIES[name], LinearCost(1e-3, 1e-5, 1e-4, 1e-7),
                      kv_blocks=kv_blocks, prefix_caching=True, prefix_block_tokens=16,
                      max_run_steps=max_run_steps)
         cache = result.replicas[0].prefix_cache
