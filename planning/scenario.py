@@ -15,6 +15,7 @@ from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, lo
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.measured_range import Extrapolation, extrapolation, measured_range_of
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import summarize
@@ -125,6 +126,11 @@ def prepare(scenario: Scenario, cost_model=None,
         serving.block_size, serving.gpu_memory_utilization)
     if kv_blocks < 1:
         memory = cost_model.memory
+        block_bytes = serving.block_size * memory.kv_bytes_per_token
+        if cost_model.memory.kv_capacity_blocks(1, serving.gpu_memory_utilization) >= 1:
+            raise ValueError(f"block_size: one block of {serving.block_size:,} tokens needs "
+                             f"{block_bytes / 1e9:.1f} GB, more than the memory left for the KV "
+                             "cache; use a smaller block_size")
         raise ValueError(f"no room for a KV cache: weights {memory.weight_bytes / 1e9:.1f} GB in "
                          f"{memory.gpu_memory_bytes * serving.gpu_memory_utilization / 1e9:.1f} GB "
                          f"usable; use more GPUs per replica or a larger gpu_memory_utilization")
@@ -161,6 +167,28 @@ def scenario_keys(prepared: Prepared) -> dict:
                 **cost_model_keys(prepared.cost_model))
 
 
+def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
+    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range
+    (over the chunks of a streamed run, see ``watch_extrapolation``)."""
+    measured = measured_range_of(cost_model)
+    parts = result.recorder.step_fold_results(
+        "extrapolation", lambda steps: extrapolation(measured, steps))
+    if len(parts) == 1:
+        return parts[0].as_dict()
+    ratios: dict = {}
+    for part in parts:
+        for name, ratio in part.largest_ratio.items():
+            ratios[name] = max(ratios.get(name, 0.0), ratio)
+    return Extrapolation(parts[0].profile, sum(p.steps for p in parts),
+                         sum(p.steps_outside for p in parts), ratios).as_dict()
+
+
+def watch_extrapolation(cost_model, recorder: Recorder) -> None:
+    """Have ``recorder`` fold each streamed chunk of steps for ``extrapolation_entry``."""
+    measured = measured_range_of(cost_model)
+    recorder.step_folds["extrapolation"] = lambda steps: extrapolation(measured, steps)
+
+
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
                  sink=None, keep_requests: bool | None = None, **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``.
@@ -175,7 +203,9 @@ def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DE
     limits.check("requests_per_replica", len(trace) / serving.replicas, "requests per replica")
     slo = scenario_slo(scenario.slo, scenario.goodput)
     recorder = Recorder(trace, keep_requests, sink, slo)
+    watch_extrapolation(prepared.cost_model, recorder)
     result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
+    summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

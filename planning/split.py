@@ -113,6 +113,10 @@ class MergedRecorder:
         """Totals over every step row."""
         return StepTotals.of(self.steps)
 
+    def step_fold_results(self, name: str, fold) -> list:
+        """``fold`` of the step rows (all kept)."""
+        return [fold(self.steps)]
+
     def peak_output_tokens_per_s(self, origin_s: float | None) -> float:
         """The most tokens sampled in one second counted from ``origin_s`` (0 if None)."""
         return peak_output_tokens_per_s(self.steps, origin_s or 0.0)

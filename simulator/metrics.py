@@ -27,7 +27,11 @@ from batchsim.simulator.step_totals import StepTotals
 
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
-                "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
+                "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running",
+                "kv_tokens", "decode_context", "prefill_length")
+# the last three describe a row's first step (simulator.measured_range says how runs grow):
+# KV tokens its attention reads, the longest decode context (its new token included) and the
+# longest prefilling sequence (cached plus new tokens)
 # seconds as float64, counts as int64, little-endian and unpadded
 ROW = np.dtype([(name, "<f8" if name.endswith("_s") else "<i8") for name in STEP_COLUMNS])
 _PACK = struct.Struct("<" + "".join("d" if n.endswith("_s") else "q" for n in STEP_COLUMNS)).pack
@@ -63,6 +67,10 @@ class Recorder:
         self._itl_sketch: LogSketch | None = None
         self.preemptions = 0
         self.listeners: list = []  # called with each request as it ends
+        # name -> function of step columns, applied to every streamed chunk of rows (register
+        # before the run); step_fold_results(name) gives them with the rows still kept
+        self.step_folds: dict = {}
+        self._fold_results: dict[str, list] = {}
         self.sink = sink
         self.keeps_requests = len(trace) <= EXACT_REQUESTS if keep_requests is None else keep_requests
         self._table: dict | None = None
@@ -74,23 +82,26 @@ class Recorder:
 
     # ----- recording (called by replicas) ---------------------------------------------------
     def step(self, replica: int, start_s: float, duration_s: float, prefill_tokens: int,
-             decode_seqs: int, num_seqs: int, state) -> int:
-        """Record one step as it starts (sampled tokens come at its end); return its row."""
+             decode_seqs: int, num_seqs: int, state, extent: tuple[int, int, int]) -> int:
+        """Record one step as it starts (sampled tokens come at its end); return its row.
+        ``extent`` is (KV tokens, decode context, prefill length)."""
         rows = self._rows
         rows += _PACK(replica, start_s, duration_s, 1, prefill_tokens, decode_seqs, num_seqs,
-                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running))
+                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running), *extent)
         if len(rows) >= self._next_check:
             self._check_sizes()
         row = self._open_rows[replica] = len(rows) // ROW.itemsize - 1 + self._row_base
         return row
 
     def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
-                    decode_seqs: int, sampled: int, slots: int, state) -> int:
+                    decode_seqs: int, sampled: int, slots: int, state, context_sum: int,
+                    context_max: int) -> int:
         """Record a decode-only step or run of ``steps`` steps, whose sampled tokens are known
-        when it starts; return its row."""
+        when it starts; return its row. Contexts are the first step's cached tokens."""
         rows = self._rows
         rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, sampled,
-                      slots, state.kv.used_blocks, len(state.waiting), len(state.running))
+                      slots, state.kv.used_blocks, len(state.waiting), len(state.running),
+                      context_sum + decode_seqs, context_max + 1 if decode_seqs else 0, 0)
         if len(rows) >= self._next_check:
             self._check_sizes()
         row = self._open_rows[replica] = len(rows) // ROW.itemsize - 1 + self._row_base
@@ -163,6 +174,8 @@ class Recorder:
     def _stream_rows(self, count: int) -> None:
         columns = self._columns(np.frombuffer(self._rows, dtype=ROW, count=count))
         self._streamed_steps = self._streamed_steps + StepTotals.of(columns)
+        for name, fold in self.step_folds.items():
+            self._fold_results.setdefault(name, []).append(fold(columns))
         if self._stats.origin_s is not None:
             self._streamed_tokens_by_second = add_padded(
                 self._streamed_tokens_by_second,
@@ -217,6 +230,11 @@ class Recorder:
         """Totals over every step row."""
         rest = self._columns(np.frombuffer(self._rows, dtype=ROW))
         return self._streamed_steps + StepTotals.of(rest) if self._row_base else StepTotals.of(rest)
+
+    def step_fold_results(self, name: str, fold) -> list:
+        """``fold`` of every streamed chunk of step rows (as registered) and of the rows kept."""
+        rest = self._columns(np.frombuffer(self._rows, dtype=ROW))
+        return self._fold_results.get(name, []) + [fold(rest)]
 
     def peak_output_tokens_per_s(self, origin_s: float | None) -> float:
         """The most tokens sampled in one second counted from ``origin_s`` (0 if None)."""

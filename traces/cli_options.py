@@ -10,8 +10,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from batchsim.limits import DEFAULT_LIMITS
 from batchsim.traces import transforms
-from batchsim.traces.columns import as_frame, is_columns
+from batchsim.traces.columns import as_frame, check_size, is_columns
 from batchsim.traces.default import SOURCE, default_columns
 from batchsim.traces.detect import FORMATS
 from batchsim.traces.errors import TraceError
@@ -61,7 +62,8 @@ def load_from_args(args: argparse.Namespace, frame: bool = True) -> LoadedTrace:
 
         trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.trace_model,
                            spread_ties=args.spread_ties, tokenizer=args.tokenizer,
-                           sharegpt_filters=args.sharegpt_filters)
+                           sharegpt_filters=args.sharegpt_filters,
+                           limits=getattr(args, "limits", DEFAULT_LIMITS))
     steps = []
     if args.window:
         steps.append(_window_step(args.window))
@@ -80,6 +82,9 @@ def load_from_args(args: argparse.Namespace, frame: bool = True) -> LoadedTrace:
     for step in steps:
         table, note = step(trace.table)
         trace = replace(trace, table=table, notes=[*trace.notes, note])
+    if steps:  # a rate scale can stretch the arrivals past the stated span
+        check_size(trace.table, f"{path or 'trace'} after --rate-scale/--window",
+                   getattr(args, "limits", DEFAULT_LIMITS))
     return trace
 
 

@@ -24,3 +24,12 @@ def as_frame(table):
     import pandas as pd  # here, not at the top: replaying numpy columns never needs pandas
 
     return pd.DataFrame(table)
+
+
+def check_size(table, what, limits) -> None:
+    """Refuse a table with too many requests or arrivals beyond the stated span (``limits``)."""
+    if not num_rows(table):
+        return
+    limits.check("requests", num_rows(table), f"{what}: requests")
+    limits.check("arrival_span_s", float(max(table["arrival_s"])) if is_columns(table)
+                 else float(table["arrival_s"].max()), f"{what}: last arrival (s)")

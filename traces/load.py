@@ -6,6 +6,7 @@ from pathlib import Path
 from batchsim.inputs import check_regular_file
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.traces.canonical import LoadedTrace
+from batchsim.traces.columns import check_size as check_table_size
 from batchsim.traces.detect import check_format, detect_format
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.azure import read_azure
@@ -13,6 +14,7 @@ from batchsim.traces.readers.burstgpt import read_burstgpt
 from batchsim.traces.readers.canonical import read_canonical
 from batchsim.traces.readers.mooncake import read_mooncake
 from batchsim.traces.readers.sharegpt import read_length_csv, read_sharegpt
+from batchsim.traces.readers.token_ids import read_token_ids
 from batchsim.traces.readers.vllm_result import read_vllm_result
 from batchsim.traces.transforms import spread_ties as spread_equal_arrivals
 
@@ -51,6 +53,8 @@ def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
         trace = read_length_csv(path, skip_bad=skip_bad)
     elif fmt == "vllm-result":
         trace = read_vllm_result(path, skip_bad=skip_bad)
+    elif fmt == "token-ids":
+        trace = read_token_ids(path, skip_bad=skip_bad)
     else:
         trace = read_canonical(path, skip_bad=skip_bad)
     check_size(trace, path, limits)
@@ -63,9 +67,4 @@ def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
 
 def check_size(trace: LoadedTrace, path: Path, limits: Limits) -> None:
     """Refuse a trace with too many requests or arrivals beyond the stated span."""
-    table = trace.table
-    if table.empty:
-        return
-    limits.check("requests", len(table), f"{path}: requests")
-    limits.check("arrival_span_s", float(table["arrival_s"].max()),
-                 f"{path}: last arrival (s)")
+    check_table_size(trace.table, path, limits)
