@@ -176,10 +176,11 @@ class Recorder:
         self._streamed_steps = self._streamed_steps + StepTotals.of(columns)
         for name, fold in self.step_folds.items():
             self._fold_results.setdefault(name, []).append(fold(columns))
-        if self._stats.origin_s is not None:
-            self._streamed_tokens_by_second = add_padded(
-                self._streamed_tokens_by_second,
-                output_tokens_by_second(columns, self._stats.origin_s))
+        # rows stream during the run only once the origin is known; at the end, None means
+        # no request finished and buckets count from 0 s, as a kept run's do
+        self._streamed_tokens_by_second = add_padded(
+            self._streamed_tokens_by_second,
+            output_tokens_by_second(columns, self._stats.origin_s or 0.0))
         if self.sink is not None:
             self.sink.write_steps(columns)
         del self._rows[:count * ROW.itemsize]
