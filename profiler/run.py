@@ -73,6 +73,9 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     started = time.perf_counter()
     setup = {"engine": _engine_setup, "eager": _eager_setup, "cuda-graph": _dense_setup}[args.mode]
     runner, grid, memory, engine, plan = setup(args, spec, device, env)
+    grid = grid[args.resume_from:]
+    if not grid:
+        raise ValueError(f"--resume-from {args.resume_from} skips every grid point")
     runner.run_point(grid[0])  # warm-up: first-use allocations and kernel selection stay out of the grid
     log(f"{spec.name} {args.mode} on {env['gpu_name']}: {len(grid)} grid points, load {time.perf_counter() - started:.0f}s")
     steps, depth_rows, skipped = [], [], 0
@@ -102,6 +105,8 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     steps = measured or steps
     meta = _meta(args, spec, env, memory, engine, link, steps, time.perf_counter() - started)
     meta["grid"]["not_run_time_limit"] = skipped
+    if args.resume_from:
+        meta["grid"]["resumed_from"] = args.resume_from
     if plan:
         meta["depth_scaling"] = {**_depth_summary(plan, depth_rows),
                                  "steps_csv": "measured at full depth" if measured else "scaled to full depth"}
