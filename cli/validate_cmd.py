@@ -17,6 +17,13 @@ def register(subparsers) -> None:
     parser.add_argument("records", nargs="+", help="record JSON files")
     parser.add_argument("--profile", help="profile name or directory (default: bundled match)")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--step-time", choices=("mean", "sampled"), default="mean",
+                        help="price each step at its mean (default) or draw it from the profile's measured "
+                             "spread, seeded by --seed")
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampled step times")
+    parser.add_argument("--allow-profile-mismatch", action="store_true",
+                        help="run on a profile measured under another engine configuration (the report names "
+                             "the settings that differ)")
     parser.set_defaults(func=run)
 
 
@@ -37,11 +44,15 @@ def run(args) -> int:
 
     all_rows = []
     for path in args.records:
-        comparison = compare(load_record(path), args.profile)
+        comparison = compare(load_record(path), args.profile, args.step_time, args.seed,
+                             args.allow_profile_mismatch)
         serving = comparison.run.serving
         print(f"== {comparison.record.case} ({comparison.record.engine}, "
               f"{len(comparison.record.data['requests'])} requests) ==")
         print(f"simulated as {serving.policy}: {describe_cost_model(comparison.run.cost_model)}")
+        print(f"step times: {comparison.run.summary['step_time']}")
+        for mismatch in comparison.run.summary["profile_mismatch"]:
+            print(f"PROFILE MISMATCH (run anyway): {mismatch}")
         print(format_table(comparison.rows()))
         print()
         all_rows += comparison.rows()

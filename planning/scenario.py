@@ -11,10 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from batchsim.planning.costs import build_cost_model
+from batchsim.planning.costs import build_cost_model, describe_cost_model, profile_mismatch
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
+from batchsim.simulator.step_spread import SampledStepTimes, spread_of
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.workload import requests_from_table
 
@@ -30,6 +31,9 @@ class Scenario:
     profile: str | None = None
     seed: int = 0
     slo: str | None = None
+    step_time: str = "mean"  # mean: each step at the cost model's mean; sampled: drawn from the profile's spread
+    engine: dict | None = None  # engine settings the run states (simulator.engine_match.SETTINGS)
+    allow_profile_mismatch: bool = False  # run on a profile of another engine configuration, and say so
     serving: ServingConfig = field(default_factory=ServingConfig)
 
 
@@ -97,14 +101,21 @@ class Prepared:
     serving: ServingConfig  # resolved knobs
     cost_model: object
     setup: ReplicaSetup
+    profile_mismatch: list = field(default_factory=list)  # settings the profile was measured differently
 
 
 def prepare(scenario: Scenario, cost_model=None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
+    cost_model = with_step_times(cost_model, scenario.step_time, scenario.seed)
     model_max_len = cost_model.model.max_position_embeddings
     serving = scenario.serving.resolved(model_max_len)
+    mismatch = profile_mismatch(cost_model, run_settings(scenario, serving))
+    if mismatch and not scenario.allow_profile_mismatch:
+        raise ValueError(f"profile {describe_cost_model(cost_model).removeprefix('profile ')} was measured under "
+                         f"another engine configuration ({'; '.join(mismatch)}); pass --allow-profile-mismatch "
+                         f"to run anyway")
     cls = policy_class(serving.policy)
     cls.from_config(serving)  # validate knobs once, before any replica exists
     kv_blocks = serving.kv_blocks or cost_model.memory.kv_capacity_blocks(
@@ -120,7 +131,7 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
         swap_preemption=serving.preemption_mode == "swap")
-    return Prepared(scenario, serving, cost_model, setup)
+    return Prepared(scenario, serving, cost_model, setup, mismatch)
 
 
 def scenario_keys(prepared: Prepared) -> dict:
@@ -128,7 +139,44 @@ def scenario_keys(prepared: Prepared) -> dict:
     serving = prepared.serving
     return dict(policy=serving.policy, gpu=prepared.scenario.gpu, model=prepared.scenario.model,
                 tensor_parallel_size=serving.tensor_parallel_size,
-                gpus=serving.replicas * serving.tensor_parallel_size)
+                gpus=serving.replicas * serving.tensor_parallel_size,
+                step_time=step_time_mode(prepared.cost_model),
+                profile_mismatch=list(prepared.profile_mismatch))
+
+
+def run_settings(scenario: Scenario, serving: ServingConfig) -> dict:
+    """The engine configuration a scenario states (``serving`` resolved): its token budget and
+    block size, and whatever engine settings it names (a recorded run names them all)."""
+    settings = {"block_size": serving.block_size}
+    if serving.policy != "static" and serving.max_num_batched_tokens:
+        settings["max_batch_tokens"] = serving.max_num_batched_tokens
+    return {**settings, **(scenario.engine or {})}
+
+
+STEP_TIME_MODES = ("mean", "sampled")
+
+
+def with_step_times(cost_model, mode: str, seed: int):
+    """The cost model priced as ``mode`` says: as it is (mean), or drawn from its profile's spread."""
+    if mode not in STEP_TIME_MODES:
+        raise ValueError(f"step_time '{mode}' is not one of {', '.join(STEP_TIME_MODES)}")
+    if mode == "mean" or isinstance(cost_model, SampledStepTimes):
+        return cost_model
+    spread = spread_of(cost_model)
+    if spread is None:
+        raise ValueError(f"step_time sampled needs a profile that kept every repeat of its steps; "
+                         f"{describe_cost_model(cost_model)} has none")
+    return SampledStepTimes(cost_model, spread, seed)
+
+
+def step_time_mode(cost_model) -> str:
+    """How the run priced its steps, in words (every report carries it)."""
+    if isinstance(cost_model, SampledStepTimes):
+        chain = cost_model.spread.describe()
+        return (f"sampled (seed {cost_model.seed}): two-state chain fitted to the profile's repeats, "
+                f"slow steps {chain['slow_excess_ms'] - chain['fast_excess_ms']:+.0f} ms, "
+                f"{100 * chain['slow_share']:.0f}% of steps, in streaks of {chain['mean_slow_streak_steps']:.1f}")
+    return "mean (each step at the cost model's mean time)"
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None) -> ScenarioRun:

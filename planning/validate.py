@@ -17,7 +17,8 @@ from batchsim.planning.scenario import Scenario, ScenarioRun, run_scenario
 from batchsim.simulator.config import ServingConfig
 from batchsim.simulator.hardware import GPUS
 from batchsim.simulator.models import MODELS, ModelSpec
-from batchsim.simulator.profile_cost import default_profile_name
+from batchsim.planning.costs import matching_profile
+from batchsim.simulator.engine_match import record_settings
 from batchsim.simulator.summary import request_table, weighted_percentile
 
 # Profile modes that run steps the way each recorded engine does, best first: the CB engine's own
@@ -49,7 +50,9 @@ class Comparison:
             real, sim = self.real[key], self.simulated[key]
             error = (sim - real) / real if real else float("nan")
             out.append({"case": self.record.case, "metric": key, "label": label,
-                        "real": real, "simulated": sim, "rel_error": error})
+                        "real": real, "simulated": sim, "rel_error": error,
+                        "step_time": self.run.summary["step_time"],
+                        "profile_mismatch": "; ".join(self.run.summary["profile_mismatch"])})
         return out
 
 
@@ -127,20 +130,26 @@ def serving_for(record: Record) -> ServingConfig:
         raise ValueError(f"{record.source}: engine_config lacks '{missing.args[0]}'") from None
 
 
-def scenario_for(record: Record, profile: str | None = None) -> Scenario:
-    """The scenario that re-simulates ``record``."""
+def scenario_for(record: Record, profile: str | None = None, step_time: str = "mean", seed: int = 0,
+                 allow_profile_mismatch: bool = False) -> Scenario:
+    """The scenario that re-simulates ``record``: the bundled profile measured under the record's
+    engine configuration unless ``profile`` names one."""
     model = model_name(record.data["model_config"])
     gpu = gpu_name(record.data["gpu"])
-    if profile is None:
-        profile = default_profile_name(gpu, model, modes=ENGINE_MODES[record.engine])
     serving = serving_for(record)
     max_len = max(r["in"] + r["out"] for r in record.data["requests"])
     serving = replace(serving, max_model_len=max_len)
-    return Scenario(gpu=gpu, model=model, profile=profile, serving=serving)
+    engine = record_settings(record.engine, record.engine_config)
+    if profile is None:
+        run = {"block_size": serving.block_size, **engine}
+        profile = matching_profile(gpu, model, run, ENGINE_MODES[record.engine])
+    return Scenario(gpu=gpu, model=model, profile=profile, serving=serving, step_time=step_time, seed=seed,
+                    engine=engine, allow_profile_mismatch=allow_profile_mismatch)
 
 
-def compare(record: Record, profile: str | None = None) -> Comparison:
+def compare(record: Record, profile: str | None = None, step_time: str = "mean", seed: int = 0,
+            allow_profile_mismatch: bool = False) -> Comparison:
     """Simulate ``record`` and compare."""
-    scenario = scenario_for(record, profile)
+    scenario = scenario_for(record, profile, step_time, seed, allow_profile_mismatch)
     run = run_scenario(scenario, record.trace_table())
     return Comparison(record, real_metrics(record), simulated_metrics(run), run)

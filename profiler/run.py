@@ -26,7 +26,7 @@ from batchsim.profiler.environment import GpuMonitor, host_link_bytes_per_s, hos
 from batchsim.profiler.grid import build_grid, build_static_grid, serving_points
 from batchsim.profiler.options import add_profile_arguments, parse_engine_options
 from batchsim.simulator.models import ModelSpec, get_model
-from batchsim.simulator.profile_cost import fit_summary
+from batchsim.simulator.profile_cost import fit_summary, input_padding
 from batchsim.simulator.profile_format import write_depth_rows, write_profile
 from batchsim.simulator.tensor_parallel import shard_spec
 
@@ -212,7 +212,7 @@ def _meta(args, spec, env, memory, engine, link, steps, elapsed_s) -> dict:
                    "timer": "cuda events + host clock" if env["gpu_name"] != "cpu" else "host clock",
                    "statistic": "median, p10, p90", "profile_seconds": round(elapsed_s, 1)},
         "grid": {"points": len(steps), "ok": len(ok), "failed": failed},
-        "fit": fit_summary(steps),
+        "fit": fit_summary(steps, input_padding({"engine": engine})),
     }
     if args.tp > 1:
         meta["tensor_parallel"] = {"degree": args.tp, "full_model": args.model or args.config,
