@@ -34,9 +34,30 @@ def run_profile(args: argparse.Namespace) -> int:
     """Profile a model (needs torch; a CUDA GPU for meaningful numbers)."""
     if not args.out or not (args.model or args.config):
         raise ValueError("profile needs --out and one of --model or --config (or: batchsim profile show PATH)")
+    refusal = device_refusal(args.device)
+    if refusal:
+        raise ValueError(refusal)
     from batchsim.profiler.run import profile  # torch is imported only when profiling
     profile(args, log=print)
     return 0
+
+
+def device_refusal(device: str | None) -> str | None:
+    """Why profiling cannot start on ``device`` (None: CUDA), or None if it can.
+
+    A CPU profile says nothing about GPU serving and a GPU-sized model can exhaust the host's
+    memory, so the CPU is used only when asked for by name.
+    """
+    if device == "cpu":
+        return None
+    try:
+        import torch
+    except ImportError:
+        return "profiling needs torch (pip install 'batchsim[profile]')"
+    if not torch.cuda.is_available():
+        return (f"no CUDA GPU available for --device {device or 'cuda'}; profile on a GPU machine, "
+                f"or pass --device cpu to time the CPU (its numbers do not describe a GPU)")
+    return None
 
 
 def run_show(args: argparse.Namespace) -> int:

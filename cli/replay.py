@@ -5,13 +5,13 @@ Example: batchsim replay --trace conv.csv --policy chunked --max-num-batched-tok
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from batchsim.cli.report import format_report
+from batchsim.simulator.summary import PERCENTILE_METRICS
 
 SERVING_FLAGS = (
-    ("--policy", str, "static | continuous | chunked (default continuous)"),
+    ("--policy", str, "static | continuous | chunked | vllm (default continuous)"),
     ("--batch-size", int, "static batching: requests per batch (default 8)"),
     ("--max-wait-s", float, "static batching: wait this long for a full batch (default 0)"),
     ("--max-num-seqs", int, "sequences in flight per replica (default 256)"),
@@ -25,32 +25,55 @@ SERVING_FLAGS = (
     ("--router", str, "round-robin | least-outstanding (default round-robin)"),
     ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
     ("--tensor-parallel-size", int, "GPUs per replica (tensor parallelism; alias --tp)"),
+    ("--long-prefill-token-threshold", int, "vllm policy: most tokens a prefill gets per step "
+                                            "(default 0: no cap)"),
 )
 
 
 def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that runs scenarios."""
     parser.add_argument("--config", help="YAML scenario file; flags override it")
-    parser.add_argument("--gpu", help="GPU name for the roofline model (h200, h100, a100)")
-    parser.add_argument("--model", help="model name from the catalog (default llama-3-8b)")
+    parser.add_argument("--gpu", help="GPU: a catalog name (h200, h100, a100, b200, l40s, rtx4090, "
+                        "rtxpro6000) or a datasheet YAML path (default h200)")
+    parser.add_argument("--model", help="model: a catalog name or a Hugging Face config.json path "
+                        "(default llama-3-8b)")
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
-    parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
+    parser.add_argument("--slo", help="objectives with units, e.g. ttft_p99=2s,tpot_p99=100ms")
+    parser.add_argument("--goodput", nargs="+", metavar="KEY:MS",
+                        help="vLLM's goodput spelling in milliseconds, e.g. ttft:2000 tpot:100")
     for flag, kind, text in SERVING_FLAGS:
         aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
         parser.add_argument(flag, *aliases, type=kind, help=text)
+    parser.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction,
+                        default=None, help="cache full KV blocks by prefix and reuse them "
+                        "(default: on for the vllm policy, off for the others)")
 
 
 def scenario_from_args(args):
-    """The scenario the flags (over an optional YAML file) describe."""
-    from batchsim.planning.scenario import Scenario, load_scenario, with_overrides
+    """The scenario the flags (over an optional YAML file) describe.
 
-    scenario = load_scenario(args.config) if args.config else Scenario()
+    Settings of the YAML file that are not the scenario's (trace transforms, --out, planning
+    options) fill the flags the command line did not give.
+    """
+    from batchsim.planning.scenario import Scenario, check_knobs_apply, with_overrides
+    from batchsim.planning.schema import apply_settings, given, load_settings
+
+    from_file: dict = {}
+    if getattr(args, "config", None):
+        from_file = given(load_settings(args.config))
+        apply_settings(args, from_file)
+    if isinstance(getattr(args, "goodput", None), list):
+        args.goodput = " ".join(args.goodput)
     overrides = {name: getattr(args, name, None) for name in (
-        "gpu", "model", "profile", "seed", "slo", "trace")}
+        "gpu", "model", "profile", "seed", "slo", "goodput", "trace")}
+    overrides["trace_format"] = getattr(args, "format", None)
     for flag, _, _ in SERVING_FLAGS:
         name = flag.lstrip("-").replace("-", "_")
         overrides[name] = getattr(args, name)
-    return with_overrides(scenario, overrides)
+    overrides["enable_prefix_caching"] = getattr(args, "enable_prefix_caching", None)
+    scenario = with_overrides(Scenario(), overrides)
+    check_knobs_apply(scenario, set(from_file) | set(getattr(args, "explicit", ())))
+    return scenario
 
 
 def load_table(args, scenario):
@@ -61,6 +84,7 @@ def load_table(args, scenario):
     from batchsim.traces.cli_options import load_from_args
 
     args.trace, args.seed = scenario.trace, scenario.seed
+    args.format = scenario.trace_format
     loaded = load_from_args(args)
     notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
     if scenario.trace is None:
@@ -79,26 +103,68 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
+    add_result_flags(parser)
     parser.set_defaults(func=run)
+
+
+def add_result_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the result JSON, named and defined as in ``vllm bench serve``."""
+    group = parser.add_argument_group("result JSON (a superset of vllm bench serve --save-result)")
+    group.add_argument("--json", action="store_true", help="print the result as JSON")
+    group.add_argument("--metric-percentiles", default="50,90,99",
+                       help="percentiles written as p{N}_{metric}_ms keys (default 50,90,99)")
+    group.add_argument("--percentile-metrics", default=",".join(PERCENTILE_METRICS),
+                       help="metrics with mean/median/std/percentile keys: ttft, tpot, itl, "
+                            "e2el, queue (default all)")
+    group.add_argument("--date", help="the result's date, YYYYMMDD-HHMMSS (default: "
+                                      "SOURCE_DATE_EPOCH, else 19700101-000000; never the clock)")
+    group.add_argument("--save-detailed", action="store_true",
+                       help="add per-request input_lens, output_lens, ttfts, errors")
+
+
+def result_options(args) -> dict:
+    """summarize's percentile options from the flags; ValueError names a bad one."""
+    try:
+        percentiles = tuple(float(p) for p in args.metric_percentiles.split(","))
+    except ValueError:
+        raise ValueError(f"--metric-percentiles '{args.metric_percentiles}': expected numbers "
+                         f"such as 50,90,99") from None
+    if not all(0 <= p <= 100 for p in percentiles):
+        raise ValueError(f"--metric-percentiles '{args.metric_percentiles}': each must be 0..100")
+    metrics = tuple(m.strip() for m in args.percentile_metrics.split(","))
+    unknown = [m for m in metrics if m not in PERCENTILE_METRICS]
+    if unknown:
+        raise ValueError(f"--percentile-metrics: unknown metric '{unknown[0]}' "
+                         f"(known: {', '.join(PERCENTILE_METRICS)})")
+    return {"percentiles": percentiles, "percentile_metrics": metrics}
 
 
 def run(args) -> int:
     """Run the replay and print the report."""
+    from batchsim.atomic import check_output_directory, dumps_json
     from batchsim.planning.costs import describe_cost_model
+    from batchsim.planning.result_header import (check_date, default_date, detailed_lists,
+                                                 result_header)
     from batchsim.planning.scenario import run_scenario
     from batchsim.simulator.export import write_outputs
 
+    options = result_options(args)
+    date = check_date(args.date) if args.date else default_date()
     scenario = scenario_from_args(args)
+    if args.out is not None:
+        check_output_directory(args.out)  # before the simulation, not after it
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table)
+    outcome = run_scenario(scenario, table, limits=args.limits, **options)
     for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
         print(f"batchsim: warning: {warning}", file=sys.stderr)
+    result = {**result_header(table, scenario.model, date), **outcome.summary}
+    if args.save_detailed:
+        result.update(detailed_lists(outcome.result.requests))
     if args.out:
-        write_outputs(outcome.result, outcome.summary, args.out)
+        write_outputs(outcome.result, result, args.out)
     if args.json:
-        print(json.dumps(outcome.summary, indent=2, sort_keys=True))
+        print(dumps_json(result, indent=2, sort_keys=True))
         return 0
     serving = outcome.serving
     knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"

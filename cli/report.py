@@ -16,6 +16,16 @@ def _section(title: str) -> str:
     return f"{' ' + title + ' ':-^{WIDTH}}"
 
 
+def _percentile_rows(summary: dict, key: str) -> list[tuple[str, float]]:
+    """(percentile word, value) for every ``p{N}_{key}_ms`` the summary holds, by percentile."""
+    rows = []
+    for name, value in summary.items():
+        word = name[1:-len(f"_{key}_ms")] if name.endswith(f"_{key}_ms") else ""
+        if name.startswith("p") and word.replace(".", "", 1).isdigit():
+            rows.append((float(word), word, value))
+    return [(word, value) for _, word, value in sorted(rows)]
+
+
 def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
     """The report: context lines, throughput, latency sections, batchsim's own metrics."""
     lines = [f"{' batchsim replay ':=^{WIDTH}}"]
@@ -23,12 +33,14 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
     lines.append(_section("Throughput"))
     lines += [
         _row("Successful requests:", summary["completed"]),
-        _row("Rejected requests:", summary["rejected"]),
+        _row("Failed (rejected) requests:", summary["failed"]),
         _row("Duration (s):", summary["duration"]),
         _row("Total input tokens:", summary["total_input_tokens"]),
         _row("Total generated tokens:", summary["total_output_tokens"]),
         _row("Request throughput (req/s):", summary["request_throughput"]),
         _row("Output token throughput (tok/s):", summary["output_throughput"]),
+        _row("Peak output token throughput (tok/s):", summary["max_output_tokens_per_s"]),
+        _row("Peak concurrent requests:", summary["max_concurrent_requests"]),
         _row("Total token throughput (tok/s):", summary["total_token_throughput"]),
     ]
     if summary.get("request_goodput") is not None:
@@ -36,11 +48,14 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
     for key, title in (("ttft", "Time to First Token"), ("tpot", "Time per Output Token (excl. 1st token)"),
                        ("itl", "Inter-token Latency"), ("e2el", "End-to-end Latency"),
                        ("queue", "Queueing Delay")):
-        name = key.upper() if key != "e2el" else "E2EL"
+        if f"mean_{key}_ms" not in summary:
+            continue  # not among --percentile-metrics
+        name = key.upper()
         lines.append(_section(title))
         lines.append(_row(f"Mean {name} (ms):", summary[f"mean_{key}_ms"]))
-        for p, value in summary[f"percentiles_{key}_ms"]:
-            lines.append(_row(f"P{p:g} {name} (ms):", value))
+        lines.append(_row(f"Median {name} (ms):", summary[f"median_{key}_ms"]))
+        for word, value in _percentile_rows(summary, key):
+            lines.append(_row(f"P{word} {name} (ms):", value))
     lines.append(_section("Replica"))
     lines += [
         _row("GPU busy fraction:", summary["gpu_busy_fraction"]),
@@ -50,6 +65,10 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
         _row("KV cache blocks per replica:", summary["kv_capacity_blocks"]),
         _row("Mean / peak KV usage:",
              f"{summary['mean_kv_usage']:.1%} / {summary['peak_kv_usage']:.1%}"),
+    ]
+    if summary.get("prefix_cache_hit_rate") is not None:
+        lines.append(_row("Prefix cache hit rate (tokens):", f"{summary['prefix_cache_hit_rate']:.1%}"))
+    lines += [
         _row("Preemptions (requests preempted):",
              f"{summary['preemptions']} ({summary['preempted_requests']})"),
         _row("Max requests waiting:", summary["max_waiting"]),
@@ -57,6 +76,6 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
     ]
     if summary["rejected_reasons"]:
         lines.append(_section("Rejected"))
-        lines += [_row(reason[:40] + ":", count) for reason, count in summary["rejected_reasons"].items()]
+        lines += [_row(reason + ":", count) for reason, count in summary["rejected_reasons"].items()]
     lines.append("=" * WIDTH)
     return "\n".join(lines)

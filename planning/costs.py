@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from batchsim.simulator import engine_match
 from batchsim.simulator.hardware import get_gpu
-from batchsim.simulator.profile_cost import (bundled_profiles, default_profile_name, load_profile_cost_model,
+from batchsim.simulator.profile_cost import (bundled_profiles_for, default_profile_name, load_profile_cost_model,
                                              resolve_profile_path)
 from batchsim.simulator.profile_format import read_meta
 from batchsim.simulator.models import get_model
@@ -48,10 +48,18 @@ def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
     return TensorParallelCostModel(shard, spec, tp, AllReduceModel(gpu_spec.nvlink_bytes_per_s))
 
 
+def is_profiled(cost_model) -> bool:
+    """Whether steps are priced from measurements (a profile) rather than datasheet peaks alone."""
+    if isinstance(cost_model, TensorParallelCostModel):
+        return is_profiled(cost_model.shard_cost)
+    return not isinstance(cost_model, RooflineCostModel)
+
+
 def describe_cost_model(cost_model) -> str:
-    """One line naming the cost model, for reports."""
+    """One line naming the cost model, for reports; a roofline says it is unprofiled."""
     if isinstance(cost_model, RooflineCostModel):
-        return f"roofline ({cost_model.model.name} on {cost_model.gpu.name}, datasheet peaks)"
+        return (f"roofline, UNPROFILED ({cost_model.model.name} on {cost_model.gpu.name}: "
+                f"datasheet peaks, no measured profile)")
     if isinstance(cost_model, TensorParallelCostModel):
         return (f"{describe_cost_model(cost_model.shard_cost)} + ring all-reduce over "
                 f"{cost_model.tp} GPUs")
@@ -59,18 +67,22 @@ def describe_cost_model(cost_model) -> str:
     return f"profile {name}"
 
 
-def matching_profile(gpu: str, model: str, run: dict, modes: tuple[str, ...], tp: int = 1) -> str:
-    """The bundled profile of this GPU, model and TP degree, in one of ``modes``, measured under the
-    engine configuration ``run`` states; ValueError naming the settings that differ when none is."""
-    shard = f"-tp{tp}" if tp > 1 else ""
-    stem = f"{gpu.lower()}-{model.lower()}{shard}-"
-    candidates = [name for mode in modes for name in bundled_profiles()
-                  if name.startswith(stem + mode) and read_meta(resolve_profile_path(name))["mode"] == mode]
+def cost_model_keys(cost_model) -> dict:
+    """The keys every summary carries about its cost model (JSON, sweep rows)."""
+    return {"cost_model": describe_cost_model(cost_model), "profiled": is_profiled(cost_model)}
+
+
+def matching_profile(gpu, model, run: dict, modes: tuple[str, ...], tp: int = 1) -> str | None:
+    """The bundled profile for this GPU and model (shard), in one of ``modes``, measured under the
+    engine configuration ``run`` states; None when none of those modes is bundled, ValueError
+    naming the settings that differ when some are but none matches."""
+    candidates = bundled_profiles_for(gpu, model, tp, modes)
     if not candidates:
         return None
     differences = {}
     for name in candidates:
-        differences[name] = engine_match.mismatches(engine_match.profile_settings(read_meta(resolve_profile_path(name))), run)
+        meta = read_meta(resolve_profile_path(name))
+        differences[name] = engine_match.mismatches(engine_match.profile_settings(meta), run)
         if not differences[name]:
             return name
     closest = min(candidates, key=lambda name: len(differences[name]))
@@ -85,6 +97,6 @@ def profile_mismatch(cost_model, run: dict) -> list[str]:
     meta = getattr(cost_model, "meta", None)
     if meta is None and hasattr(cost_model, "shard_cost"):
         meta = getattr(cost_model.shard_cost, "meta", None)
-    if meta is None:
+    if not isinstance(meta, dict):
         return []
     return engine_match.mismatches(engine_match.profile_settings(meta), run)

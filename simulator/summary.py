@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from batchsim.simulator.peaks import peak_concurrent_requests, peak_output_tokens_per_s
 from batchsim.simulator.request import FINISHED
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.weighted import weighted_percentiles, weighted_stats
 
-PERCENTILES = (50.0, 90.0, 99.0)
+PERCENTILES = (50.0, 90.0, 99.0)  # vLLM's default is 99 alone; these are a superset
+# vLLM's default is ttft,tpot,itl; batchsim adds e2el and its own queueing delay
+PERCENTILE_METRICS = ("ttft", "tpot", "itl", "e2el", "queue")
 
 
 @dataclass(frozen=True)
@@ -68,26 +71,25 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return weighted_percentiles(values, weights, (q,))[0]
 
 
-def _stats(name: str, values_s: np.ndarray, counts: np.ndarray | None = None) -> dict:
-    out: dict = {}
+def percentile_word(p: float) -> str:
+    """vLLM's spelling of a percentile in key names: 99 -> '99', 99.9 -> '99.9'."""
+    return str(int(p)) if int(p) == p else str(p)
+
+
+def _stats(name: str, values_s: np.ndarray, percentiles, counts: np.ndarray | None = None) -> dict:
     if values_s.size == 0 or (counts is not None and counts.sum() == 0):
-        out[f"mean_{name}_ms"] = out[f"median_{name}_ms"] = 0.0
-        out[f"std_{name}_ms"] = out[f"p99_{name}_ms"] = 0.0
-        out[f"percentiles_{name}_ms"] = [[p, 0.0] for p in PERCENTILES]
-        return out
-    if counts is None:
+        mean = std = 0.0  # vLLM: statistics of an empty list are taken as 0
+        pct = {p: 0.0 for p in (50.0, *percentiles)}
+    elif counts is None:
         ms = values_s * 1000.0
         mean, std = float(ms.mean()), float(ms.std())
-        pct = {p: float(np.percentile(ms, p)) for p in PERCENTILES}
+        pct = {p: float(np.percentile(ms, p)) for p in (50.0, *percentiles)}
     else:  # millions of (gap, count) pairs: computed in seconds, no scaled copy
-        mean_s, std_s, pct_s = weighted_stats(values_s, counts, PERCENTILES)
+        mean_s, std_s, pct_s = weighted_stats(values_s, counts, (50.0, *percentiles))
         mean, std = 1000.0 * mean_s, 1000.0 * std_s
-        pct = {p: 1000.0 * x for p, x in zip(PERCENTILES, pct_s)}
-    out[f"mean_{name}_ms"] = mean
-    out[f"median_{name}_ms"] = pct[50.0]
-    out[f"std_{name}_ms"] = std
-    out[f"p99_{name}_ms"] = pct[99.0]
-    out[f"percentiles_{name}_ms"] = [[p, v] for p, v in pct.items()]
+        pct = {p: 1000.0 * x for p, x in zip((50.0, *percentiles), pct_s)}
+    out = {f"mean_{name}_ms": mean, f"median_{name}_ms": pct[50.0], f"std_{name}_ms": std}
+    out.update({f"p{percentile_word(p)}_{name}_ms": pct[p] for p in percentiles})
     return out
 
 
@@ -116,8 +118,15 @@ def request_table(result: SimulationResult) -> dict[str, np.ndarray]:
     }
 
 
-def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
-    """The summary dictionary: vLLM benchmark keys plus batchsim's own."""
+def summarize(result: SimulationResult, slo: Slo | None = None,
+              percentiles: tuple[float, ...] = PERCENTILES,
+              percentile_metrics: tuple[str, ...] = PERCENTILE_METRICS) -> dict:
+    """The summary dictionary: vLLM benchmark keys plus batchsim's own.
+
+    ``percentiles`` and ``percentile_metrics`` select the ``p{N}_{metric}_ms`` keys and the
+    metrics that get mean/median/std/percentile keys, as vLLM's ``--metric-percentiles`` and
+    ``--percentile-metrics`` do.
+    """
     table = request_table(result)
     done = table["finished"]
     steps = {k: np.frombuffer(v, dtype=np.float64 if k.endswith("_s") else np.int64)
@@ -131,20 +140,24 @@ def summarize(result: SimulationResult, slo: Slo | None = None) -> dict:
     output_tokens = int(table["output_tokens"][done].sum())
     good = _good_requests(table, slo or Slo())
     summary = {
-        "duration": duration, "completed": completed,
+        "duration": duration, "completed": completed, "failed": int(done.size - completed),
         "total_input_tokens": input_tokens, "total_output_tokens": output_tokens,
         "request_throughput": rate(completed),
         "request_goodput": rate(good) if slo and slo.is_set else None,
         "output_throughput": rate(output_tokens),
         "total_token_throughput": rate(input_tokens + output_tokens),
+        "max_output_tokens_per_s": peak_output_tokens_per_s(
+            steps, float(table["arrival_s"][done].min()) if done.any() else 0.0),
+        "max_concurrent_requests": peak_concurrent_requests(table["arrival_s"][done],
+                                                            table["finish_s"][done]),
     }
-    summary.update(_stats("ttft", table["ttft_s"][done]))
     tpot = table["tpot_s"][done]
-    summary.update(_stats("tpot", tpot[~np.isnan(tpot)]))
-    summary.update(_stats("itl", np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64),
-                          np.frombuffer(result.recorder.itl_count, dtype=np.int64)))
-    summary.update(_stats("e2el", table["e2e_s"][done]))
-    summary.update(_stats("queue", table["queue_s"][done]))
+    values = {"ttft": (table["ttft_s"][done], None), "tpot": (tpot[~np.isnan(tpot)], None),
+              "itl": (np.frombuffer(result.recorder.itl_gap_s, dtype=np.float64),
+                      np.frombuffer(result.recorder.itl_count, dtype=np.int64)),
+              "e2el": (table["e2e_s"][done], None), "queue": (table["queue_s"][done], None)}
+    for name in percentile_metrics:
+        summary.update(_stats(name, values[name][0], percentiles, values[name][1]))
     summary.update(_batchsim_keys(result, table, steps, duration))
     return summary
 
@@ -193,4 +206,14 @@ def _batchsim_keys(result: SimulationResult, table: dict, steps: dict, duration:
         "peak_kv_usage": (max(r.kv.peak_used_blocks for r in result.replicas) / kv_total
                           if kv_total else 0.0),
         "max_waiting": int(steps["waiting"].max()) if dur.size else 0,
+        "prefix_cache_hit_rate": _prefix_cache_hit_rate(result.replicas),
     }
+
+
+def _prefix_cache_hit_rate(replicas) -> float | None:
+    """vLLM's hit rate (hit tokens / queried tokens over every replica); None if uncached."""
+    caches = [r.prefix_cache for r in replicas if r.prefix_cache is not None]  # or tallies
+    if not caches:
+        return None
+    queried = sum(c.query_tokens for c in caches)
+    return sum(c.hit_tokens for c in caches) / queried if queried else 0.0

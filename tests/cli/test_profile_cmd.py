@@ -35,3 +35,13 @@ def test_profile_command_runs_end_to_end_on_the_cpu(capsys, tmp_path):
                  "--device", "cpu", "--out", str(out)]) == 0
     assert main(["profile", "show", str(out)]) == 0
     assert "profile tiny-eager: " in capsys.readouterr().out
+
+
+def test_profile_without_cuda_refuses_in_one_line_unless_cpu_is_asked_for(capsys, monkeypatch):
+    import pytest
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ([], ["--device", "cuda:0"]):
+        assert main(["profile", "--model", "llama-3-8b", "--out", "x", *device]) == 2
+        err = capsys.readouterr().err
+        assert "no CUDA GPU available" in err and "--device cpu" in err and err.count("\n") == 1

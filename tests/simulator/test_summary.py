@@ -39,7 +39,9 @@ def test_goodput_counts_requests_meeting_every_objective():
     assert summary["request_throughput"] == pytest.approx(2 / 1.1)
     assert summary["output_throughput"] == pytest.approx(13 / 1.1)
     assert summary["mean_e2el_ms"] == pytest.approx(650.0)
-    assert summary["percentiles_e2el_ms"][0] == [50.0, pytest.approx(650.0)]
+    assert summary["p50_e2el_ms"] == pytest.approx(650.0) == summary["median_e2el_ms"]
+    # linear interpolation between 200 and 1100 ms, as np.percentile (and vLLM) computes it
+    assert summary["p90_e2el_ms"] == pytest.approx(200.0 + 0.9 * 900.0)
 
 
 def test_vllm_key_names_are_present():
@@ -47,8 +49,16 @@ def test_vllm_key_names_are_present():
     summary = summarize(result)
     for key in ("duration", "completed", "total_input_tokens", "total_output_tokens",
                 "request_throughput", "request_goodput", "output_throughput",
-                "total_token_throughput"):
+                "total_token_throughput", "failed", "max_output_tokens_per_s",
+                "max_concurrent_requests"):
         assert key in summary
     for metric in ("ttft", "tpot", "itl", "e2el"):
-        for prefix in ("mean_", "median_", "std_", "p99_", "percentiles_"):
+        for prefix in ("mean_", "median_", "std_", "p50_", "p90_", "p99_"):
             assert f"{prefix}{metric}_ms" in summary
+
+
+def test_percentile_options_select_keys():
+    result = run(make_requests([10, 10], [2, 11]), lambda: ContinuousPolicy(8, 4096))
+    summary = summarize(result, percentiles=(25.0, 99.9), percentile_metrics=("e2el",))
+    assert {"p25_e2el_ms", "p99.9_e2el_ms", "median_e2el_ms"} <= summary.keys()
+    assert not any(key.endswith(("_ttft_ms", "_itl_ms", "_tpot_ms")) for key in summary)

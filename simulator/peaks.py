@@ -1,0 +1,57 @@
+"""Per-second peaks as vLLM's serving benchmark defines them: ``max_output_tokens_per_s`` and
+``max_concurrent_requests``.
+
+Both bucket time into whole seconds counted from the earliest arrival of a finished request.
+A token counts in the second in which it is sampled (the end of its step); a run of identical
+decode steps, recorded as one row, spreads its tokens evenly over its steps' end times. A
+request counts as concurrent in every second from the one it arrives in to the one it finishes
+in, both included, so the peak is the most requests active during any one second (not at one
+instant). Rejected requests are left out; batchsim rejects before a request is scheduled, so
+every sampled token belongs to a finished request.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def peak_output_tokens_per_s(steps: dict[str, np.ndarray], start_s: float) -> float:
+    """The most tokens sampled in one second-long bucket counted from ``start_s``."""
+    sampled = steps["sampled_tokens"].astype(np.float64)
+    rows = np.flatnonzero(sampled > 0)
+    if rows.size == 0:
+        return 0.0
+    count = steps["steps"][rows]
+    begin_s = steps["start_s"][rows] - start_s
+    step_s = steps["duration_s"][rows] / count
+    # token k of a row ends at begin + (k + 1) * step: pair each row with every bucket it spans
+    # (one for a single step) rather than expanding runs of millions of steps token by token
+    first = np.floor(begin_s + step_s).astype(np.int64)
+    last = np.floor(begin_s + count * step_s).astype(np.int64)
+    spans = last - first + 1
+    row = np.repeat(np.arange(rows.size), spans)
+    offset = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
+    bucket = first[row] + offset
+
+    def ended_before(edge_s):  # steps of the row that end before edge_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            done = np.ceil((edge_s - begin_s[row]) / step_s[row]) - 1
+        return np.clip(np.nan_to_num(done), 0, count[row])
+
+    low = np.where(offset == 0, 0, ended_before(bucket.astype(np.float64)))
+    high = np.where(bucket == last[row], count[row], ended_before(bucket + 1.0))
+    tokens = (high - low) * sampled[rows][row] / count[row]
+    keep = bucket >= 0
+    return float(np.bincount(bucket[keep], weights=tokens[keep]).max()) if keep.any() else 0.0
+
+
+def peak_concurrent_requests(arrival_s: np.ndarray, finish_s: np.ndarray) -> int:
+    """The most finished requests active during any one second-long bucket."""
+    if arrival_s.size == 0:
+        return 0
+    start_s = float(arrival_s.min())
+    first = np.floor(arrival_s - start_s).astype(np.int64)
+    last = np.floor(finish_s - start_s).astype(np.int64)
+    change = np.zeros(int(last.max()) + 2, dtype=np.int64)
+    np.add.at(change, first, 1)
+    np.add.at(change, last + 1, -1)
+    return int(np.cumsum(change).max())
