@@ -171,7 +171,7 @@ class ProfileCostModel:
         dense, read, pad = tokens, kv, 0
         if self.q_pad > 1 or self.kv_pad > 1:  # the engine runs padded inputs (CUDA graphs)
             dense, read = -(-tokens // self.q_pad) * self.q_pad, -(-kv // self.kv_pad) * self.kv_pad
-            pad = read - kv
+            pad = read - shape.decode_context_sum - count  # every step reads the padded KV (profile_fit.features_of)
         i = bisect.bisect_right(self._knots, dense) - 1
         t = (self._values[i] + self._slopes[i] * (dense - self._knots[i])
              + (self._c_prefill_step if shape.prefill_chunks else 0.0) + (self._c_read_step if reads else 0.0)

@@ -88,7 +88,8 @@ def features_of(chunks_list, decode_counts, context_sums, context_maxes, q_pad: 
         reads.append(1.0 if count or any(cached for _, cached in chunks) else 0.0)
         seqs.append(len(chunks) + count)
         pre.append(sum(new * (cached + (new + 1) / 2) for new, cached in chunks))
-        dec.append(ctx_sum + count + kv_read - kv_true)
+        # padded inputs: every step's attention reads the padded KV, prompt chunks' too
+        dec.append(kv_read if kv_pad > 1 else ctx_sum + count)
         packed.append(new_total * kv_read)
         padded.append(count * ctx_max)
         decodes.append(count)
