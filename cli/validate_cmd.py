@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--allow-profile-mismatch", action="store_true",
                         help="run on a profile measured under another engine configuration (the report names "
                              "the settings that differ)")
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when a replay goes beyond the profile's measured range")
     parser.set_defaults(func=run)
 
 
@@ -68,6 +70,7 @@ def header(comparison) -> list[str]:
 
 def run(args) -> int:
     """Validate each run and print its table."""
+    from batchsim.cli.replay import check_strict_range
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -78,9 +81,14 @@ def run(args) -> int:
         comparison = compare(observed, args.profile, step_time=args.step_time, seed=args.seed,
                              allow_profile_mismatch=args.allow_profile_mismatch)
         print("\n".join(header(comparison)))
+        entry = comparison.run.summary["extrapolation"]
+        print(f"measured range: {entry['description']}")
+        check_strict_range(args, comparison.run.summary, f"the replay of {path}")
         print(format_table(comparison.rows()))
         print()
-        all_rows += comparison.rows()
+        all_rows += [{**row, "range_status": entry["status"],
+                      "extrapolated_share": entry["share_outside"],
+                      "extrapolation_worst_ratio": entry["worst_ratio"]} for row in comparison.rows()]
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from batchsim.planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
+from batchsim.limits import DEFAULT_LIMITS, Limits
+from batchsim.planning.evaluate import Evaluator, Verdict
 from batchsim.planning.scenario import Scenario
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 from batchsim.planning.slo import format_slo
@@ -32,6 +33,7 @@ class PlanOptions:
     rate_tolerance: float = 0.03  # relative width of the sustainable-rate bracket
     max_replicas: int = 1024
     rate_probes: int = 2  # scales asked per round of the rate search (run in parallel)
+    limits: Limits = DEFAULT_LIMITS  # stated size limits (windows)
 
     def __post_init__(self) -> None:
         if self.window_s is not None and not self.window_s > 0:
@@ -56,6 +58,7 @@ class RateFinding:
     failing_scale: float  # and verified to fail
     trace_rate_per_s: float
     replicas: int
+    extrapolation: dict | None = None  # the summary's entry for the run at the meeting scale
 
     @property
     def meeting_rate_per_replica(self) -> float:
@@ -96,7 +99,7 @@ class Plan:
     trace_requests: int
     trace_span_s: float
     simulations: int
-    cost_model: object = None  # the model that priced every step (its range notes included)
+    cost_model: object = None  # the model that priced every step
     serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
 
     @property
@@ -131,17 +134,16 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     if span_s > 0:
         trace_rate_per_s = len(table) / span_s
         rate = _rate(whole, replicas, trace_rate_per_s, options)
-        parts = split_windows(table, options.window_s) if options.window_s is not None else []
+        parts = split_windows(table, options.window_s, options.limits) if options.window_s is not None else []
         if len(parts) > 1:  # one window is the whole trace again
             tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
                                 w.index, w.start_s, w.end_s, w.table,
                                 max(1, round(replicas * w.rate_per_s / trace_rate_per_s)))
                      for w in parts]
             mapper = pool.map if pool is not None else map
-            for need, count, notes in mapper(window_requirement, tasks):
+            for need, count in mapper(window_requirement, tasks):
                 windows.append(need)
                 simulations += count
-                absorb_range_notes(whole.prepared.cost_model, notes)
     serving = whole.prepared.serving
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
@@ -174,7 +176,9 @@ def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
         return None
     if bracket is None:
         return None
-    return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas)
+    summary = whole.verdict(replicas, bracket.meeting, full=False).summary or {}
+    return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas,
+                       summary.get("extrapolation"))
 
 
 @dataclass(frozen=True)
@@ -192,15 +196,15 @@ class WindowTask:
     guess: int
 
 
-def window_requirement(task: WindowTask) -> tuple[WindowNeed, int, dict]:
-    """Fewest replicas for one window replayed on its own, the simulations run, range notes."""
+def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
+    """Fewest replicas for one window replayed on its own and the simulations run."""
     requests = len(task.table)
     if requests == 0:
-        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0, {}
+        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
     evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)
     count = fewest_meeting(evaluator.meets, task.guess, task.options.max_replicas)
     summary = evaluator.verdict(count).summary
     observed = {o.name: o.observed_s(summary) for o in task.objectives}
     need = WindowNeed(task.index, task.start_s, task.end_s, requests,
                       requests / (task.end_s - task.start_s), count, observed)
-    return need, evaluator.simulations, range_notes(evaluator.prepared.cost_model)
+    return need, evaluator.simulations

@@ -15,6 +15,7 @@ from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, lo
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.measured_range import extrapolation, measured_range_of
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.step_spread import SampledStepTimes, spread_of
@@ -135,6 +136,11 @@ def prepare(scenario: Scenario, cost_model=None,
         serving.block_size, serving.gpu_memory_utilization)
     if kv_blocks < 1:
         memory = cost_model.memory
+        block_bytes = serving.block_size * memory.kv_bytes_per_token
+        if cost_model.memory.kv_capacity_blocks(1, serving.gpu_memory_utilization) >= 1:
+            raise ValueError(f"block_size: one block of {serving.block_size:,} tokens needs "
+                             f"{block_bytes / 1e9:.1f} GB, more than the memory left for the KV "
+                             "cache; use a smaller block_size")
         raise ValueError(f"no room for a KV cache: weights {memory.weight_bytes / 1e9:.1f} GB in "
                          f"{memory.gpu_memory_bytes * serving.gpu_memory_utilization / 1e9:.1f} GB "
                          f"usable; use more GPUs per replica or a larger gpu_memory_utilization")
@@ -208,6 +214,11 @@ def step_time_mode(cost_model) -> str:
     return "mean (each step at the cost model's mean time)"
 
 
+def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
+    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range."""
+    return extrapolation(measured_range_of(cost_model), result.recorder.steps).as_dict()
+
+
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
                  **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
@@ -219,4 +230,5 @@ def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DE
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
+    summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

@@ -69,10 +69,17 @@ def run_point(task: SweepTask) -> dict:
     run = run_scenario(scenario, table)
     serving = run.serving
     slots = serving.batch_size if serving.policy == "static" else serving.max_num_seqs
-    warnings = getattr(run.cost_model, "range_warnings", lambda: [])()
     return {"point": task.index, **task.settings, "slots": slots,
             "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
-            "cost_model_warnings": "; ".join(warnings)}
+            **range_columns(run.summary["extrapolation"])}
+
+
+def range_columns(entry: dict) -> dict:
+    """A row's measured-range columns: status, share of steps outside, the worst dimension."""
+    return {"range_status": entry["status"], "extrapolated_share": entry["share_outside"],
+            "extrapolation_worst_dimension": entry["worst_dimension"] or "",
+            "extrapolation_worst_ratio": (float("nan") if entry["worst_ratio"] is None
+                                          else entry["worst_ratio"])}
 
 
 def offered_rate_per_s(table) -> float:
@@ -99,7 +106,7 @@ def flatten_summary(summary: dict) -> dict:
     return row
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
     """Worker processes leave Ctrl-C to the parent, which stops the sweep cleanly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -127,7 +134,7 @@ def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
             finished(position, run_point(task))
         return results_frame(rows)
     pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context,
-                               initializer=_ignore_sigint)
+                               initializer=ignore_sigint)
     try:
         futures = {pool.submit(run_point, task): position for position, task in enumerate(tasks)}
         for future in as_completed(futures):
