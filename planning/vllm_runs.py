@@ -141,6 +141,39 @@ def _request_number(row: dict, default: int) -> int:
     return int(match.group(1)) if match else default
 
 
+def prefix_block_ids(token_ids: list, block_tokens: int) -> tuple[int, ...]:
+    """Ids of a prompt's full blocks of ``block_tokens`` tokens, each naming the whole prefix up
+    to its block's end (a chain hash: equal ids = equal prefix, as Mooncake's hash_ids)."""
+    ids, parent = [], 0
+    for start in range(0, len(token_ids) - block_tokens + 1, block_tokens):
+        parent = hash((parent, tuple(token_ids[start:start + block_tokens]))) & (2**62 - 1)
+        ids.append(parent)
+    return tuple(ids)
+
+
+def _workload_prefixes(directory: Path, meta: dict, rows: list[dict], block_tokens: int):
+    """Prefix ids per request from the workload file the run replayed (its ``input_tok_ids``),
+    looked for by name beside the run folder; None when absent or not matching the run."""
+    name = Path(str(meta.get("dataset_path") or "")).name
+    candidates = [folder / name for folder in (directory, directory.parent)] if name else []
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        return None, None
+    prompts = []
+    with open(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    prompts.append(json.loads(line).get("input_tok_ids"))
+                except (json.JSONDecodeError, AttributeError):
+                    raise ValueError(f"{path}, line {line_number}: not a JSON object") from None
+    numbers = [_request_number(r, i) for i, r in enumerate(rows)]
+    if any(n >= len(prompts) or not isinstance(prompts[n], list)
+           or len(prompts[n]) != int(rows[i]["input_toks"]) for i, n in enumerate(numbers)):
+        return None, f"workload {path.name} does not match the run's prompts: no prefix identity"
+    return [prefix_block_ids(prompts[n], block_tokens) for n in numbers], path.name
+
+
 def load_vllm_run(directory: str | Path, model=None, gpu=None,
                   overrides: dict | None = None) -> ObservedRun:
     """Read a vLLM run folder (see module docstring); ``model``/``gpu`` override meta.json."""
@@ -166,8 +199,17 @@ def load_vllm_run(directory: str | Path, model=None, gpu=None,
         np.array([r["last_token_ts"] for r in rows]) - queued.min(),
         [int(r["input_toks"]) for r in rows], [int(r["output_toks"]) for r in rows])
     serving, setting_notes = vllm_serving(meta, spec, gpu_spec, str(meta_path), overrides)
+    prefixes, workload = _workload_prefixes(directory, meta, rows, serving.block_size)
+    if prefixes is None:
+        if workload:
+            notes.append(workload)
+        return ObservedRun(directory.name, "vllm", str(directory), requests, spec, gpu_spec,
+                           serving, VLLM_MODES, tuple(notes + setting_notes))
+    notes.append(f"prefix identity from the token ids of {workload}")
+    order = {n: i for i, n in enumerate(_request_number(r, i) for i, r in enumerate(rows))}
+    ordered = tuple(prefixes[order[n]] for n in requests.request_id.tolist())
     return ObservedRun(directory.name, "vllm", str(directory), requests, spec, gpu_spec, serving,
-                       VLLM_MODES, tuple(notes + setting_notes))
+                       VLLM_MODES, tuple(notes + setting_notes), ordered, serving.block_size)
 
 
 def load_bench_result(path: str | Path, data: dict, model=None, gpu=None,
