@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
-                 validate_cmd)
+from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd,
+                          trace_cmd, validate_cmd)
 
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
-                   record_cmd]
+                   calibrate_cmd, record_cmd]
 
 
 class CliError(Exception):

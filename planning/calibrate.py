@@ -5,15 +5,14 @@ settings) with steps priced by the roofline under candidate coefficients
 (simulator.calibrated_cost), and the simulated requests are compared with the real ones on what
 a user reads: the TTFT, TPOT and E2E distributions (deciles, P99 and mean) and output
 throughput. The loss is the mean squared log ratio, simulated over real, of those numbers over
-every fitted run. A deterministic coordinate search moves one coefficient at a time by a factor
-(up or down, within physical bounds), keeps a move that lowers the loss, and shrinks the factor
-when none does. Only each request's arrival, first-token and last-token times and lengths are
+every fitted run, minimized by a Nelder-Mead search in log coordinates within physical bounds
+(a fixed start at the roofline's defaults and a fixed budget of simulations: deterministic). Only each request's arrival, first-token and last-token times and lengths are
 used: what a vLLM user can record from outside the engine.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -27,7 +26,7 @@ QUANTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 99)
 BOUNDS = {"host_s": (1e-4, 0.05, 1e-3), "hbm_fraction": (0.1, 1.0, 0.5),
           "flop_fraction": (0.1, 1.0, 0.5), "per_sequence_s": (0.0, 1e-3, 1e-5),
           "per_token_s": (0.0, 1e-4, 1e-6)}
-START_FACTOR, END_FACTOR, MAX_EVALUATIONS = 1.6, 1.03, 160
+START_FACTOR, MAX_EVALUATIONS = 1.6, 150
 
 
 @dataclass
@@ -86,37 +85,81 @@ def loss(coefficients: Coefficients, runs: list[ObservedRun], targets: list[np.n
     return float(np.mean(np.concatenate(errors) ** 2))
 
 
-def _moves(coefficients: Coefficients, factor: float):
-    """Each coefficient moved up and down by ``factor``, within its bounds."""
-    for name, (low, high, seed) in BOUNDS.items():
-        value = getattr(coefficients, name)
-        candidates = (seed,) if value == 0 else (value * factor, value / factor)
-        if value > 0 and low == 0.0:
-            candidates += (0.0,) if value / factor < seed else ()
-        for candidate in candidates:
-            candidate = min(max(candidate, low), high)
-            if not math.isclose(candidate, value):
-                yield replace(coefficients, **{name: candidate})
+NAMES = tuple(BOUNDS)
+_ZERO_FLOOR = {"per_sequence_s": 1e-7, "per_token_s": 1e-9}  # values at or below are zero
 
 
-def fit(runs: list[ObservedRun], start: Coefficients | None = None) -> CalibrationFit:
-    """Coordinate search for the coefficients that best reproduce ``runs`` (see module docstring)."""
+def _to_vector(coefficients: Coefficients) -> np.ndarray:
+    """Search coordinates: the log of each coefficient (costs that may be zero start at a floor
+    whose log stands for zero)."""
+    return np.array([math.log(max(getattr(coefficients, name), _ZERO_FLOOR.get(name, 1e-12)))
+                     for name in NAMES])
+
+
+def _from_vector(x: np.ndarray) -> Coefficients:
+    values = {}
+    for name, value in zip(NAMES, np.exp(x)):
+        low, high, _ = BOUNDS[name]
+        value = float(min(max(value, low), high))
+        values[name] = 0.0 if value <= _ZERO_FLOOR.get(name, 0.0) else value
+    return Coefficients(**values)
+
+
+def _simplex(x0: np.ndarray) -> list[np.ndarray]:
+    """The starting simplex: the start and one point per coordinate a step away (costs that
+    start at zero step to their seed value)."""
+    points = [x0]
+    for i, name in enumerate(NAMES):
+        point = x0.copy()
+        seed = math.log(BOUNDS[name][2])
+        point[i] = seed if name in _ZERO_FLOOR and x0[i] <= math.log(_ZERO_FLOOR[name]) else x0[i] - math.log(START_FACTOR)
+        points.append(point)
+    return points
+
+
+def fit(runs: list[ObservedRun], start: Coefficients | None = None,
+        name: str = "calibrated") -> CalibrationFit:
+    """Nelder-Mead search, in log coordinates, for the coefficients that best reproduce ``runs``
+    (see module docstring); deterministic: a fixed start, simplex and evaluation budget."""
     if not runs:
         raise ValueError("calibration needs at least one run")
     targets = [real_numbers(run) for run in runs]
-    best = start or Coefficients()
-    best_loss = loss(best, runs, targets)
-    evaluations, factor = 1, START_FACTOR
-    while factor > END_FACTOR and evaluations < MAX_EVALUATIONS:
-        improved = False
-        for candidate in _moves(best, factor):
-            value = loss(candidate, runs, targets)
+    objective = lambda x: loss(_from_vector(x), runs, targets)
+    points = _simplex(_to_vector(start or Coefficients()))
+    values = [objective(p) for p in points]
+    evaluations = len(points)
+    while evaluations < MAX_EVALUATIONS:
+        order = np.argsort(values, kind="stable")
+        points, values = [points[i] for i in order], [values[i] for i in order]
+        if values[-1] - values[0] < 1e-7:
+            break
+        centroid = np.mean(points[:-1], axis=0)
+        reflected = centroid + (centroid - points[-1])
+        value = objective(reflected)
+        evaluations += 1
+        if value < values[0]:
+            expanded = centroid + 2.0 * (centroid - points[-1])
+            expanded_value = objective(expanded)
             evaluations += 1
-            if value < best_loss - 1e-12:
-                best, best_loss, improved = candidate, value, True
-        if not improved:
-            factor = math.sqrt(factor)
-    return CalibrationFit(best, best_loss, evaluations, [evaluate(best, run) for run in runs])
+            points[-1], values[-1] = ((expanded, expanded_value) if expanded_value < value
+                                      else (reflected, value))
+        elif value < values[-2]:
+            points[-1], values[-1] = reflected, value
+        else:
+            contracted = centroid + 0.5 * (points[-1] - centroid)
+            contracted_value = objective(contracted)
+            evaluations += 1
+            if contracted_value < values[-1]:
+                points[-1], values[-1] = contracted, contracted_value
+            else:  # shrink toward the best point
+                for i in range(1, len(points)):
+                    points[i] = points[0] + 0.5 * (points[i] - points[0])
+                    values[i] = objective(points[i])
+                evaluations += len(points) - 1
+    best = int(np.argmin(values))
+    coefficients = _from_vector(points[best])
+    return CalibrationFit(coefficients, values[best], evaluations,
+                          [evaluate(coefficients, run, name) for run in runs])
 
 
 def error_rows(comparison: Comparison) -> dict:
