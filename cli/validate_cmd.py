@@ -53,12 +53,16 @@ def header(comparison) -> list[str]:
              f"max_num_batched_tokens={serving.max_num_batched_tokens} block_size={serving.block_size} "
              f"kv_blocks={serving.kv_blocks}): "
              f"{describe_cost_model(comparison.run.cost_model)}"]
+    hit_rate = comparison.run.summary.get("prefix_cache_hit_rate")
+    if hit_rate is not None:
+        lines.append(f"simulated prefix-cache hit rate: {hit_rate:.1%}")
     lines += [f"note: {note}" for note in run.notes]
     return lines
 
 
 def run(args) -> int:
     """Validate each run and print its table."""
+    from batchsim.planning.costs import cost_model_keys
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -70,7 +74,8 @@ def run(args) -> int:
         print("\n".join(header(comparison)))
         print(format_table(comparison.rows()))
         print()
-        all_rows += comparison.rows()
+        evidence = cost_model_keys(comparison.run.cost_model)
+        all_rows += [{**row, **evidence, "notes": "; ".join(observed.notes)} for row in comparison.rows()]
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:

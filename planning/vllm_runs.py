@@ -12,9 +12,11 @@ from the first. There are no per-token times, so no ITL; TPOT = (last - first) /
 The file holds no engine settings: they come from the caller or vLLM's defaults, and the report
 says which.
 
-The mirrored settings are vLLM's resolved ones: max_num_seqs, max_num_batched_tokens, block
-size, num_gpu_blocks (computed from memory as vLLM sizes it when not recorded), max_model_len,
-gpu_memory_utilization; vLLM v1 keeps no free-block watermark.
+The run is simulated with the ``vllm`` policy (vLLM v1's scheduler) and the engine's resolved
+settings: max_num_seqs, max_num_batched_tokens, block size, num_gpu_blocks (computed from memory
+as vLLM sizes it when not recorded), max_model_len, gpu_memory_utilization, prefix caching (on,
+vLLM v1's default, when not recorded; prefix identity from the token ids of the workload the run
+replayed, where it lies beside the run); vLLM v1 keeps no free-block watermark.
 """
 from __future__ import annotations
 
@@ -92,8 +94,11 @@ def vllm_serving(meta: dict, model: ModelSpec, gpu: GpuSpec, source: str,
     block = int(_positive(cache, "block_size", f"{source}: kv_cache", 16))
     utilization = float(_positive(cache, "gpu_memory_utilization", f"{source}: kv_cache", 0.9))
     max_len = _positive(kwargs, "max_model_len", f"{source}: engine_kwargs")
+    prefix_caching = cache.get("enable_prefix_caching")
+    if prefix_caching is None:
+        notes.append("prefix caching not recorded: on, vLLM v1's default")
     serving = ServingConfig(
-        policy="chunked", max_num_batched_tokens=int(budget or VLLM_DEFAULT_BUDGET),
+        policy="vllm", enable_prefix_caching=prefix_caching is not False, max_num_batched_tokens=int(budget or VLLM_DEFAULT_BUDGET),
         max_num_seqs=int(seqs or VLLM_DEFAULT_SEQS), block_size=block,
         max_model_len=int(max_len or model.max_position_embeddings),
         gpu_memory_utilization=utilization, watermark=0.0,
@@ -108,10 +113,6 @@ def vllm_serving(meta: dict, model: ModelSpec, gpu: GpuSpec, source: str,
                      f"{gpu.memory_bytes / 2**30:.0f} GiB x {utilization:g} - weights "
                      f"{model.weight_bytes / 1e9:.1f} GB - {RESERVED_BYTES / 2**30:.0f} GiB activation "
                      f"reserve, over {model.kv_bytes_per_token // 1024} KiB of KV per token")
-    if cache.get("enable_prefix_caching"):
-        notes.append("engine ran with prefix caching on; simulated without a prefix cache")
-    notes.append("policy chunked (decodes first, then prompt chunks up to the budget) stands for "
-                 "vLLM v1's scheduler")
     return serving, notes
 
 
