@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
+from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
 POLICIES = ("static", "continuous", "chunked")
 
@@ -76,8 +76,10 @@ def run(args) -> int:
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
     for plan in plans:
-        for warning in getattr(plan.cost_model, "range_warnings", lambda: [])():
-            print(f"batchsim: warning: {plan.policy}: {warning}", file=sys.stderr)
+        check_strict_range(args, plan.at_count.summary, f"the {plan.policy} plan's evidence")
+        if plan.rate is not None:
+            check_strict_range(args, {"extrapolation": plan.rate.extrapolation},
+                               f"the {plan.policy} plan's sustainable rate")
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
         return 0

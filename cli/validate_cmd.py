@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     for flag, _ in OVERRIDE_FLAGS:
         parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when a replay goes beyond the profile's measured range")
     parser.set_defaults(func=run)
 
 
@@ -62,7 +64,11 @@ def header(comparison) -> list[str]:
 
 def run(args) -> int:
     """Validate each run and print its table."""
+<<<<<<< HEAD
     from batchsim.planning.costs import cost_model_keys
+=======
+    from batchsim.cli.replay import check_strict_range
+>>>>>>> main
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -72,10 +78,19 @@ def run(args) -> int:
         observed = load_observed_run(path, args.model, args.gpu, overrides)
         comparison = compare(observed, args.profile)
         print("\n".join(header(comparison)))
+        entry = comparison.run.summary["extrapolation"]
+        print(f"measured range: {entry['description']}")
+        check_strict_range(args, comparison.run.summary, f"the replay of {path}")
         print(format_table(comparison.rows()))
         print()
+<<<<<<< HEAD
         evidence = cost_model_keys(comparison.run.cost_model)
         all_rows += [{**row, **evidence, "notes": "; ".join(observed.notes)} for row in comparison.rows()]
+=======
+        all_rows += [{**row, "range_status": entry["status"],
+                      "extrapolated_share": entry["share_outside"],
+                      "extrapolation_worst_ratio": entry["worst_ratio"]} for row in comparison.rows()]
+>>>>>>> main
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:

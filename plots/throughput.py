@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from batchsim.plots.extrapolated import mark_extrapolated
 from batchsim.plots.save import scenario_title
 
 POLICY_STYLE = {"static": ("tab:red", "s"), "continuous": ("tab:blue", "o"),
@@ -30,6 +31,7 @@ def throughput_vs_batch(frame, x: str = "slots", context: str = "") -> Figure:
         rows = rows.sort_values(x)
         colour, marker = policy_style(policy)
         ax.plot(rows[x], rows["output_throughput"], marker=marker, color=colour, label=policy)
+        mark_extrapolated(ax, rows, x, rows["output_throughput"])
     ax.set_xscale("log", base=2)
     ticks = sorted(frame[x].unique())
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])

@@ -24,7 +24,7 @@ from batchsim.simulator.decoding_set import DecodingSet
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
-from batchsim.simulator.step import Step, StepShape
+from batchsim.simulator.step import Step, StepShape, step_extent
 from batchsim.simulator.view import ReplicaView
 
 
@@ -171,7 +171,7 @@ class Replica:
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
-                                            decode_count, seqs, self)
+                                            decode_count, seqs, self, step_extent(shape))
         return duration_s
 
     def _sit_out(self, tokens: dict) -> None:
@@ -216,7 +216,8 @@ class Replica:
         self._run_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
-                                                   members * steps, self.policy.slots, self)
+                                                   members * steps, self.policy.slots, self,
+                                                   total, longest)
         return duration_s
 
     def _begin_drain(self, batch: Step, now_s: float, horizon_s: float) -> float | None:
@@ -255,7 +256,7 @@ class Replica:
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(
             self.index, now_s, duration_s, len(decoding), shape.decode_count,
-            sum(remaining), self.policy.slots, self)
+            sum(remaining), self.policy.slots, self, total, longest)
         return duration_s
 
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
