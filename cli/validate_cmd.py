@@ -64,11 +64,8 @@ def header(comparison) -> list[str]:
 
 def run(args) -> int:
     """Validate each run and print its table."""
-<<<<<<< HEAD
-    from batchsim.planning.costs import cost_model_keys
-=======
     from batchsim.cli.replay import check_strict_range
->>>>>>> main
+    from batchsim.planning.costs import cost_model_keys
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -83,14 +80,10 @@ def run(args) -> int:
         check_strict_range(args, comparison.run.summary, f"the replay of {path}")
         print(format_table(comparison.rows()))
         print()
-<<<<<<< HEAD
-        evidence = cost_model_keys(comparison.run.cost_model)
-        all_rows += [{**row, **evidence, "notes": "; ".join(observed.notes)} for row in comparison.rows()]
-=======
-        all_rows += [{**row, "range_status": entry["status"],
-                      "extrapolated_share": entry["share_outside"],
-                      "extrapolation_worst_ratio": entry["worst_ratio"]} for row in comparison.rows()]
->>>>>>> main
+        evidence = {**cost_model_keys(comparison.run.cost_model), "notes": "; ".join(observed.notes),
+                    "range_status": entry["status"], "extrapolated_share": entry["share_outside"],
+                    "extrapolation_worst_ratio": entry["worst_ratio"]}
+        all_rows += [{**row, **evidence} for row in comparison.rows()]
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:
