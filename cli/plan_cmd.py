@@ -1,6 +1,8 @@
 """``batchsim plan``: the fewest replicas (GPUs) that meet an SLO over a whole trace.
 
---policy takes static, continuous, chunked or all (compare the three); the SLO takes
+--policy takes static, continuous, chunked, vllm or all (compare the first three); with prefix
+caching on (the vllm policy's default) each layout is planned again without it and the GPUs
+it saves are printed. The SLO takes
 ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms.
 
 Examples:
@@ -19,7 +21,7 @@ import time
 
 from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
-POLICIES = ("static", "continuous", "chunked")
+POLICIES = ("static", "continuous", "chunked")  # what --policy all compares
 
 
 def register(subparsers) -> None:
@@ -68,13 +70,20 @@ def run(args) -> int:
         args.policy = None
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
-    options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas)
+    options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas,
+                          limits=args.limits)
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
     plans, skipped = _plan_layouts(scenario, [(p, t) for p in policies for t in degrees], table,
                                    objectives, options, args.workers)
+    uncached = _plans_without_prefix_caching(scenario, plans, table, objectives, options,
+                                             args.workers)
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
+    for record, plan in zip(records, plans):
+        for cached, without in uncached:
+            if cached is plan:
+                record["gpus_without_prefix_caching"] = without.gpus
     for plan in plans:
         check_strict_range(args, plan.at_count.summary, f"the {plan.policy} plan's evidence")
         if plan.rate is not None:
@@ -89,9 +98,26 @@ def run(args) -> int:
         print(format_plan(plan, context))
     if len(plans) > 1 or skipped:
         print(format_comparison(plans, args.gpu_cost_per_hour, skipped))
+    for plan, without in uncached:
+        print(f"prefix caching ({plan.policy}, TP {plan.gpus_per_replica}): {plan.gpus} GPU(s) "
+              f"with it, {without.gpus} without: saves {without.gpus - plan.gpus}")
     print(f"planned in {elapsed_s:.1f} s ({sum(p.simulations for p in plans)} simulations, "
           f"{max(1, args.workers)} worker processes)", file=sys.stderr)
     return 0
+
+
+def _plans_without_prefix_caching(scenario, plans, table, objectives, options, workers) -> list:
+    """(plan, the same layout planned without the cache) for each plan that caches prefixes."""
+    from batchsim.planning.scenario import with_overrides
+
+    cached = [p for p in plans
+              if with_overrides(scenario, {"policy": p.policy}).serving.prefix_caching_on]
+    if not cached:
+        return []
+    off = with_overrides(scenario, {"enable_prefix_caching": False})
+    layouts = [(p.policy, p.gpus_per_replica) for p in cached]
+    without, _ = _plan_layouts(off, layouts, table, objectives, options, workers)
+    return list(zip(cached, without))
 
 
 def _degrees(text: str | None) -> tuple[int, ...]:
@@ -117,11 +143,13 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
 
     from batchsim.planning.plan import plan_capacity
     from batchsim.planning.scenario import with_overrides
+    from batchsim.planning.sweep import ignore_sigint
 
     workers = max(1, workers)
     scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
                  for policy, degree in layouts]
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    # workers leave Ctrl-C to this process, which exits 130 without their tracebacks
+    pool = ProcessPoolExecutor(workers, initializer=ignore_sigint) if workers > 1 else None
     whole_layouts = pool is not None and len(layouts) >= workers
     outcomes = []
     try:

@@ -21,7 +21,7 @@ from batchsim.planning.slo import meets
 from batchsim.planning.split import compact, merge_results, round_robin_shares
 from batchsim.simulator.simulation import simulate
 from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def guarded_setup(setup, guard):
 
 def run_share_job(job: ShareJob):
     """Compact results of the job's replicas, or why the question stopped early."""
-    prepared = prepare(job.scenario, job.cost_model)
+    block_tokens = table_prefix_block_tokens(job.shares[0]) if job.shares else None
+    prepared = prepare(job.scenario, job.cost_model, block_tokens)
     setup = guarded_setup(prepared.setup, job.guard)
     try:
         outcome = [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
@@ -93,7 +94,7 @@ class Evaluator:
         if cost_model is None:
             cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                           scenario.serving.tensor_parallel_size)
-        self.prepared = prepare(scenario, cost_model)
+        self.prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
         self.table = table
         self.objectives = tuple(objectives)
         self.requests = len(table)

@@ -126,7 +126,8 @@ class Replica:
         swap_tokens = prefill_tokens = 0
         for victim in step.preempt:
             swap_tokens += self._preempt(victim)
-        prefills = [(r, n) for r, n in step.tokens.items() if r not in decoding]
+        members = decoding.members_by_request
+        prefills = [(r, n) for r, n in step.tokens.items() if r not in members]
         if not step.decode and decoding.count and len(prefills) < len(step.tokens):
             self._sit_out(step.tokens)
         for request, tokens in prefills:  # admissions take their cached prefix first

@@ -71,3 +71,12 @@ def test_the_simulator_records_each_steps_extent():
     found = extrapolation(tight, steps)
     assert found.steps == 5 and found.steps_outside == 2
     assert found.largest_ratio["context per decode"] == pytest.approx(304 / 302)
+
+
+def test_a_tensor_parallel_replica_is_checked_against_its_shards_range():
+    from batchsim.planning.costs import build_cost_model
+    from batchsim.simulator.profile_cost import load_profile_cost_model
+
+    shard = load_profile_cost_model("h200-llama-3-70b-tp4-cuda-graph").measured_range
+    assert build_cost_model("h200", "llama-3-70b", None, 4).measured_range == shard
+    assert build_cost_model("h200", "llama-3-70b", "roofline", 4).measured_range is None
