@@ -140,6 +140,12 @@ CASES = [
     ("broken summary.json in a run folder", {"run/summary.json": '{"a": 1', "run/requests.csv": "x\n",
                                              "run/steps.csv": "x\n"},
      ["plot", "cdf", "{d}/run", "--out", "{d}/p"], "summary.json line 1, column 8: not valid JSON"),
+    ("synth rate curve of 1e300 req/s", {"r.csv": "start_s,rate_per_s\n0,1e300\n"},
+     ["trace", "synth", "--arrival", "rate-csv", "--rate-csv", "{d}/r.csv", "--duration", "10",
+      "--out", "{d}/s.csv"], "r.csv: expected requests: 1e+301 is over the limit requests"),
+    ("synth 9e9-token prompts", {}, ["trace", "synth", "--rate", "1", "--num-requests", "3",
+                                     "--prompt-tokens", "9000000000", "--out", "{d}/s.csv"],
+     "prompt_tokens must be in 1..2147483647"),
     ("limit raise unknown", {}, REPLAY + ["--limit-raise", "speed=2"], "expected NAME=VALUE"),
 ]
 
