@@ -96,6 +96,10 @@ CASES = [
      REPLAY + ["--config", "{d}/s.yaml"], "s.yaml line 2: slo.ttft_p99: expected a duration with a unit"),
     ("scenario given twice", {"s.yaml": "policy: static\nserving:\n  name: chunked\n"},
      REPLAY + ["--config", "{d}/s.yaml"], "s.yaml line 3: serving.name: given twice"),
+    ("scenario key twice", {"s.yaml": "max_num_seqs: 8\nseed: 1\nmax_num_seqs: 16\n"},
+     REPLAY + ["--config", "{d}/s.yaml"], "s.yaml line 3: max_num_seqs: given twice (also line 1)"),
+    ("grid key twice", {"g.yaml": "policy: [static]\npolicy: [chunked]\n"},
+     ["sweep", "--grid", "{d}/g.yaml", "--out", "{d}/sw"], "g.yaml line 2: policy: given twice"),
     ("static with --max-num-seqs", {}, REPLAY + ["--policy", "static", "--max-num-seqs", "8"],
      "max_num_seqs: does not apply to the static policy"),
     ("max_wait_s inf", {}, REPLAY + ["--policy", "static", "--max-wait-s", "inf"],
@@ -146,6 +150,8 @@ CASES = [
     ("synth 9e9-token prompts", {}, ["trace", "synth", "--rate", "1", "--num-requests", "3",
                                      "--prompt-tokens", "9000000000", "--out", "{d}/s.csv"],
      "prompt_tokens must be in 1..2147483647"),
+    ("a million workers", {}, ["sweep", "--set", "max_num_seqs=1,2", "--workers", "1000000",
+                               "--out", "{d}/sw"], "--workers: 1000000 is not in 1.."),
     ("limit raise unknown", {}, REPLAY + ["--limit-raise", "speed=2"], "expected NAME=VALUE"),
 ]
 
