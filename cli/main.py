@@ -16,16 +16,16 @@ import os
 import stat
 import sys
 
-from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
-                 validate_cmd)
+from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd,
+                          trace_cmd, validate_cmd)
 from batchsim.cli.argtypes import finite_float
 from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
-                   record_cmd]
+                   calibrate_cmd, record_cmd]
 INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
-              "gpu", "model", "tokenizer", "profile")
+              "gpu", "model", "tokenizer", "profile", "runs", "held_out")
 
 
 class CliError(Exception):
@@ -147,6 +147,16 @@ def check_input_kinds(args) -> None:
                 raise CliError(f"{item}: not a regular file (a device, pipe or socket)")
 
 
+def check_workers(args) -> None:
+    """Worker processes between 1 and 8 per core: each imports the simulator and holds a trace."""
+    workers = getattr(args, "workers", None)
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        return
+    most = 8 * (os.cpu_count() or 1)
+    if not 1 <= workers <= most:
+        raise CliError(f"--workers: {workers} is not in 1..{most} (8 per core)")
+
+
 def error_text(error: BaseException) -> str:
     """The one-line message of an expected error."""
     if isinstance(error, OSError) and not str(error).startswith("/") and error.filename:
@@ -169,6 +179,7 @@ def run_command(args) -> int:
     try:
         args.limits = parse_limit_raises(getattr(args, "limit_raise", None))
         check_input_kinds(args)
+        check_workers(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("batchsim: interrupted (no partial output written)", file=sys.stderr)

@@ -170,6 +170,8 @@ def _check_synth_size(args) -> None:
 
 
 def _arrivals(args, rng):
+    import numpy as np
+
     from batchsim.traces import arrivals
     from batchsim.traces.readers.rates import read_rate_csv
 
@@ -183,6 +185,9 @@ def _arrivals(args, rng):
         if not args.rate_csv or args.duration is None:
             raise TraceError("--arrival rate-csv needs --rate-csv FILE and --duration")
         starts, rates = read_rate_csv(args.rate_csv)
+        widths = np.diff(np.append(starts, max(args.duration, float(starts[-1]))))
+        args.limits.check("requests", float(np.sum(rates * widths)),
+                          f"{args.rate_csv}: expected requests")
         return arrivals.rate_curve_arrivals(starts, rates, args.duration, rng)
     if args.rate is None:
         raise TraceError(f"--arrival {args.arrival} needs --rate")
