@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from batchsim.atomic import output_directory, write_json
+from batchsim.atomic import OutputError, output_directory, write_json
 from batchsim.simulator.metrics import STEP_COLUMNS
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.summary import request_table
@@ -69,8 +69,12 @@ class OutputSink:
         self._append(1, pd.DataFrame({name: columns[name] for name in STEP_COLUMNS}))
 
     def _append(self, which: int, frame: pd.DataFrame) -> None:
-        frame.to_csv(self._handles[which], index=False, header=not self._started[which],
-                     float_format=FLOAT_FORMAT)
+        try:
+            frame.to_csv(self._handles[which], index=False, header=not self._started[which],
+                         float_format=FLOAT_FORMAT)
+        except OSError as error:  # a full disk: name the output, as every batchsim writer does
+            reason = error.strerror or str(error) or type(error).__name__
+            raise OutputError(f"{self.directory}: cannot write ({reason})") from None
         self._started[which] = True
 
     def finish(self, summary: dict) -> list[Path]:
