@@ -25,6 +25,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from batchsim.inputs import InputError, quote, read_yaml, where
+from batchsim.planning.slo import parse_goodput, parse_slo
+from batchsim.policies import POLICIES
+from batchsim.simulator.config import PREEMPTION_MODES
+from batchsim.simulator.router import ROUTERS
+from batchsim.traces.detect import FORMATS
 
 MAX_COUNT = 1_000_000  # batch sizes, sequences in flight
 MAX_TOKENS = 1 << 31
@@ -90,7 +95,6 @@ class Settings(BaseModel):
     @classmethod
     def _slo_grammar(cls, value):
         if value is not None:
-            from batchsim.planning.slo import parse_slo
             parse_slo(value)
         return value
 
@@ -108,17 +112,11 @@ class Settings(BaseModel):
     @classmethod
     def _goodput_grammar(cls, value):
         if value is not None:
-            from batchsim.planning.slo import parse_goodput
             parse_goodput(value)
         return value
 
 
 def _choices(name: str) -> tuple[str, ...]:
-    from batchsim.policies import POLICIES
-    from batchsim.simulator.config import PREEMPTION_MODES
-    from batchsim.simulator.router import ROUTERS
-    from batchsim.traces.detect import FORMATS
-
     return {"policy": tuple(POLICIES), "router": tuple(ROUTERS),
             "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS)}[name]
 
