@@ -23,7 +23,7 @@ from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
 INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
-              "gpu", "model", "tokenizer", "profile")
+              "gpu", "model", "tokenizer", "profile", "runs", "held_out")
 
 
 class CliError(Exception):
@@ -78,12 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate LLM-serving batching policies and plan GPU capacity.",
     )
     # the command modules import pandas and numpy: imported here, inside main's Ctrl-C handling
-    from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd,
-                              trace_cmd, validate_cmd)
+    from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay,
+                              sweep_cmd, trace_cmd, validate_cmd)
 
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
-                   record_cmd):
+                   calibrate_cmd, record_cmd):
         module.register(subparsers)
     for leaf in _leaf_parsers(parser):
         if leaf is not parser:
