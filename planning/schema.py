@@ -63,6 +63,9 @@ class Settings(BaseModel):
     gpu: str | None = None
     model: str | None = None
     profile: str | None = None
+    step_time: str | None = None
+    engine: dict[str, Any] | None = None
+    allow_profile_mismatch: bool | None = None
     replicas: Annotated[int, Field(ge=1, le=10_000)] | None = None
     router: str | None = None
     tensor_parallel_size: Annotated[int, Field(ge=1, le=1024)] | None = None
@@ -98,7 +101,7 @@ class Settings(BaseModel):
             parse_slo(value)
         return value
 
-    @field_validator("policy", "router", "preemption_mode", "trace_format")
+    @field_validator("policy", "router", "preemption_mode", "trace_format", "step_time")
     @classmethod
     def _choice(cls, value, info):
         if value is not None:
@@ -117,7 +120,7 @@ class Settings(BaseModel):
 
 
 def _choices(name: str) -> tuple[str, ...]:
-    return {"policy": tuple(POLICIES), "router": tuple(ROUTERS),
+    return {"policy": tuple(POLICIES), "router": tuple(ROUTERS), "step_time": ("mean", "sampled"),
             "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS)}[name]
 
 
@@ -136,7 +139,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "enable_prefix_caching")}},
     "hardware": {k: k for k in ("gpu", "replicas", "router", "tensor_parallel_size",
                                 "gpu_memory_utilization", "kv_blocks")},
-    "cost_model": {"model": "model", "profile": "profile"},
+    "cost_model": {k: k for k in ("model", "profile", "step_time", "engine",
+                                  "allow_profile_mismatch")},
     "output": {"out": "out", "json": "print_json"},
     "planning": {k: k for k in ("window_s", "rate_tolerance", "max_replicas",
                                 "gpu_cost_per_hour", "tp_options")},
