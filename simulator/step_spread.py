@@ -25,7 +25,8 @@ import numpy as np
 
 MIN_REPEATS = 3  # a step needs this many repeats to show a transition
 KMEANS_ROUNDS = 30
-MIN_SHARE = 0.2  # a drawn step never takes less than this share of its priced time
+MIN_SHARE = 0.2
+MISFIT_MADS = 6.0  # a drawn step never takes less than this share of its priced time
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ def fit_spread(records: list, priced_s) -> StepSpread | None:
                  if len(r.wall_samples_s) >= MIN_REPEATS]
     if not sequences:
         return None
+    # a step the model's form misses (one point far off every other) is misfit, not the engine's
+    # spread: points whose mean excess passes MISFIT_MADS median absolute excesses are left out
+    means = np.array([seq.mean() for seq in sequences])
+    mad = float(np.median(np.abs(means)))
+    if mad > 0:
+        sequences = [seq for seq, mean in zip(sequences, means) if abs(mean) <= MISFIT_MADS * mad]
     excess = np.concatenate(sequences)
     low, high = float(excess.min()), float(excess.max())
     if high - low < 1e-9:
