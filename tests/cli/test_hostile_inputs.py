@@ -253,3 +253,17 @@ def test_limit_raise_lifts_a_limit(capsys, tmp_path):
     code, out, _ = run_cli(capsys, ["trace", "stats", "--limit-raise", "arrival_span_s=1e9",
                                     str(tmp_path / "t.csv")])
     assert code == 0 and "requests            2" in out
+
+
+def test_profile_step_with_infinite_wall_time_is_refused_by_line(capsys, tmp_path):
+    root = Path(__file__).resolve().parents[2] / "simulator/data/profiles/h200-llama-3-8b-cuda-graph"
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "profile.yaml").write_text((root / "profile.yaml").read_text())
+    lines = (root / "steps.csv").read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[5] = "inf"  # wall_s
+    (folder / "steps.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    code, _, err = run_cli(capsys, ["replay", "--limit", "20", "--profile", str(folder)])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "steps.csv, line 2: an ok step's times must be finite" in err
