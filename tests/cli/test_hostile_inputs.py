@@ -267,3 +267,20 @@ def test_profile_step_with_infinite_wall_time_is_refused_by_line(capsys, tmp_pat
     code, _, err = run_cli(capsys, ["replay", "--limit", "20", "--profile", str(folder)])
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "steps.csv, line 2: an ok step's times must be finite" in err
+
+
+@pytest.mark.parametrize("columns, expected", [
+    ({"arrival_s": ["a", "1"]}, "t.parquet row 1, column arrival_s: 'a' is not a finite number"),
+    ({"prefix_block_ids": [["x"], ["y"]]}, "t.parquet row 1, column prefix_block_ids:"),
+    ({"prompt_tokens": [2**63, 2]}, "t.parquet row 1, column prompt_tokens: 9223372036854775808 is out"),
+])
+def test_hostile_parquet_columns_are_named_by_row(capsys, tmp_path, columns, expected):
+    import numpy as np
+    import pandas as pd
+
+    frame = {"arrival_s": [0.0, 1.0], "prompt_tokens": [1, 2], "output_tokens": [1, 2], **columns}
+    if "prompt_tokens" in columns:
+        frame["prompt_tokens"] = np.array(columns["prompt_tokens"], dtype=np.uint64)
+    pd.DataFrame(frame).to_parquet(tmp_path / "t.parquet")
+    code, _, err = run_cli(capsys, ["trace", "stats", str(tmp_path / "t.parquet")])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and expected in err
