@@ -9,7 +9,6 @@ Example: batchsim validate records/cb_conv_light.json ../shared/vllm_runs/RTX409
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens", "max_num_batched_tokens"),
@@ -55,6 +54,9 @@ def header(comparison) -> list[str]:
              f"max_num_batched_tokens={serving.max_num_batched_tokens} block_size={serving.block_size} "
              f"kv_blocks={serving.kv_blocks}): "
              f"{describe_cost_model(comparison.run.cost_model)}"]
+    hit_rate = comparison.run.summary.get("prefix_cache_hit_rate")
+    if hit_rate is not None:
+        lines.append(f"simulated prefix-cache hit rate: {hit_rate:.1%}")
     lines += [f"note: {note}" for note in run.notes]
     return lines
 
@@ -62,6 +64,7 @@ def header(comparison) -> list[str]:
 def run(args) -> int:
     """Validate each run and print its table."""
     from batchsim.cli.replay import check_strict_range
+    from batchsim.planning.costs import cost_model_keys
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -76,18 +79,21 @@ def run(args) -> int:
         check_strict_range(args, comparison.run.summary, f"the replay of {path}")
         print(format_table(comparison.rows()))
         print()
-        all_rows += [{**row, "range_status": entry["status"],
-                      "extrapolated_share": entry["share_outside"],
-                      "extrapolation_worst_ratio": entry["worst_ratio"]} for row in comparison.rows()]
+        evidence = {**cost_model_keys(comparison.run.cost_model), "notes": "; ".join(observed.notes),
+                    "range_status": entry["status"], "extrapolated_share": entry["share_outside"],
+                    "extrapolation_worst_ratio": entry["worst_ratio"]}
+        all_rows += [{**row, **evidence} for row in comparison.rows()]
         if args.out:
             _write_figure(comparison, Path(args.out))
     if args.out:
         import pandas as pd
 
+        from batchsim.atomic import atomic_files, dumps_json
+
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(all_rows).to_csv(out / "fidelity.csv", index=False)
-        (out / "fidelity.json").write_text(json.dumps(all_rows, indent=2) + "\n")
+        with atomic_files([out / "fidelity.csv", out / "fidelity.json"]) as (csv_temp, json_temp):
+            pd.DataFrame(all_rows).to_csv(csv_temp, index=False)
+            json_temp.write_text(dumps_json(all_rows, indent=2) + "\n")
         print(f"wrote {out}/fidelity.csv, fidelity.json and one CDF figure per run")
     return 0
 
@@ -110,8 +116,10 @@ def _write_figure(comparison, out: Path) -> None:
     done = table["finished"]
     sim = {"ttft": table["ttft_s"][done] * 1e3, "e2e": table["e2e_s"][done] * 1e3,
            "tpot": table["tpot_s"][done][~np.isnan(table["tpot_s"][done])] * 1e3}
-    out.mkdir(parents=True, exist_ok=True)
+    from batchsim.atomic import atomic_files
+
     figure = validation_cdfs(comparison.record.case, real, sim)
     stem = Path(comparison.record.source).stem
-    figure.savefig(out / f"{stem}_cdf.png", dpi=120)
-    figure.savefig(out / f"{stem}_cdf.svg")
+    with atomic_files([out / f"{stem}_cdf.png", out / f"{stem}_cdf.svg"]) as (png, svg):
+        figure.savefig(png, dpi=120, format="png")
+        figure.savefig(svg, format="svg")

@@ -1,11 +1,13 @@
 """Choosing the cost model for a scenario: a GPU profile when one exists, else the roofline.
 
-``profile`` may be a bundled profile name, a profile directory, or ``roofline`` to force the
-analytic model. With no profile given, a bundled profile for the same GPU and model is used
+``profile`` may be a bundled profile name, a profile directory, a calibrated profile directory
+(simulator.calibrated_cost: applied to the scenario's model and GPU), or ``roofline`` to force
+the analytic model. With no profile given, a bundled profile for the same GPU and model is used
 (CUDA-graph mode first: see simulator.profile_cost.MODE_PREFERENCE).
 """
 from __future__ import annotations
 
+from batchsim.simulator.calibrated_cost import calibrated_cost_model, is_calibration_dir, read_calibration
 from batchsim.simulator.hardware import get_gpu
 from batchsim.simulator.profile_cost import default_profile_name, load_profile_cost_model
 from batchsim.simulator.models import get_model
@@ -23,6 +25,8 @@ def build_cost_model(gpu: str, model: str, profile: str | None = None, tp: int =
     """
     if tp > 1:
         return _tensor_parallel(gpu, model, profile, tp)
+    if profile and is_calibration_dir(profile):
+        return load_calibrated(profile, get_model(model), get_gpu(gpu))
     if profile and profile != ROOFLINE:
         return load_profile_cost_model(profile)
     if profile is None:
@@ -36,11 +40,19 @@ def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
     spec, gpu_spec = get_model(model), get_gpu(gpu)
     if profile is None:
         profile = default_profile_name(gpu, model, tp)
-    if profile and profile != ROOFLINE:
+    if profile and is_calibration_dir(profile):
+        shard = load_calibrated(profile, shard_spec(spec, tp), gpu_spec)
+    elif profile and profile != ROOFLINE:
         shard = load_profile_cost_model(profile)
     else:
         shard = RooflineCostModel(shard_spec(spec, tp), gpu_spec)
     return TensorParallelCostModel(shard, spec, tp, AllReduceModel(gpu_spec.nvlink_bytes_per_s))
+
+
+def load_calibrated(path: str, model, gpu) -> RooflineCostModel:
+    """A calibrated profile applied to ``model`` on ``gpu`` (carried by the datasheet ratio)."""
+    meta, coefficients = read_calibration(path)
+    return calibrated_cost_model(coefficients, model, gpu, str(meta.get("name") or path))
 
 
 def is_profiled(cost_model) -> bool:
@@ -52,6 +64,12 @@ def is_profiled(cost_model) -> bool:
 
 def describe_cost_model(cost_model) -> str:
     """One line naming the cost model, for reports; a roofline says it is unprofiled."""
+    if isinstance(cost_model, RooflineCostModel) and cost_model.calibration:
+        return (f"calibrated profile {cost_model.calibration} ({cost_model.model.name} on "
+                f"{cost_model.gpu.name}: roofline at {cost_model.memory_efficiency:.2f} of datasheet "
+                f"HBM and {cost_model.compute_efficiency:.2f} of FLOP/s, host "
+                f"{cost_model.step_overhead_s * 1e3:.2f} ms + {cost_model.per_sequence_s * 1e6:.0f} us/seq "
+                f"+ {cost_model.per_token_s * 1e6:.1f} us/token a step; no measured profile)")
     if isinstance(cost_model, RooflineCostModel):
         return (f"roofline, UNPROFILED ({cost_model.model.name} on {cost_model.gpu.name}: "
                 f"datasheet peaks, no measured profile)")

@@ -63,6 +63,8 @@ def test_validate_cli_prints_the_restart_note(capsys, tmp_path):
 
     path = tmp_path / "run.json"
     path.write_text(json.dumps(restarted_record()))
-    assert main(["validate", str(path), "--profile", "roofline"]) == 0
+    assert main(["validate", str(path), "--profile", "roofline", "--out", str(tmp_path / "fid")]) == 0
     out = capsys.readouterr().out
     assert "note: 1 request(s) with timestamps restarted" in out and "roofline, UNPROFILED" in out
+    rows = json.loads((tmp_path / "fid" / "fidelity.json").read_text())
+    assert all(row["profiled"] is False and "restarted" in row["notes"] for row in rows)
