@@ -29,6 +29,13 @@ def register(subparsers) -> None:
     for flag, _ in OVERRIDE_FLAGS:
         parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--step-time", choices=("mean", "sampled"), default="mean",
+                        help="price each step at its mean (default) or draw it from the profile's measured "
+                             "spread, seeded by --seed")
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampled step times")
+    parser.add_argument("--allow-profile-mismatch", action="store_true",
+                        help="run on a profile measured under another engine configuration (the report names "
+                             "the settings that differ)")
     parser.add_argument("--strict-range", action="store_true",
                         help="fail (exit 2) when a replay goes beyond the profile's measured range")
     parser.set_defaults(func=run)
@@ -54,6 +61,8 @@ def header(comparison) -> list[str]:
              f"max_num_batched_tokens={serving.max_num_batched_tokens} block_size={serving.block_size} "
              f"kv_blocks={serving.kv_blocks}): "
              f"{describe_cost_model(comparison.run.cost_model)}"]
+    lines.append(f"step times: {comparison.run.summary['step_time']}")
+    lines += [f"PROFILE MISMATCH (run anyway): {m}" for m in comparison.run.summary["profile_mismatch"]]
     hit_rate = comparison.run.summary.get("prefix_cache_hit_rate")
     if hit_rate is not None:
         lines.append(f"simulated prefix-cache hit rate: {hit_rate:.1%}")
@@ -72,7 +81,8 @@ def run(args) -> int:
     all_rows = []
     for path in args.records:
         observed = load_observed_run(path, args.model, args.gpu, overrides)
-        comparison = compare(observed, args.profile)
+        comparison = compare(observed, args.profile, step_time=args.step_time, seed=args.seed,
+                             allow_profile_mismatch=args.allow_profile_mismatch)
         print("\n".join(header(comparison)))
         entry = comparison.run.summary["extrapolation"]
         print(f"measured range: {entry['description']}")

@@ -79,6 +79,7 @@ class ObservedRun:
     notes: tuple[str, ...] = field(default=())
     prefix_block_ids: tuple | None = None  # per request (arrival order): ids of its prompt's blocks
     prefix_block_tokens: int | None = None  # tokens per prefix block id
+    engine_settings: dict = field(default_factory=dict)  # as simulator.engine_match.record_settings reads them
 
     def trace_table(self) -> pd.DataFrame:
         """The requests as a canonical trace: the run's own arrivals and lengths."""

@@ -49,6 +49,7 @@ def test_restarted_requests_are_left_out_of_the_simulated_ttft_too():
 
 def test_a_model_given_as_a_config_matches_profiles_by_its_shapes():
     data = lone_request_record([10], [2])
+    data["engine_config"]["block_size"] = 256  # the engine's own, which the engine profile ran
     data["model_config"].update(max_position_embeddings=131072, rope_scaling={"factor": 8.0})
     run = observed_run(Record(data, "x"))
     assert run.model.name == "llama-3-8b"  # same cost shape as the catalog entry

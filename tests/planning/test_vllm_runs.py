@@ -144,3 +144,22 @@ def test_prefix_identity_comes_from_the_workload_token_ids(tmp_path):
     assert run.trace_table().attrs["prefix_block_tokens"] == 16
     summary = compare(run, profile="roofline").run.summary
     assert summary["prefix_cache_hit_rate"] == pytest.approx(48 / (53 + 68))  # vLLM's definition
+
+
+# Roofline-alone errors measured on the published runs (README, Fidelity, vLLM runs) plus 3
+# points: a change that moves the simulation further from the real engine fails here.
+ROOFLINE_BOUNDS = {
+    "RTX4090_Llama-3.1-8B": {"output_throughput": 0.19, "ttft_mean": 0.27, "tpot_mean": 0.23,
+                             "e2e_mean": 0.26},
+    "RTXPRO6000_Llama-3.1-8B": {"output_throughput": 0.07, "ttft_mean": 0.20, "tpot_mean": 0.10,
+                                "e2e_mean": 0.12},
+}
+
+
+@pytest.mark.skipif(not SHARED_RUNS.is_dir(), reason="../shared/vllm_runs not present")
+@pytest.mark.parametrize("name", sorted(ROOFLINE_BOUNDS))
+def test_the_published_runs_stay_within_their_measured_roofline_error(name):
+    comparison = compare(load_observed_run(str(SHARED_RUNS / name)))
+    errors = {row["metric"]: row["rel_error"] for row in comparison.rows()}
+    for metric, bound in ROOFLINE_BOUNDS[name].items():
+        assert abs(errors[metric]) <= bound, (name, metric, errors[metric])
