@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--slo", help="latency-throughput: objectives to draw, e.g. ttft_p99=2s")
     parser.add_argument("--x", default="slots",
                         help="throughput-vs-batch: x column (default slots: the batch limit)")
-    parser.add_argument("--by", default="policy",
-                        help="latency-throughput: columns naming a line (default policy)")
+    parser.add_argument("--by", help="latency-throughput: columns naming a line (default: policy "
+                                      "and every other setting that varies, the rate aside)")
     parser.add_argument("--replica", type=int, default=0,
                         help="timeline: which replica's slots to draw (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="timeline demo: trace seed")
@@ -103,7 +103,7 @@ def _latency(args):
     for objective in parse_slo(args.slo) if args.slo else ():
         if objective.metric in ("ttft", "e2e") and objective.percentile == 99:
             slo_s[objective.metric] = objective.limit_s
-    by = tuple(c.strip() for c in args.by.split(","))
+    by = tuple(c.strip() for c in args.by.split(",")) if args.by else None
     return latency_vs_rate(read_results(_one_input(args, "results file")), slo_s, by)
 
 

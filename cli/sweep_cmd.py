@@ -52,7 +52,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid
-    from batchsim.planning.sweep import SweepTask, check_points, run_sweep, write_results
+    from batchsim.planning.sweep import (SweepTask, applicable_points, check_points, run_sweep,
+                                        write_results)
 
     grids = [grid_from_sets(args.set)] if args.set else []
     if args.grid:
@@ -61,8 +62,13 @@ def run(args) -> int:
         raise ValueError("sweep needs --set SETTING=V1,V2,... or --grid FILE")
     grid = SweepGrid(sum((g.axes for g in grids), ()), sum((g.fixed for g in grids), ()))
     base = scenario_from_args(args)
-    points = grid.points()
+    points, skipped = applicable_points(base, grid.points())
     check_points(base, points)
+    if skipped:
+        print(f"batchsim: skipped {skipped} of {skipped + len(points)} grid points that repeat "
+              f"another: a policy ignores the knobs it does not read (static: max_num_seqs, "
+              f"max_num_batched_tokens; continuous, chunked: batch_size, max_wait_s)",
+              file=sys.stderr)
     tasks = [SweepTask(i, base, settings, table)
              for i, (settings, table) in enumerate(zip(points, _tables(args, base, points)))]
     with tqdm(total=len(tasks), desc="sweep", unit="point", file=sys.stderr,
@@ -80,7 +86,8 @@ def run(args) -> int:
               f"profile's measured range (column cost_model_warnings), e.g. "
               f"{warned['cost_model_warnings'].iloc[0]}", file=sys.stderr)
     print(_format(frame, [name for name, _ in grid.axes]))
-    print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points)")
+    skipped_text = f"; {skipped} duplicate grid points skipped" if skipped else ""
+    print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points{skipped_text})")
     return 0
 
 
@@ -99,9 +106,16 @@ def _tables(args, base, points):
     return tables
 
 
+def _setting(row, axis: str) -> str:
+    import pandas as pd
+
+    value = row.get(axis)
+    return "-" if pd.isna(value) else str(value)  # "-": the policy does not read this knob
+
+
 def _format(frame, axes: list[str]) -> str:
     headers = ["point", *axes, *(title for _, title, _ in SHOWN)]
-    rows = [[str(row["point"]), *(str(row[a]) for a in axes),
+    rows = [[str(row["point"]), *(_setting(row, a) for a in axes),
              *(fmt.format(row[key]) for key, _, fmt in SHOWN)] for _, row in frame.iterrows()]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]

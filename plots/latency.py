@@ -9,24 +9,21 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from batchsim.plots.save import scenario_title
+from batchsim.plots.series import METRIC_SCALE, group_label, line_groups
 from batchsim.plots.throughput import POLICY_STYLE, policy_style
 
 CDF_METRICS = (("ttft_s", "TTFT", 1.0, "s"), ("tpot_s", "TPOT", 1000.0, "ms"),
                ("e2e_s", "E2E latency", 1.0, "s"))
 
 
-def _series_label(keys, by) -> str:
-    keys = keys if isinstance(keys, tuple) else (keys,)
-    parts = [str(k) if name == "policy" else f"{name}={k}" for name, k in zip(by, keys)]
-    return ", ".join(parts)
-
-
-def latency_vs_rate(frame, slo_s: dict | None = None, by=("policy",), context: str = "") -> Figure:
-    """P99 TTFT and P99 E2E against the offered request rate, one line per ``by`` group.
+def latency_vs_rate(frame, slo_s: dict | None = None, by=None, context: str = "") -> Figure:
+    """P99 TTFT and P99 E2E against the offered request rate, one line per ``by`` group
+    (default: policy and every other setting that varies, the rate aside).
 
     ``slo_s`` maps 'ttft' and/or 'e2e' to a limit in seconds, drawn as a dashed line.
     """
     x = "offered_rate_per_s" if "offered_rate_per_s" in frame else "request_throughput"
+    by = list(by) if by else line_groups(frame, exclude=("rate_scale",))
     for column in (x, "p99_ttft_ms", "p99_e2el_ms", *by):
         if column not in frame:
             raise ValueError(f"results table has no '{column}' column")
@@ -34,11 +31,11 @@ def latency_vs_rate(frame, slo_s: dict | None = None, by=("policy",), context: s
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     axes = figure.subplots(1, 2)
     for ax, key, metric in ((axes[0], "p99_ttft_ms", "ttft"), (axes[1], "p99_e2el_ms", "e2e")):
-        for keys, rows in frame.groupby(list(by), sort=False):
+        for keys, rows in frame.groupby(by, sort=False, dropna=False):
             rows = rows.sort_values(x)
             colour, marker = policy_style(rows["policy"].iloc[0] if "policy" in rows else "")
-            style = dict(color=colour) if list(by) == ["policy"] else {}
-            ax.plot(rows[x], rows[key] / 1000.0, marker=marker, label=_series_label(keys, by),
+            style = dict(color=colour) if by == ["policy"] else {}
+            ax.plot(rows[x], rows[key] / 1000.0, marker=marker, label=group_label(keys, by),
                     **style)
         name = "TTFT" if metric == "ttft" else "E2E latency"
         if metric in slo_s:
@@ -47,7 +44,7 @@ def latency_vs_rate(frame, slo_s: dict | None = None, by=("policy",), context: s
         ax.set_xlabel("offered request rate (requests/s)" if x == "offered_rate_per_s"
                       else "request throughput (requests/s)")
         ax.set_ylabel(f"P99 {name} (s)")
-        ax.set_yscale("log")
+        ax.set_yscale(METRIC_SCALE[metric])
         ax.set_title(f"P99 {name} against request rate")
         ax.grid(alpha=0.3, which="both")
         ax.legend()

@@ -25,6 +25,20 @@ def test_sweep_writes_one_row_per_point(capsys, tmp_path):
     assert "P99 TTFT ms" in out and "wrote" in out
 
 
+def test_sweep_skips_points_whose_knobs_the_policy_ignores(capsys, tmp_path):
+    code, out, err = call(capsys, "sweep", "--set", "policy=static,continuous", "--set",
+                          "batch_size=4,8", "--set", "max_num_seqs=8,16", "--limit", "100",
+                          "--profile", "roofline", "--workers", "1", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert "skipped 4 of 8 grid points" in err  # static x2 max_num_seqs, continuous x2 batch_size
+    assert "(4 points; 4 duplicate grid points skipped)" in out
+    frame = pd.read_parquet(tmp_path / "r.parquet")
+    blank = lambda column: [None if pd.isna(v) else int(v) for v in frame[column]]  # noqa: E731
+    assert frame["policy"].tolist() == ["static", "static", "continuous", "continuous"]
+    assert blank("batch_size") == [4, 8, None, None]
+    assert blank("max_num_seqs") == [None, None, 8, 16]
+
+
 def test_sweep_grid_file_and_errors(capsys, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("max_num_seqs: [16, 64]\nrate_scale: 2\n")

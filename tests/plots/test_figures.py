@@ -99,3 +99,25 @@ def test_save_writes_png_and_svg(tmp_path):
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="no 'slots' column"):
         throughput_vs_batch(pd.DataFrame({"policy": ["static"], "output_throughput": [1.0]}))
+
+
+def test_sweep_lines_split_on_every_knob_that_varies():
+    # continuous at two token budgets and static (budget does not apply): three lines, each
+    # with its own points, never one zig-zag through all of them
+    rows = []
+    for policy, budget, factor in (("static", None, 1.0), ("continuous", 2048, 2.0),
+                                   ("continuous", 8192, 3.0)):
+        for rate_scale in (1.0, 2.0, 4.0):
+            rows.append({"policy": policy, "max_num_batched_tokens": budget, "slots": 8 * rate_scale,
+                         "rate_scale": rate_scale, "offered_rate_per_s": rate_scale,
+                         "output_throughput": 100 * factor * rate_scale,
+                         "p99_ttft_ms": 10.0 * factor * rate_scale, "p99_e2el_ms": 100.0 * factor})
+    frame = pd.DataFrame(rows)
+    ttft_ax, _ = latency_vs_rate(frame).axes
+    assert legend_texts(ttft_ax) == ["static, max_num_batched_tokens=n/a",
+                                     "continuous, max_num_batched_tokens=2048",
+                                     "continuous, max_num_batched_tokens=8192"]
+    assert [list(line.get_xdata()) for line in ttft_ax.get_lines()] == [[1.0, 2.0, 4.0]] * 3
+    assert ttft_ax.get_yscale() == "log"
+    (ax,) = throughput_vs_batch(frame).axes  # rate_scale varies too: it splits lines here
+    assert len(ax.get_lines()) == 9
