@@ -1,7 +1,9 @@
 """``batchsim plan``: the fewest replicas (GPUs) that meet an SLO over a whole trace.
 
 --policy takes static, continuous, chunked or all (compare the three); the SLO takes
-ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms.
+ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms. Static batching's knobs
+are searched (batch_size 8 and 32, max_wait_s 0 and a quarter of the TTFT limit) unless
+--batch-size or --max-wait-s fixes them; the report lists each combination's count.
 
 Examples:
   batchsim plan --slo ttft_p99=2s,tpot_p99=100ms
@@ -55,6 +57,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     """Plan each requested policy and print the report (or JSON)."""
     from batchsim.cli.plan_report import format_comparison, format_plan, plan_record
+    from batchsim.planning.knob_search import static_knob_candidates
     from batchsim.planning.plan import PlanOptions
     from batchsim.planning.slo import parse_slo
 
@@ -71,8 +74,9 @@ def run(args) -> int:
     options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas)
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
+    static_knobs = static_knob_candidates(objectives, args.batch_size, args.max_wait_s)
     plans, skipped = _plan_layouts(scenario, [(p, t) for p in policies for t in degrees], table,
-                                   objectives, options, args.workers)
+                                   objectives, options, args.workers, static_knobs)
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
     for plan in plans:
@@ -104,8 +108,9 @@ def _degrees(text: str | None) -> tuple[int, ...]:
     return degrees
 
 
-def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
+def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, static_knobs=()):
     """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped.
+    Static layouts search ``static_knobs`` (knob overrides) for the fewest GPUs.
 
     With at least as many layouts as workers, each worker plans whole layouts (no process
     hands work to another); otherwise the workers share each plan's simulations. Both give the
@@ -124,13 +129,14 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     outcomes = []
     try:
         if whole_layouts:
-            futures = [pool.submit(plan_capacity, layout, table, objectives, options)
+            futures = [pool.submit(plan_capacity, layout, table, objectives, options,
+                                   knob_candidates=_knobs_for(layout, static_knobs))
                        for layout in scenarios]
             outcomes = [_outcome(future.result) for future in futures]
         else:
-            outcomes = [_outcome(lambda: plan_capacity(layout, table, objectives, options,
-                                                       pool=pool, workers=workers))
-                        for layout in scenarios]
+            outcomes = [_outcome(lambda: plan_capacity(
+                layout, table, objectives, options, pool=pool, workers=workers,
+                knob_candidates=_knobs_for(layout, static_knobs))) for layout in scenarios]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -145,6 +151,10 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     if not plans:
         raise ValueError(f"no layout can serve this model: {skipped[0][2]}")
     return plans, skipped
+
+
+def _knobs_for(layout, static_knobs):
+    return static_knobs if layout.serving.policy == "static" else ()
 
 
 def _outcome(call):

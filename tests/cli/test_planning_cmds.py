@@ -90,6 +90,8 @@ def test_plan_json_and_policy_all(capsys):
     code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "200", "--policy",
                         "all", "--profile", "roofline", "--workers", "1", "--window-s", "0")
     assert "layouts compared" in out and "not computed" in out
+    assert "mean batch" in out and "slot util" in out and "verdict" in out
+    assert "Knobs tried:" in out and "batch_size=32 max_wait_s=0.5:" in out  # a quarter of 2 s
 
 
 def test_plan_compares_tensor_parallel_layouts(capsys):
@@ -99,11 +101,14 @@ def test_plan_compares_tensor_parallel_layouts(capsys):
                         "--model", "llama-3-70b", "--profile", "roofline", "--tp-options", "1,2,4",
                         "--workers", "1", "--window-s", "0")
     assert code == 0
-    assert "skipped: no room for a KV cache" in out
+    assert "continuous TP 1 skipped: no room for a KV cache: weights 141.1 GB in" in out
+    assert "larger gpu_memory_utilization" in out  # the reason in full, never cut short
     rows = [line.split() for line in out.splitlines()
             if line.startswith("continuous ") and "skipped" not in line]
     assert [int(r[1]) for r in rows] == [2, 4]
-    gpus = {int(r[1]): int(r[3]) for r in rows}
+    # policy, TP, knobs (first line), replicas, GPUs, rate, mean batch, slot util, verdict
+    gpus = {int(r[1]): int(r[4]) for r in rows}
+    assert all(r[8] in ("stable", "backlogged", "overloaded") for r in rows)
     best = min(gpus.values())
     assert f"= {best} GPU(s)" in out
 
