@@ -32,8 +32,10 @@ SERVING_FLAGS = (
 def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that runs scenarios."""
     parser.add_argument("--config", help="YAML scenario file; flags override it")
-    parser.add_argument("--gpu", help="GPU name for the roofline model (h200, h100, a100)")
-    parser.add_argument("--model", help="model name from the catalog (default llama-3-8b)")
+    parser.add_argument("--gpu", help="GPU: a catalog name (h200, h100, a100, b200, l40s, rtx4090, "
+                        "rtxpro6000) or a datasheet YAML path (default h200)")
+    parser.add_argument("--model", help="model: a catalog name or a Hugging Face config.json path "
+                        "(default llama-3-8b)")
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
     parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
     for flag, kind, text in SERVING_FLAGS:

@@ -1,6 +1,10 @@
-"""``batchsim validate``: re-simulate recorded real-engine runs and print real vs simulated.
+"""``batchsim validate``: re-simulate real runs and print real vs simulated.
 
-Example: batchsim validate records/cb_conv_light.json --out fidelity/
+Inputs: our records (records/*.json), vLLM run folders (requests.jsonl + meta.json) and
+``vllm bench serve --save-result --save-detailed`` JSON (give --gpu; engine settings default to
+vLLM's unless given).
+
+Example: batchsim validate records/cb_conv_light.json ../shared/vllm_runs/RTX4090_Llama-3.1-8B
 """
 from __future__ import annotations
 
@@ -8,14 +12,23 @@ import argparse
 import json
 from pathlib import Path
 
+OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens", "max_num_batched_tokens"),
+                  ("--kv-blocks", "kv_blocks"), ("--block-size", "block_size"))
+
 
 def register(subparsers) -> None:
     """Add the validate subcommand."""
     parser = subparsers.add_parser(
         "validate", help="compare the simulator with recorded real-engine runs",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("records", nargs="+", help="record JSON files")
-    parser.add_argument("--profile", help="profile name or directory (default: bundled match)")
+    parser.add_argument("records", nargs="+", help="record JSON files, vLLM run folders or "
+                        "vllm bench result JSON")
+    parser.add_argument("--profile", help="profile name or directory, a calibrated profile, or "
+                        "'roofline' (default: bundled match, else roofline)")
+    parser.add_argument("--model", help="model name or config.json, where the run does not name one")
+    parser.add_argument("--gpu", help="GPU name or datasheet YAML, where the run does not name one")
+    for flag, _ in OVERRIDE_FLAGS:
+        parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
     parser.set_defaults(func=run)
 
@@ -29,19 +42,32 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    """Validate each record and print its table."""
+def header(comparison) -> list[str]:
+    """The lines above a comparison's table: the run, how it was simulated, and its notes."""
     from batchsim.planning.costs import describe_cost_model
-    from batchsim.planning.records import load_record
+
+    run, serving = comparison.record, comparison.run.serving
+    lines = [f"== {run.case} ({run.engine}, {len(run.requests)} requests; {run.model.name} on "
+             f"{run.gpu.name}) ==",
+             f"simulated as {serving.policy} (max_num_seqs={serving.max_num_seqs} "
+             f"max_num_batched_tokens={serving.max_num_batched_tokens} block_size={serving.block_size} "
+             f"kv_blocks={serving.kv_blocks}): "
+             f"{describe_cost_model(comparison.run.cost_model)}"]
+    lines += [f"note: {note}" for note in run.notes]
+    return lines
+
+
+def run(args) -> int:
+    """Validate each run and print its table."""
+    from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
+    overrides = {name: getattr(args, name) for _, name in OVERRIDE_FLAGS}
     all_rows = []
     for path in args.records:
-        comparison = compare(load_record(path), args.profile)
-        serving = comparison.run.serving
-        print(f"== {comparison.record.case} ({comparison.record.engine}, "
-              f"{len(comparison.record.data['requests'])} requests) ==")
-        print(f"simulated as {serving.policy}: {describe_cost_model(comparison.run.cost_model)}")
+        observed = load_observed_run(path, args.model, args.gpu, overrides)
+        comparison = compare(observed, args.profile)
+        print("\n".join(header(comparison)))
         print(format_table(comparison.rows()))
         print()
         all_rows += comparison.rows()
@@ -54,7 +80,7 @@ def run(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(all_rows).to_csv(out / "fidelity.csv", index=False)
         (out / "fidelity.json").write_text(json.dumps(all_rows, indent=2) + "\n")
-        print(f"wrote {out}/fidelity.csv, fidelity.json and one CDF figure per record")
+        print(f"wrote {out}/fidelity.csv, fidelity.json and one CDF figure per run")
     return 0
 
 
@@ -64,14 +90,14 @@ def _write_figure(comparison, out: Path) -> None:
     from batchsim.plots.validation import validation_cdfs
     from batchsim.simulator.summary import request_table
 
-    reqs = [r for r in comparison.record.data["requests"] if r["token_times"]]
-    arrival = np.array([r["arrival"] for r in reqs])
-    first = np.array([r["token_times"][0] for r in reqs])
-    last = np.array([r["token_times"][-1] for r in reqs])
-    n = np.array([len(r["token_times"]) for r in reqs])
-    multi = n > 1
-    real = {"ttft": (first - arrival) * 1e3, "e2e": (last - arrival) * 1e3,
-            "tpot": (last - first)[multi] / (n[multi] - 1) * 1e3}
+    reqs = comparison.record.requests
+    known = reqs.first_token_known & ~np.isnan(reqs.last_token_s)
+    done = ~np.isnan(reqs.last_token_s)
+    multi = known & (reqs.output_tokens > 1)
+    real = {"ttft": (reqs.first_token_s - reqs.arrival_s)[known] * 1e3,
+            "e2e": (reqs.last_token_s - reqs.arrival_s)[done] * 1e3,
+            "tpot": ((reqs.last_token_s - reqs.first_token_s)[multi]
+                     / (reqs.output_tokens[multi] - 1) * 1e3)}
     table = request_table(comparison.run.result)
     done = table["finished"]
     sim = {"ttft": table["ttft_s"][done] * 1e3, "e2e": table["e2e_s"][done] * 1e3,

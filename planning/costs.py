@@ -43,12 +43,25 @@ def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
     return TensorParallelCostModel(shard, spec, tp, AllReduceModel(gpu_spec.nvlink_bytes_per_s))
 
 
+def is_profiled(cost_model) -> bool:
+    """Whether steps are priced from measurements (a profile) rather than datasheet peaks alone."""
+    if isinstance(cost_model, TensorParallelCostModel):
+        return is_profiled(cost_model.shard_cost)
+    return not isinstance(cost_model, RooflineCostModel)
+
+
 def describe_cost_model(cost_model) -> str:
-    """One line naming the cost model, for reports."""
+    """One line naming the cost model, for reports; a roofline says it is unprofiled."""
     if isinstance(cost_model, RooflineCostModel):
-        return f"roofline ({cost_model.model.name} on {cost_model.gpu.name}, datasheet peaks)"
+        return (f"roofline, UNPROFILED ({cost_model.model.name} on {cost_model.gpu.name}: "
+                f"datasheet peaks, no measured profile)")
     if isinstance(cost_model, TensorParallelCostModel):
         return (f"{describe_cost_model(cost_model.shard_cost)} + ring all-reduce over "
                 f"{cost_model.tp} GPUs")
     name = getattr(cost_model, "name", type(cost_model).__name__)
     return f"profile {name}"
+
+
+def cost_model_keys(cost_model) -> dict:
+    """The keys every summary carries about its cost model (JSON, sweep rows)."""
+    return {"cost_model": describe_cost_model(cost_model), "profiled": is_profiled(cost_model)}

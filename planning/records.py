@@ -1,14 +1,31 @@
-"""Recorded real-engine runs loaded for validation (format: traces/record_format.py)."""
+"""Recorded real-engine runs loaded for validation (format: traces/record_format.py).
+
+``observed_run`` turns a record into the run validate re-simulates: transformers' continuous-
+batching engine (hf_cb) is chunked prefill with its token budget, request cap, block size and
+block count; static batching through ``generate`` (hf_static) is the static policy with the
+recorded batch size. The model is the record's own config (matched to profiles by its shape),
+the GPU the catalog entry its device name names. A request whose timestamps restarted after
+preemption (fewer token times than tokens) keeps its tokens and last-token time; its first-token
+time is unknown.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.planning.observed import ObservedRun, requests_from_columns
+from batchsim.simulator.config import ServingConfig
+from batchsim.simulator.hardware import GPUS, GpuSpec
+from batchsim.simulator.models import MODELS, ModelSpec
 from batchsim.traces.record_format import validate_record
+
+# Profile modes that run steps the way each recorded engine does, best first: the CB engine's own
+# step loop; generate() runs a plain eager forward on padded batches.
+ENGINE_MODES = {"hf_cb": ("engine",), "hf_static": ("eager", "engine")}
 
 
 @dataclass
@@ -60,3 +77,56 @@ def load_record(path: str) -> Record:
         raise ValueError(f"{path} line {error.lineno}: not valid JSON ({error.msg})") from None
     check_record(data, str(path))
     return Record(data, str(path))
+
+
+def gpu_from_device_name(text: str, source: str = "record") -> GpuSpec:
+    """Catalog GPU of a device name ('NVIDIA H200' -> h200, 'NVIDIA GeForce RTX 4090' -> rtx4090)."""
+    squeezed = "".join(ch for ch in text.lower() if ch.isalnum())
+    for name, spec in GPUS.items():
+        if name in squeezed:
+            return spec
+    raise ValueError(f"{source}: GPU '{text}' is not in the catalog ({', '.join(GPUS)}); "
+                     f"pass --gpu with a datasheet YAML")
+
+
+def catalog_name(model: ModelSpec) -> str:
+    """The first catalog model of the same cost shape, or the model's own name."""
+    return next((name for name, spec in MODELS.items() if spec.cost_shape == model.cost_shape),
+                model.name)
+
+
+def serving_for(record: Record) -> ServingConfig:
+    """The serving knobs that mirror the recorded engine."""
+    knobs = record.engine_config
+    try:
+        if record.engine == "hf_static":
+            return ServingConfig(policy="static", batch_size=int(knobs["batch_size"]))
+        return ServingConfig(
+            policy="chunked", max_num_batched_tokens=int(knobs["max_batch_tokens"]),
+            max_num_seqs=int(knobs["max_requests_per_batch"]), block_size=int(knobs["block_size"]),
+            kv_blocks=int(knobs["num_blocks"]), watermark=0.0)
+    except KeyError as missing:
+        raise ValueError(f"{record.source}: engine_config lacks '{missing.args[0]}'") from None
+
+
+def observed_run(record: Record, gpu: GpuSpec | None = None) -> ObservedRun:
+    """The run ``record`` describes, ready to re-simulate (see module docstring)."""
+    reqs = record.data["requests"]
+    times = [r["token_times"] for r in reqs]
+    known = np.array([bool(t) and len(t) == r["n_gen"] for r, t in zip(reqs, times)])
+    requests = requests_from_columns(
+        [r["i"] for r in reqs], [r["arrival"] for r in reqs],
+        [t[0] if t else np.nan for t in times], [t[-1] if t else np.nan for t in times],
+        [r["in"] for r in reqs], [r["n_gen"] for r in reqs], known,
+        itl_gaps_s=np.concatenate([np.diff(t) for t, ok in zip(times, known) if ok] or [[]]))
+    model = ModelSpec.from_hf_config(record.data["model_config"], name="custom",
+                                     source=f"{record.source}: model_config")
+    model = replace(model, name=catalog_name(model))
+    serving = replace(serving_for(record), max_model_len=max(r["in"] + r["out"] for r in reqs))
+    notes = []
+    if requests.restarted:
+        notes.append(f"{requests.restarted} request(s) with timestamps restarted after preemption: "
+                     f"counted in throughput and E2E, left out of TTFT, TPOT and ITL")
+    return ObservedRun(record.case, record.engine, record.source, requests, model,
+                       gpu or gpu_from_device_name(record.data["gpu"], record.source), serving,
+                       ENGINE_MODES[record.engine], tuple(notes))

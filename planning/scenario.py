@@ -11,9 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from batchsim.planning.costs import build_cost_model
+from batchsim.planning.costs import build_cost_model, cost_model_keys
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.workload import requests_from_table
@@ -103,7 +104,7 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
-    model_max_len = cost_model.model.max_position_embeddings
+    model_max_len = _max_context(scenario.model, cost_model.model)
     serving = scenario.serving.resolved(model_max_len)
     cls = policy_class(serving.policy)
     cls.from_config(serving)  # validate knobs once, before any replica exists
@@ -123,12 +124,26 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
     return Prepared(scenario, serving, cost_model, setup)
 
 
+def _max_context(model: str, priced) -> int:
+    """The scenario's model's maximum context when the cost model prices that same shape (a
+    Llama-3.1-8B config on a Llama-3-8B profile), else the priced model's."""
+    try:
+        named = get_model(model)
+    except ValueError:
+        return priced.max_position_embeddings
+    same = named.cost_shape == priced.cost_shape
+    return named.max_position_embeddings if same else priced.max_position_embeddings
+
+
 def scenario_keys(prepared: Prepared) -> dict:
     """The keys run_scenario adds to every summary."""
     serving = prepared.serving
-    return dict(policy=serving.policy, gpu=prepared.scenario.gpu, model=prepared.scenario.model,
+    scenario = prepared.scenario
+    return dict(policy=serving.policy, gpu=getattr(scenario.gpu, "name", scenario.gpu),
+                model=getattr(scenario.model, "name", scenario.model),
                 tensor_parallel_size=serving.tensor_parallel_size,
-                gpus=serving.replicas * serving.tensor_parallel_size)
+                gpus=serving.replicas * serving.tensor_parallel_size,
+                **cost_model_keys(prepared.cost_model))
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None, **summary_options) -> ScenarioRun:

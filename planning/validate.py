@@ -1,51 +1,50 @@
 """Fidelity: re-simulate a recorded real-engine run and compare the metrics users read.
 
-The simulated run uses the record's own arrival times and lengths and the policy and knobs that
-mirror the engine's resolved configuration: transformers' continuous-batching engine (hf_cb) is
-chunked prefill with its token budget, request cap, block size and block count; static batching
-through ``generate`` (hf_static) is the static policy with the recorded batch size, dispatched as
-soon as the engine is idle. Metrics follow vLLM's benchmark definitions, TTFT from arrival.
+The simulated run uses the run's own arrival times and lengths, its model and GPU, and the
+policy and knobs that mirror the engine's resolved configuration (planning.records for our
+records, planning.vllm_runs for vLLM runs). Metrics follow vLLM's benchmark definitions, TTFT
+from arrival; a request whose first-token time is unknown (timestamps restarted after
+preemption) counts for throughput and E2E only. A metric the run did not record (vLLM runs keep
+no per-token times, so no ITL) is left out of the comparison.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from batchsim.planning.records import Record
+from batchsim.planning.observed import ObservedRequests, ObservedRun
+from batchsim.planning.records import Record, observed_run, serving_for  # noqa: F401 (API)
 from batchsim.planning.scenario import Scenario, ScenarioRun, run_scenario
-from batchsim.simulator.config import ServingConfig
-from batchsim.simulator.hardware import GPUS
-from batchsim.simulator.models import MODELS, ModelSpec
 from batchsim.simulator.profile_cost import default_profile_name
 from batchsim.simulator.summary import request_table, weighted_percentile
 
-# Profile modes that run steps the way each recorded engine does, best first: the CB engine's own
-# step loop; generate() runs a plain eager forward on padded batches.
-ENGINE_MODES = {"hf_cb": ("engine",), "hf_static": ("eager", "engine")}
-
 METRICS = (
     ("output_throughput", "Output throughput (tok/s)"),
-    ("ttft_p50", "TTFT P50 (ms)"), ("ttft_p90", "TTFT P90 (ms)"), ("ttft_p99", "TTFT P99 (ms)"),
+    ("ttft_mean", "TTFT mean (ms)"), ("ttft_p50", "TTFT P50 (ms)"), ("ttft_p90", "TTFT P90 (ms)"),
+    ("ttft_p99", "TTFT P99 (ms)"),
     ("itl_p50", "ITL P50 (ms)"), ("itl_p99", "ITL P99 (ms)"),
-    ("tpot_p50", "TPOT P50 (ms)"), ("tpot_p99", "TPOT P99 (ms)"),
-    ("e2e_p50", "E2E P50 (ms)"), ("e2e_p90", "E2E P90 (ms)"), ("e2e_p99", "E2E P99 (ms)"),
+    ("tpot_mean", "TPOT mean (ms)"), ("tpot_p50", "TPOT P50 (ms)"), ("tpot_p99", "TPOT P99 (ms)"),
+    ("e2e_mean", "E2E mean (ms)"), ("e2e_p50", "E2E P50 (ms)"), ("e2e_p90", "E2E P90 (ms)"),
+    ("e2e_p99", "E2E P99 (ms)"),
 )
 
 
 @dataclass
 class Comparison:
-    """Real against simulated metrics for one record."""
+    """Real against simulated metrics for one run."""
 
-    record: Record
+    record: ObservedRun
     real: dict
     simulated: dict
     run: ScenarioRun
 
     def rows(self) -> list[dict]:
-        """One row per metric with real, simulated and relative error."""
+        """One row per metric the run recorded, with real, simulated and relative error."""
         out = []
         for key, label in METRICS:
+            if key not in self.real:
+                continue
             real, sim = self.real[key], self.simulated[key]
             error = (sim - real) / real if real else float("nan")
             out.append({"case": self.record.case, "metric": key, "label": label,
@@ -53,94 +52,81 @@ class Comparison:
         return out
 
 
-def latency_metrics(arrival, first, last, n_out, itl_values, itl_weights=None) -> dict:
-    """Throughput and latency percentiles (ms) from per-request times and inter-token gaps."""
-    duration = float(np.max(last) - np.min(arrival)) if len(arrival) else 0.0
-    ttft, e2e = (first - arrival) * 1e3, (last - arrival) * 1e3
-    multi = n_out > 1
+def _pct(values, q) -> float:
+    return float(np.percentile(values, q)) if len(values) else 0.0
+
+
+def latency_metrics(arrival, first, last, n_out, itl_values=None, itl_weights=None,
+                    first_known=None) -> dict:
+    """Throughput and latency means and percentiles (ms) from per-request times.
+
+    ``first_known`` marks requests whose first-token time is trustworthy (default all);
+    ``itl_values`` None leaves ITL out."""
+    finished = ~np.isnan(last)
+    first_known = finished if first_known is None else (np.asarray(first_known, bool) & finished)
+    duration = float(np.max(last[finished]) - np.min(arrival)) if finished.any() else 0.0
+    ttft = (first[first_known] - arrival[first_known]) * 1e3
+    e2e = (last[finished] - arrival[finished]) * 1e3
+    multi = first_known & (n_out > 1)
     tpot = (last[multi] - first[multi]) / (n_out[multi] - 1) * 1e3
-    itl = np.asarray(itl_values, dtype=float) * 1e3
-    weights = np.ones_like(itl) if itl_weights is None else np.asarray(itl_weights, dtype=float)
-    pct = lambda values, q: float(np.percentile(values, q)) if len(values) else 0.0
-    itl_pct = lambda q: weighted_percentile(itl, weights, q) if itl.size and weights.sum() else 0.0
-    return {
-        "output_throughput": float(n_out.sum()) / duration if duration > 0 else 0.0,
-        "ttft_p50": pct(ttft, 50), "ttft_p90": pct(ttft, 90), "ttft_p99": pct(ttft, 99),
-        "itl_p50": itl_pct(50), "itl_p99": itl_pct(99),
-        "tpot_p50": pct(tpot, 50), "tpot_p99": pct(tpot, 99),
-        "e2e_p50": pct(e2e, 50), "e2e_p90": pct(e2e, 90), "e2e_p99": pct(e2e, 99),
+    mean = lambda values: float(np.mean(values)) if len(values) else 0.0
+    metrics = {
+        "output_throughput": float(n_out[finished].sum()) / duration if duration > 0 else 0.0,
+        "ttft_mean": mean(ttft), "ttft_p50": _pct(ttft, 50), "ttft_p90": _pct(ttft, 90),
+        "ttft_p99": _pct(ttft, 99),
+        "tpot_mean": mean(tpot), "tpot_p50": _pct(tpot, 50), "tpot_p99": _pct(tpot, 99),
+        "e2e_mean": mean(e2e), "e2e_p50": _pct(e2e, 50), "e2e_p90": _pct(e2e, 90),
+        "e2e_p99": _pct(e2e, 99),
     }
+    if itl_values is not None:
+        itl = np.asarray(itl_values, dtype=float) * 1e3
+        weights = np.ones_like(itl) if itl_weights is None else np.asarray(itl_weights, dtype=float)
+        itl_pct = lambda q: weighted_percentile(itl, weights, q) if itl.size and weights.sum() else 0.0
+        metrics.update(itl_p50=itl_pct(50), itl_p99=itl_pct(99))
+    return metrics
 
 
-def real_metrics(record: Record) -> dict:
-    """Metrics of the recorded run."""
-    reqs = [r for r in record.data["requests"] if r["token_times"]]
-    arrival = np.array([r["arrival"] for r in reqs], dtype=float)
-    first = np.array([r["token_times"][0] for r in reqs], dtype=float)
-    last = np.array([r["token_times"][-1] for r in reqs], dtype=float)
-    n_out = np.array([len(r["token_times"]) for r in reqs], dtype=np.int64)
-    gaps = np.concatenate([np.diff(r["token_times"]) for r in reqs]) if reqs else np.array([])
-    return latency_metrics(arrival, first, last, n_out, gaps)
+def observed_metrics(requests: ObservedRequests) -> dict:
+    """Metrics of a real run's requests."""
+    return latency_metrics(requests.arrival_s, requests.first_token_s, requests.last_token_s,
+                           requests.output_tokens, requests.itl_gaps_s,
+                           first_known=requests.first_token_known)
 
 
-def simulated_metrics(run: ScenarioRun) -> dict:
-    """The same metrics from a simulated run."""
+def real_metrics(record) -> dict:
+    """Metrics of a recorded run (a Record or an ObservedRun)."""
+    run = observed_run(record) if isinstance(record, Record) else record
+    return observed_metrics(run.requests)
+
+
+def simulated_metrics(run: ScenarioRun, with_itl: bool = True, unknown_first_ids=()) -> dict:
+    """The same metrics from a simulated run; requests in ``unknown_first_ids`` (first token
+    unknown in the real run) are left out of TTFT and TPOT here too, so like meets like."""
     table = request_table(run.result)
     done = table["finished"]
+    ids = np.fromiter((r.request_id for r in run.result.requests), np.int64, len(done))
+    known = ~np.isin(ids, np.asarray(unknown_first_ids, dtype=np.int64))
     recorder = run.result.recorder
+    itl = np.frombuffer(recorder.itl_gap_s, dtype=np.float64) if with_itl else None
+    weights = np.frombuffer(recorder.itl_count, dtype=np.int64) if with_itl else None
     return latency_metrics(table["arrival_s"][done], table["first_token_s"][done],
-                           table["finish_s"][done], table["output_tokens"][done],
-                           np.frombuffer(recorder.itl_gap_s, dtype=np.float64),
-                           np.frombuffer(recorder.itl_count, dtype=np.int64))
+                           table["finish_s"][done], table["output_tokens"][done], itl, weights,
+                           first_known=known[done])
 
 
-def model_name(config: dict) -> str:
-    """Catalog name of the recorded model's shape, or 'custom'."""
-    spec = ModelSpec.from_hf_config(config)
-    for name, known in MODELS.items():
-        if ModelSpec.from_hf_config(known.to_hf_config()) == ModelSpec.from_hf_config(
-                spec.to_hf_config()):
-            return name
-    return "custom"
-
-
-def gpu_name(text: str) -> str:
-    """Catalog name of a GPU from its device name (e.g. 'NVIDIA H200' -> 'h200')."""
-    lowered = text.lower()
-    for name in GPUS:
-        if name in lowered:
-            return name
-    raise ValueError(f"GPU '{text}' is not in the catalog ({', '.join(GPUS)}); pass --profile")
-
-
-def serving_for(record: Record) -> ServingConfig:
-    """The serving knobs that mirror the recorded engine."""
-    knobs = record.engine_config
-    try:
-        if record.engine == "hf_static":
-            return ServingConfig(policy="static", batch_size=int(knobs["batch_size"]))
-        return ServingConfig(
-            policy="chunked", max_num_batched_tokens=int(knobs["max_batch_tokens"]),
-            max_num_seqs=int(knobs["max_requests_per_batch"]), block_size=int(knobs["block_size"]),
-            kv_blocks=int(knobs["num_blocks"]), watermark=0.0)
-    except KeyError as missing:
-        raise ValueError(f"{record.source}: engine_config lacks '{missing.args[0]}'") from None
-
-
-def scenario_for(record: Record, profile: str | None = None) -> Scenario:
-    """The scenario that re-simulates ``record``."""
-    model = model_name(record.data["model_config"])
-    gpu = gpu_name(record.data["gpu"])
+def scenario_for(run: ObservedRun, profile: str | None = None) -> Scenario:
+    """The scenario that re-simulates ``run``: its own model, GPU and mirrored knobs."""
     if profile is None:
-        profile = default_profile_name(gpu, model, modes=ENGINE_MODES[record.engine])
-    serving = serving_for(record)
-    max_len = max(r["in"] + r["out"] for r in record.data["requests"])
-    serving = replace(serving, max_model_len=max_len)
-    return Scenario(gpu=gpu, model=model, profile=profile, serving=serving)
+        profile = default_profile_name(run.gpu, run.model, modes=run.profile_modes)
+    return Scenario(gpu=run.gpu, model=run.model, profile=profile, serving=run.serving)
 
 
-def compare(record: Record, profile: str | None = None) -> Comparison:
-    """Simulate ``record`` and compare."""
-    scenario = scenario_for(record, profile)
-    run = run_scenario(scenario, record.trace_table())
-    return Comparison(record, real_metrics(record), simulated_metrics(run), run)
+def compare(record, profile: str | None = None, cost_model=None) -> Comparison:
+    """Simulate ``record`` (a Record or an ObservedRun) and compare; ``cost_model`` overrides
+    the profile (calibration passes its own)."""
+    run = observed_run(record) if isinstance(record, Record) else record
+    scenario = scenario_for(run, profile if cost_model is None else "roofline")
+    outcome = run_scenario(scenario, run.trace_table(), cost_model)
+    real = observed_metrics(run.requests)
+    unknown = run.requests.request_id[~run.requests.first_token_known]
+    return Comparison(run, real, simulated_metrics(outcome, "itl_p50" in real, unknown), outcome)

@@ -1,11 +1,22 @@
 """GPU datasheet figures used by the roofline cost model and the planner.
 
-Peak numbers are vendor datasheet values (dense bf16, no sparsity; SXM parts). Achievable
-fractions of those peaks are separate, named assumptions in the roofline model.
+A GPU is described by a small YAML datasheet (dense bf16 FLOP/s without sparsity, device memory
+bandwidth and size in bytes, host link and NVLink bandwidth per direction in bytes/s). The
+shipped catalog is such files under ``simulator/data/gpus/``, each citing its source; ``--gpu``
+takes a catalog name or a path to a file in the same format. Achievable fractions of these peaks
+are separate, named assumptions in the roofline model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+GPU_KEYS = ("bf16_flops", "hbm_bytes_per_s", "memory_bytes", "host_link_bytes_per_s",
+            "nvlink_bytes_per_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,19 +31,73 @@ class GpuSpec:
     nvlink_bytes_per_s: float  # per GPU, one direction
 
 
-GPUS: dict[str, GpuSpec] = {
-    spec.name: spec
-    for spec in (
-        GpuSpec("h200", 989e12, 4.8e12, 141 * 10**9, 64e9, 450e9),
-        GpuSpec("h100", 989e12, 3.35e12, 80 * 10**9, 64e9, 450e9),
-        GpuSpec("a100", 312e12, 2.039e12, 80 * 10**9, 32e9, 300e9),
-    )
-}
+def _gpus_root() -> Path:
+    return Path(str(resources.files("batchsim.simulator").joinpath("data", "gpus")))
 
 
-def get_gpu(name: str) -> GpuSpec:
-    """Look a GPU up by name; the error lists the known names."""
+def _number(values: dict, key: str, source: str) -> float:
+    if key not in values:
+        raise ValueError(f"{source}: missing key '{key}'")
+    value = values[key]
+    if isinstance(value, str):  # YAML 1.1 reads '1e12' (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"{source}: key '{key}' must be a positive number, got {values[key]!r}")
+    return float(value)
+
+
+def gpu_from_mapping(values, source: str, default_name: str) -> GpuSpec:
+    """A GpuSpec from a parsed datasheet mapping; errors name ``source`` and the key."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: a GPU datasheet is a mapping of "
+                         f"{', '.join(('name',) + GPU_KEYS)}")
+    unknown = sorted(set(values) - set(GPU_KEYS) - {"name"})
+    if unknown:
+        raise ValueError(f"{source}: unknown key '{unknown[0]}' (known: name, {', '.join(GPU_KEYS)})")
+    figures = {key: _number(values, key, source) for key in GPU_KEYS}
+    figures["memory_bytes"] = int(figures["memory_bytes"])
+    return GpuSpec(name=str(values.get("name") or default_name), **figures)
+
+
+def load_gpu_file(path: str | Path) -> GpuSpec:
+    """Read a GPU datasheet YAML file (safe loader)."""
+    path = Path(path)
     try:
-        return GPUS[name.lower()]
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ValueError(f"{path}{where}: not valid YAML") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror})") from None
+    return gpu_from_mapping(values, str(path), path.stem)
+
+
+def _catalog() -> dict[str, GpuSpec]:
+    return {path.stem: load_gpu_file(path) for path in sorted(_gpus_root().glob("*.yaml"))}
+
+
+GPUS: dict[str, GpuSpec] = _catalog()
+
+
+def is_gpu_path(text: str) -> bool:
+    """Whether ``text`` names a datasheet file rather than a catalog entry."""
+    return text.lower().endswith((".yaml", ".yml")) or Path(text).is_file()
+
+
+def get_gpu(name_or_path: "str | GpuSpec") -> GpuSpec:
+    """A catalog GPU by name, or a datasheet YAML file by path (a GpuSpec passes through); the
+    error lists the names."""
+    if isinstance(name_or_path, GpuSpec):
+        return name_or_path
+    if is_gpu_path(name_or_path):
+        return load_gpu_file(name_or_path)
+    try:
+        return GPUS[name_or_path.lower()]
     except KeyError:
-        raise ValueError(f"unknown GPU '{name}' (known: {', '.join(GPUS)})") from None
+        raise ValueError(f"unknown GPU '{name_or_path}' (known: {', '.join(GPUS)}; or a path to a "
+                         f"GPU datasheet YAML)") from None

@@ -1,11 +1,19 @@
-"""Transformer shapes the simulator and profiler know by name (Hugging Face config fields).
+"""Transformer shapes the simulator and profiler know (Hugging Face config.json fields).
 
-Only shapes matter for cost: a model with random weights times the same as a trained one.
-Byte counts assume ``dtype_bytes`` per parameter and per KV element.
+Only shapes matter for cost: a model with random weights times the same as a trained one, and a
+model's name or maximum context does not change what one step costs. ``cost_shape`` holds the
+fields that do (layers, hidden size, heads, KV heads, head dim, intermediate size, vocabulary,
+bytes per element); profiles and records match a model by it. Byte counts assume
+``dtype_bytes`` per parameter and per KV element. The shipped catalog is config.json files under
+``simulator/data/models/``; ``--model`` takes a catalog name or a path to any config.json of a
+dense decoder-only model of the Llama, Mistral or Qwen2 families.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +79,48 @@ class ModelSpec:
         """Bytes of K and V cached per token across all layers."""
         return 2 * self.num_hidden_layers * self.num_key_value_heads * self.head_dim * self.dtype_bytes
 
+    @property
+    def cost_shape(self) -> tuple:
+        """The fields that set a step's cost; two models with equal cost shapes cost the same."""
+        return (self.num_hidden_layers, self.hidden_size, self.num_attention_heads,
+                self.num_key_value_heads, self.head_dim, self.intermediate_size, self.vocab_size,
+                self.dtype_bytes)
+
     @classmethod
-    def from_hf_config(cls, config: dict, name: str = "custom") -> "ModelSpec":
-        """Build from a Hugging Face config.json mapping."""
-        try:
-            return cls(
-                name=name,
-                hidden_size=int(config["hidden_size"]),
-                intermediate_size=int(config["intermediate_size"]),
-                num_hidden_layers=int(config["num_hidden_layers"]),
-                num_attention_heads=int(config["num_attention_heads"]),
-                num_key_value_heads=int(config.get("num_key_value_heads") or config["num_attention_heads"]),
-                vocab_size=int(config["vocab_size"]),
-                max_position_embeddings=int(config.get("max_position_embeddings", 4096)),
-                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
-                head_dim_override=_explicit_head_dim(config),
-            )
-        except KeyError as missing:
-            raise ValueError(f"model config lacks field {missing.args[0]}") from None
+    def from_hf_config(cls, config: dict, name: str = "custom", source: str = "model config") -> "ModelSpec":
+        """Build from a Hugging Face config.json mapping; errors name ``source`` and the key."""
+        if not isinstance(config, dict):
+            raise ValueError(f"{source}: a model config is a JSON object of Hugging Face config fields")
+        family = config.get("model_type")
+        if family is not None and family not in MODEL_FAMILIES:
+            raise ValueError(f"{source}: key 'model_type' is {family!r}; batchsim models dense "
+                             f"decoder-only {', '.join(MODEL_FAMILIES)} shapes")
+        fields = {key: _positive_int(config, key, source) for key in REQUIRED_CONFIG_KEYS}
+        heads = fields["num_attention_heads"]
+        kv_heads = (_positive_int(config, "num_key_value_heads", source)
+                    if config.get("num_key_value_heads") is not None else heads)
+        head_dim = (_positive_int(config, "head_dim", source)
+                    if config.get("head_dim") is not None else None)
+        if head_dim is None and fields["hidden_size"] % heads:
+            raise ValueError(f"{source}: key 'hidden_size' ({fields['hidden_size']}) is not divisible "
+                             f"by num_attention_heads ({heads}) and no head_dim is given")
+        if heads % kv_heads:
+            raise ValueError(f"{source}: key 'num_key_value_heads' ({kv_heads}) does not divide "
+                             f"num_attention_heads ({heads})")
+        max_len = (_positive_int(config, "max_position_embeddings", source)
+                   if config.get("max_position_embeddings") is not None else 4096)
+        tie = config.get("tie_word_embeddings", False)
+        if not isinstance(tie, bool):
+            raise ValueError(f"{source}: key 'tie_word_embeddings' must be true or false, got {tie!r}")
+        return cls(
+            name=name, num_key_value_heads=kv_heads, max_position_embeddings=max_len,
+            tie_word_embeddings=tie, dtype_bytes=_dtype_bytes(config, source),
+            head_dim_override=None if head_dim is None or head_dim * heads == fields["hidden_size"]
+            else head_dim, **fields)
 
     def to_hf_config(self) -> dict:
         """The Hugging Face config fields of this shape (Llama architecture)."""
+        dtype = next(name for name, size in DTYPE_BYTES.items() if size == self.dtype_bytes)
         return {
             "architectures": ["LlamaForCausalLM"], "model_type": "llama",
             "hidden_size": self.hidden_size, "intermediate_size": self.intermediate_size,
@@ -100,34 +129,79 @@ class ModelSpec:
             "num_key_value_heads": self.num_key_value_heads, "vocab_size": self.vocab_size,
             "max_position_embeddings": self.max_position_embeddings,
             "tie_word_embeddings": self.tie_word_embeddings, "head_dim": self.head_dim,
+            "torch_dtype": dtype,
         }
 
 
-def _explicit_head_dim(config: dict) -> int | None:
-    """A config's head_dim when it differs from hidden_size / heads, else None."""
-    head_dim = config.get("head_dim")
-    if head_dim is None or int(head_dim) * int(config["num_attention_heads"]) == int(config["hidden_size"]):
-        return None
-    return int(head_dim)
+MODEL_FAMILIES = ("llama", "mistral", "qwen2")
+REQUIRED_CONFIG_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers",
+                        "num_attention_heads", "vocab_size")
+DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "float8_e4m3fn": 1}
 
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("llama-3-8b", 4096, 14336, 32, 32, 8, 128256, 8192),
-        ModelSpec("llama-3-70b", 8192, 28672, 80, 64, 8, 128256, 8192),
-        ModelSpec("llama-2-7b", 4096, 11008, 32, 32, 32, 32000, 4096),
-        ModelSpec("llama-2-13b", 5120, 13824, 40, 40, 40, 32000, 4096),
-        ModelSpec("llama-2-70b", 8192, 28672, 80, 64, 8, 32000, 4096),
-        ModelSpec("mistral-7b", 4096, 14336, 32, 32, 8, 32000, 32768),
-        ModelSpec("qwen2.5-7b", 3584, 18944, 28, 28, 4, 152064, 32768),
-    )
-}
+def _positive_int(config: dict, key: str, source: str) -> int:
+    if key not in config:
+        raise ValueError(f"{source}: missing key '{key}'")
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{source}: key '{key}' must be a positive integer, got {value!r}")
+    return value
 
 
-def get_model(name: str) -> ModelSpec:
-    """Look a model up by catalog name; the error lists the known names."""
+def _dtype_bytes(config: dict, source: str) -> int:
+    """Bytes per weight from torch_dtype (or transformers 5's dtype); bf16 when neither is set."""
+    for key in ("torch_dtype", "dtype"):
+        value = config.get(key)
+        if value is not None:
+            text = str(value).removeprefix("torch.")
+            if text not in DTYPE_BYTES:
+                raise ValueError(f"{source}: key '{key}' is {value!r}; known: {', '.join(DTYPE_BYTES)}")
+            return DTYPE_BYTES[text]
+    return 2
+
+
+def load_model_config(path: str | Path) -> ModelSpec:
+    """Read a config.json (or a directory holding one); the model is named after it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
     try:
-        return MODELS[name.lower()]
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror})") from None
+    name = path.parent.name if path.name == "config.json" else path.stem
+    return ModelSpec.from_hf_config(config, name=name, source=str(path))
+
+
+def _catalog() -> dict[str, ModelSpec]:
+    root = Path(str(resources.files("batchsim.simulator").joinpath("data", "models")))
+    return {path.stem: load_model_config(path) for path in sorted(root.glob("*.json"))}
+
+
+MODELS: dict[str, ModelSpec] = _catalog()
+
+
+def is_model_path(text: str) -> bool:
+    """Whether ``text`` names a config file or directory rather than a catalog entry."""
+    return text.lower().endswith(".json") or Path(text).is_dir() or Path(text).is_file()
+
+
+def same_cost(a: ModelSpec, b: ModelSpec) -> bool:
+    """Whether two models cost the same per step (their cost shapes are equal)."""
+    return a.cost_shape == b.cost_shape
+
+
+def get_model(name_or_path: "str | ModelSpec") -> ModelSpec:
+    """A catalog model by name, or a config.json by path (a ModelSpec passes through); the
+    error lists the names."""
+    if isinstance(name_or_path, ModelSpec):
+        return name_or_path
+    if name_or_path.lower() not in MODELS and is_model_path(name_or_path):
+        return load_model_config(name_or_path)
+    try:
+        return MODELS[name_or_path.lower()]
     except KeyError:
-        raise ValueError(f"unknown model '{name}' (known: {', '.join(MODELS)})") from None
+        raise ValueError(f"unknown model '{name_or_path}' (known: {', '.join(MODELS)}; or a path to "
+                         f"a Hugging Face config.json)") from None

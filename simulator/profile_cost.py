@@ -9,6 +9,7 @@ bandwidth.
 from __future__ import annotations
 
 import bisect
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import numpy as np
 
 from batchsim.simulator import profile_fit
 from batchsim.simulator.cost import MemoryFacts
-from batchsim.simulator.models import ModelSpec
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.models import ModelSpec, get_model
 from batchsim.simulator.profile_format import read_meta, read_steps, write_profile
 from batchsim.simulator.step import StepShape
 
@@ -35,15 +37,41 @@ MODE_PREFERENCE = ("cuda-graph", "engine", "eager")
 
 def default_profile_name(gpu: str, model: str, tp: int = 1,
                          modes: tuple[str, ...] = MODE_PREFERENCE) -> str | None:
-    """The bundled profile for this GPU, model and TP degree (first mode in ``modes`` that
-    exists), or None: use the roofline."""
-    names = set(bundled_profiles())
-    shard = f"-tp{tp}" if tp > 1 else ""
-    for mode in modes:
-        name = f"{gpu.lower()}-{model.lower()}{shard}-{mode}"
-        if name in names:
-            return name
-    return None
+    """The bundled profile measured on this GPU for a model of the same cost shape (one shard
+    of it under ``tp``), first mode in ``modes`` that exists, or None: use the roofline.
+
+    ``gpu`` and ``model`` are catalog names or datasheet / config.json paths; a profile matches
+    by the shapes that set a step's cost, not by the model's name or maximum context."""
+    gpu_key = _alphanumeric(get_gpu(gpu).name)
+    shape = shard_shape(get_model(model), tp)
+    found = {mode: name for name, (profile_shape, gpu_name, mode) in _bundled_index().items()
+             if profile_shape == shape and gpu_key in _alphanumeric(gpu_name)}
+    return next((found[mode] for mode in modes if mode in found), None)
+
+
+def shard_shape(model: ModelSpec, tp: int) -> tuple:
+    """Cost shape of one tensor-parallel shard of ``model`` (the model itself at tp 1)."""
+    if tp <= 1:
+        return model.cost_shape
+    layers, hidden, heads, kv_heads, head_dim, inter, vocab, dtype = model.cost_shape
+    return (layers, hidden, heads // tp, kv_heads // tp, head_dim, inter // tp, -(-vocab // tp), dtype)
+
+
+def _alphanumeric(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_index() -> dict[str, tuple]:
+    """Bundled profile name -> (model cost shape, GPU name, mode), read once."""
+    index = {}
+    for name in bundled_profiles():
+        path = _profiles_root() / name
+        meta = read_meta(path)
+        spec = _model_from_meta(meta, str(path / "profile.yaml"))
+        index[name] = (spec.cost_shape, str(meta.get("environment", {}).get("gpu_name", "")),
+                       str(meta["mode"]))
+    return index
 
 
 def bundled_profiles() -> list[str]:

@@ -3,8 +3,12 @@
 All times are seconds from the run's start (``time.perf_counter`` at the first arrival's zero).
 A record holds the required keys below; extra keys (notes, step logs, warm-up time) are allowed.
 Pure Python: the recorder (GPU side) writes records with it and ``batchsim validate`` (CPU side)
-reads them with it. Reading accepts records made elsewhere whose requests stopped early
-(``n_gen`` < ``out``); writing insists every request generated exactly its ``out`` tokens.
+reads them with it. Reading accepts records as engines write them: requests that stopped early
+(``n_gen`` < ``out``); requests whose timestamps restarted after preemption (transformers 5.17's
+soft reset empties a request's ``timestamps``, so it holds fewer ``token_times`` than ``n_gen``);
+``use_cuda_graph`` as one boolean or as the engine reports it, a (varlen, decode) pair of
+booleans or a mapping with those keys. Writing insists every request generated exactly its
+``out`` tokens with one time each.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ REQUEST_KEYS = ("i", "arrival", "submit", "in", "out", "n_gen", "token_times")
 MODEL_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                 "num_key_value_heads", "vocab_size")
 CB_INT_KNOBS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch")
-CB_BOOL_KNOBS = ("use_cuda_graph", "use_async_batching")
+CB_BOOL_KNOBS = ("use_async_batching",)
+CUDA_GRAPH_PATHS = ("varlen", "decode")
 # Rounding to microseconds leaves at most half a microsecond of error on any time.
 TIME_DECIMALS = 6
 _TIME_SLACK_S = 1e-6
@@ -53,6 +58,18 @@ def static_token_times(step_times_s: Sequence[float], output_tokens: int) -> lis
 def relative_times(stamps_s: Sequence[float], t0_s: float) -> list[float]:
     """Clock stamps (perf_counter seconds) turned into seconds from the run start ``t0_s``."""
     return [s - t0_s for s in stamps_s]
+
+
+def cuda_graph_paths(value) -> tuple[bool, bool] | None:
+    """``use_cuda_graph`` as (varlen, decode) booleans, or None when it is not in a known form:
+    one boolean (both paths), a [varlen, decode] pair, or {"varlen": b, "decode": b}."""
+    if isinstance(value, bool):
+        return value, value
+    if isinstance(value, dict) and set(value) == set(CUDA_GRAPH_PATHS):
+        value = [value[path] for path in CUDA_GRAPH_PATHS]
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, bool) for v in value):
+        return bool(value[0]), bool(value[1])
+    return None
 
 
 def _is_int(value) -> bool:
@@ -91,6 +108,9 @@ def _validate_engine_config(engine: str, config) -> None:
     for name in CB_BOOL_KNOBS:
         _require(name in config, f"engine_config.{name}", "missing")
         _require(isinstance(config[name], bool), f"engine_config.{name}", "must be a boolean")
+    _require("use_cuda_graph" in config, "engine_config.use_cuda_graph", "missing")
+    _require(cuda_graph_paths(config["use_cuda_graph"]) is not None, "engine_config.use_cuda_graph",
+             "must be a boolean, a [varlen, decode] pair of booleans or a mapping of those keys")
     _require(isinstance(config.get("scheduler_type"), str) and config["scheduler_type"] != "",
              "engine_config.scheduler_type", "must be a non-empty string")
 
@@ -110,12 +130,14 @@ def _validate_request(index: int, entry, exact_lengths: bool) -> None:
              "is before the arrival")
     times = entry["token_times"]
     _require(isinstance(times, list), f"{where}.token_times", "must be a list")
-    _require(_is_int(entry["n_gen"]) and entry["n_gen"] == len(times), f"{where}.n_gen",
-             "must equal the number of token_times")
+    _require(_is_int(entry["n_gen"]), f"{where}.n_gen", "must be an integer")
     if exact_lengths:
+        _require(entry["n_gen"] == len(times), f"{where}.n_gen", "must equal the number of token_times")
         _require(entry["n_gen"] == entry["out"], f"{where}.n_gen",
                  f"is {entry['n_gen']} but out is {entry['out']} (generation stopped early or overran)")
     else:
+        _require(entry["n_gen"] >= len(times), f"{where}.n_gen",
+                 f"is {entry['n_gen']}, fewer than its {len(times)} token_times")
         _require(entry["n_gen"] <= entry["out"], f"{where}.n_gen",
                  f"is {entry['n_gen']}, more than out {entry['out']}")
     _require(all(_is_number(t) for t in times), f"{where}.token_times", "must hold finite numbers")

@@ -87,3 +87,34 @@ def test_a_70b_model_needs_tensor_parallelism(capsys):
     code, out, _ = replay(capsys, "--model", "llama-3-70b", "--tp", "4", "--limit", "50", "--json")
     summary = json.loads(out)
     assert code == 0 and summary["gpus"] == 4 and summary["completed"] > 0
+
+
+def test_replay_runs_a_model_and_gpu_outside_the_catalog_on_the_roofline(capsys, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "model_type": "qwen2", "hidden_size": 2048, "intermediate_size": 11008,
+        "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 2,
+        "vocab_size": 151936, "max_position_embeddings": 32768, "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16"}))
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text("name: lab-gpu\nbf16_flops: 300.0e12\nhbm_bytes_per_s: 1.5e12\n"
+                   "memory_bytes: 40000000000\nhost_link_bytes_per_s: 32.0e9\nnvlink_bytes_per_s: 32.0e9\n")
+    code, out, _ = replay(capsys, "--model", str(config), "--gpu", str(gpu), "--limit", "100")
+    assert code == 0
+    assert "roofline, UNPROFILED" in out and "on lab-gpu" in out
+    code, out, _ = replay(capsys, "--model", str(config), "--gpu", str(gpu), "--limit", "100", "--json")
+    summary = json.loads(out)
+    assert summary["profiled"] is False and summary["completed"] == 100
+
+
+def test_a_profiled_replay_says_so_in_its_json(capsys):
+    code, out, _ = replay(capsys, "--limit", "50", "--json")
+    assert code == 0 and json.loads(out)["profiled"] is True
+
+
+def test_a_bad_datasheet_is_a_one_line_error(capsys, tmp_path):
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text("name: x\nbf16_flops: fast\n")
+    code, _, err = replay(capsys, "--gpu", str(gpu), "--limit", "10")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "gpu.yaml: key 'bf16_flops' must be a positive number" in err

@@ -66,7 +66,9 @@ def test_engine_knobs_map_to_policies():
     (lambda d: d.pop("gpu"), "field gpu: missing"),
     (lambda d: d.update(engine="vllm"), "field engine: must be one of"),
     (lambda d: d["requests"][0].pop("submit"), r"requests\[0\].submit: missing"),
-    (lambda d: d["requests"][0].update(n_gen=5), "must equal the number of token_times"),
+    (lambda d: d["requests"][0].update(n_gen=1), "is 1, fewer than its 2 token_times"),
+    (lambda d: d["requests"][0].update(n_gen=5), "is 5, more than out 2"),
+    (lambda d: d["engine_config"].update(use_cuda_graph=[True]), "use_cuda_graph: must be a boolean, a"),
     (lambda d: d["requests"][0].update(token_times=[3.0, 2.0]), "non-decreasing"),
     (lambda d: d["requests"][0].update(token_times=[1, 2, 3], n_gen=3), "more than out 2"),
 ])
