@@ -3,51 +3,194 @@
 Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int``. Heavy libraries (matplotlib, torch) are imported inside the command that
 needs them so that ``batchsim replay`` starts fast.
+
+Errors: every failure ends as one line ``batchsim: error: <file> line N: <key>: <what>`` on
+stderr and exit code 2, whatever raised it (an unexpected exception still gets one line naming
+the command's inputs); Ctrl-C exits 130 with no traceback, and outputs are written atomically
+(batchsim.atomic), so an interrupted run leaves no half-written file.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
                  validate_cmd)
+from batchsim.inputs import one_line
+from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
                    record_cmd]
+INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
+              "profile", "resume")
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+class ArgumentError(Exception):
+    """A command line argparse refused: printed as one line, exit code 2."""
+
+
+class BatchsimParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block) and never exit itself."""
+
+    def error(self, message: str):
+        raise ArgumentError(f"{self.prog}: {message}")
+
+
+def finite_float(text: str) -> float:
+    """A float flag's value: a finite number (nan and inf refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
+    return value
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    """Every parser that runs a command (subcommands of subcommands included)."""
+    found = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found = True
+                yield from _leaf_parsers(sub)
+    if not found:
+        yield parser
+
+
+def _harden(parser: argparse.ArgumentParser) -> None:
+    """Float flags refuse nan/inf; every command takes --limit-raise."""
+    for action in parser._actions:
+        if action.type is float:
+            action.type = finite_float
+    parser.add_argument("--limit-raise", action="append", metavar="NAME=N",
+                        help=f"raise a stated size limit ({', '.join(LIMIT_NAMES)}); "
+                             "see README 'Errors and limits'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = BatchsimParser(
         prog="batchsim",
         description="Simulate LLM-serving batching policies and plan GPU capacity.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    for leaf in _leaf_parsers(parser):
+        if leaf is not parser:
+            _harden(leaf)
     return parser
 
 
+def _chosen_parser(parser, argv: list[str]):
+    """The leaf parser the command line picked (for the repeated-flag check)."""
+    current = parser
+    for token in argv:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and token in subs[0].choices:
+            current = subs[0].choices[token]
+    return current
+
+
+def check_repeated_flags(parser, argv: list[str]) -> set[str]:
+    """Refuse two flags that set the same setting (``--gpus-per-replica 2 --tp 4``); return
+    the settings (argparse dests) the command line gave."""
+    leaf = _chosen_parser(parser, argv)
+    dests = {}
+    for action in leaf._actions:
+        if isinstance(action, (argparse._AppendAction, argparse._HelpAction)):
+            continue
+        for option in action.option_strings:
+            dests[option] = action.dest
+    seen: dict[str, str] = {}
+    for token in argv:
+        if token == "--":
+            break
+        option = token.split("=", 1)[0]
+        dest = dests.get(option)
+        if dest is None:
+            continue
+        if dest in seen:
+            same = "given twice" if seen[dest] == option else f"and {seen[dest]} set the same value"
+            raise ArgumentError(f"{leaf.prog}: {option} {same}; give one")
+        seen[dest] = option
+    for action in leaf._actions:  # positionals and append flags count as given when set
+        if isinstance(action, argparse._AppendAction) and any(
+                t.split("=", 1)[0] in action.option_strings for t in argv):
+            seen[action.dest] = action.option_strings[0]
+    return set(seen)
+
+
+def describe_inputs(args) -> str:
+    """The input files a command was given, for a last-resort error line."""
+    names = []
+    for name in INPUT_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            names.append(value)
+        elif isinstance(value, list):
+            names.extend(str(v) for v in value[:3])
+    return ", ".join(names) or "the command line"
+
+
+def error_text(error: BaseException) -> str:
+    """The one-line message of an expected error."""
+    if isinstance(error, OSError) and not str(error).startswith("/") and error.filename:
+        reason = error.strerror or type(error).__name__
+        return f"{error.filename}: {reason}"
+    if isinstance(error, KeyError):
+        return f"missing key {error}"
+    text = str(error).strip()
+    return text or type(error).__name__
+
+
+def fail(message: str) -> int:
+    """Print one error line; the exit code for bad input."""
+    print(f"batchsim: error: {one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def run_command(args) -> int:
+    """Run the parsed command; every failure becomes one line."""
+    try:
+        args.limits = parse_limit_raises(getattr(args, "limit_raise", None))
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("batchsim: interrupted (no partial output written)", file=sys.stderr)
+        return 130
+    except RecursionError:
+        return fail(f"{describe_inputs(args)}: input nested too deeply")
+    except MemoryError:
+        return fail(f"{describe_inputs(args)}: out of memory (see README 'Errors and limits')")
+    except (CliError, ValueError, OSError, LookupError, OverflowError) as error:
+        return fail(error_text(error))
+    except Exception as error:  # noqa: BLE001 - last resort: one line, never a traceback
+        return fail(f"{describe_inputs(args)}: unexpected {type(error).__name__}: "
+                    f"{str(error)[:120]} (a batchsim bug; please report it)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, turn expected errors into one line and exit code 2."""
+    """Entry point: parse, run, turn every error into one line and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        args.explicit = check_repeated_flags(parser, argv)
+    except ArgumentError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except (CliError, ValueError, OSError, KeyError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"batchsim: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("batchsim: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

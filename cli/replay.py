@@ -5,14 +5,13 @@ Example: batchsim replay --trace conv.csv --policy chunked --max-num-batched-tok
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from batchsim.cli.report import format_report
 from batchsim.simulator.summary import PERCENTILE_METRICS
 
 SERVING_FLAGS = (
-    ("--policy", str, "static | continuous | chunked (default continuous)"),
+    ("--policy", str, "static | continuous | chunked | vllm (default continuous)"),
     ("--batch-size", int, "static batching: requests per batch (default 8)"),
     ("--max-wait-s", float, "static batching: wait this long for a full batch (default 0)"),
     ("--max-num-seqs", int, "sequences in flight per replica (default 256)"),
@@ -26,6 +25,8 @@ SERVING_FLAGS = (
     ("--router", str, "round-robin | least-outstanding (default round-robin)"),
     ("--kv-blocks", int, "KV blocks per replica, overriding the memory math"),
     ("--tensor-parallel-size", int, "GPUs per replica (tensor parallelism; alias --tp)"),
+    ("--long-prefill-token-threshold", int, "vllm policy: most tokens a prefill gets per step "
+                                            "(default 0: no cap)"),
 )
 
 
@@ -37,23 +38,42 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model: a catalog name or a Hugging Face config.json path "
                         "(default llama-3-8b)")
     parser.add_argument("--profile", help="profile name or directory, or 'roofline'")
-    parser.add_argument("--slo", help="goodput objectives, e.g. ttft=2s,tpot=100ms")
+    parser.add_argument("--slo", help="objectives with units, e.g. ttft_p99=2s,tpot_p99=100ms")
+    parser.add_argument("--goodput", nargs="+", metavar="KEY:MS",
+                        help="vLLM's goodput spelling in milliseconds, e.g. ttft:2000 tpot:100")
     for flag, kind, text in SERVING_FLAGS:
         aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
         parser.add_argument(flag, *aliases, type=kind, help=text)
+    parser.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction,
+                        default=None, help="cache full KV blocks by prefix and reuse them "
+                        "(default: on for the vllm policy, off for the others)")
 
 
 def scenario_from_args(args):
-    """The scenario the flags (over an optional YAML file) describe."""
-    from batchsim.planning.scenario import Scenario, load_scenario, with_overrides
+    """The scenario the flags (over an optional YAML file) describe.
 
-    scenario = load_scenario(args.config) if args.config else Scenario()
+    Settings of the YAML file that are not the scenario's (trace transforms, --out, planning
+    options) fill the flags the command line did not give.
+    """
+    from batchsim.planning.scenario import Scenario, check_knobs_apply, with_overrides
+    from batchsim.planning.schema import apply_settings, given, load_settings
+
+    from_file: dict = {}
+    if getattr(args, "config", None):
+        from_file = given(load_settings(args.config))
+        apply_settings(args, from_file)
+    if isinstance(getattr(args, "goodput", None), list):
+        args.goodput = " ".join(args.goodput)
     overrides = {name: getattr(args, name, None) for name in (
-        "gpu", "model", "profile", "seed", "slo", "trace")}
+        "gpu", "model", "profile", "seed", "slo", "goodput", "trace")}
+    overrides["trace_format"] = getattr(args, "format", None)
     for flag, _, _ in SERVING_FLAGS:
         name = flag.lstrip("-").replace("-", "_")
         overrides[name] = getattr(args, name)
-    return with_overrides(scenario, overrides)
+    overrides["enable_prefix_caching"] = getattr(args, "enable_prefix_caching", None)
+    scenario = with_overrides(Scenario(), overrides)
+    check_knobs_apply(scenario, set(from_file) | set(getattr(args, "explicit", ())))
+    return scenario
 
 
 def load_table(args, scenario):
@@ -64,6 +84,7 @@ def load_table(args, scenario):
     from batchsim.traces.cli_options import load_from_args
 
     args.trace, args.seed = scenario.trace, scenario.seed
+    args.format = scenario.trace_format
     loaded = load_from_args(args)
     notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
     if scenario.trace is None:
@@ -121,6 +142,7 @@ def result_options(args) -> dict:
 
 def run(args) -> int:
     """Run the replay and print the report."""
+    from batchsim.atomic import check_output_directory, dumps_json
     from batchsim.planning.costs import describe_cost_model
     from batchsim.planning.result_header import (check_date, default_date, detailed_lists,
                                                  result_header)
@@ -130,8 +152,10 @@ def run(args) -> int:
     options = result_options(args)
     date = check_date(args.date) if args.date else default_date()
     scenario = scenario_from_args(args)
+    if args.out is not None:
+        check_output_directory(args.out)  # before the simulation, not after it
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table, **options)
+    outcome = run_scenario(scenario, table, limits=args.limits, **options)
     for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
         print(f"batchsim: warning: {warning}", file=sys.stderr)
     result = {**result_header(table, scenario.model, date), **outcome.summary}
@@ -140,7 +164,7 @@ def run(args) -> int:
     if args.out:
         write_outputs(outcome.result, result, args.out)
     if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
+        print(dumps_json(result, indent=2, sort_keys=True))
         return 0
     serving = outcome.serving
     knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"

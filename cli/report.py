@@ -72,6 +72,10 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
         _row("KV cache blocks per replica:", summary["kv_capacity_blocks"]),
         _row("Mean / peak KV usage:",
              f"{summary['mean_kv_usage']:.1%} / {summary['peak_kv_usage']:.1%}"),
+    ]
+    if summary.get("prefix_cache_hit_rate") is not None:
+        lines.append(_row("Prefix cache hit rate (tokens):", f"{summary['prefix_cache_hit_rate']:.1%}"))
+    lines += [
         _row("Preemptions (requests preempted):",
              f"{summary['preemptions']} ({summary['preempted_requests']})"),
         _row("Max requests waiting:", summary["max_waiting"]),

@@ -11,7 +11,9 @@ A grid file maps settings to a list of values (an axis) or one value (fixed), e.
   max_num_seqs: [16, 64, 256]
   model: llama-3-8b
 Sweep-only settings: rate_scale (arrival times divided by it) and batch (batch_size and
-max_num_seqs together). Writes OUT.csv and OUT.parquet, one row per point.
+max_num_seqs together). Writes OUT.csv and OUT.parquet, one row per point, atomically;
+finished points are kept in OUT.partial.jsonl while it runs, so an interrupted sweep continues
+with --resume.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ def register(subparsers) -> None:
                         help="an axis of the grid (repeat for more axes)")
     parser.add_argument("--grid", help="YAML grid file (axes and fixed settings)")
     parser.add_argument("--out", required=True, help="output stem: writes OUT.csv, OUT.parquet")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted sweep from OUT.partial.jsonl")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="local worker processes (default: all cores)")
     parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -52,8 +56,10 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid
-    from batchsim.planning.sweep import (SweepTask, applicable_points, check_points, run_sweep,
-                                        write_results)
+    from batchsim.atomic import check_output_file
+    from batchsim.planning.sweep import (PartialResults, SweepTask, applicable_points,
+                                         check_points, run_sweep, sweep_fingerprint,
+                                         write_results)
 
     grids = [grid_from_sets(args.set)] if args.set else []
     if args.grid:
@@ -61,25 +67,41 @@ def run(args) -> int:
     if not grids:
         raise ValueError("sweep needs --set SETTING=V1,V2,... or --grid FILE")
     grid = SweepGrid(sum((g.axes for g in grids), ()), sum((g.fixed for g in grids), ()))
+    for suffix in (".csv", ".parquet"):
+        check_output_file(args.out + suffix)  # before any point runs
     base = scenario_from_args(args)
-    points, skipped = applicable_points(base, grid.points())
+    points, skipped = applicable_points(base, grid.points(args.limits))
     check_points(base, points)
     if skipped:
         print(f"batchsim: skipped {skipped} of {skipped + len(points)} grid points that repeat "
               f"another: a policy ignores the knobs it does not read (static: max_num_seqs, "
               f"max_num_batched_tokens; continuous, chunked: batch_size, max_wait_s)",
               file=sys.stderr)
+    tables = _tables(args, base, points)
+    partial = PartialResults(args.out, sweep_fingerprint(base, points, tables))
+    kept = partial.resume() if args.resume else {}
+    partial.start(kept)
     tasks = [SweepTask(i, base, settings, table)
-             for i, (settings, table) in enumerate(zip(points, _tables(args, base, points)))]
-    with tqdm(total=len(tasks), desc="sweep", unit="point", file=sys.stderr,
-              disable=None) as bar:
+             for i, (settings, table) in enumerate(zip(points, tables)) if i not in kept]
+    with tqdm(total=len(points), initial=len(kept), desc="sweep", unit="point",
+              file=sys.stderr, disable=None) as bar:
         done = lambda index: bar.update(1)  # noqa: E731
-        if args.ray:
-            from batchsim.planning.sweep_ray import run_sweep_ray
-            frame = run_sweep_ray(tasks, None if args.ray == "local" else args.ray, done)
-        else:
-            frame = run_sweep(tasks, args.workers, done)
+        try:
+            if args.ray:
+                from batchsim.planning.sweep_ray import run_sweep_ray
+                frame = run_sweep_ray(tasks, None if args.ray == "local" else args.ray, done)
+                for _, row in frame.iterrows():
+                    partial.add(row.to_dict())
+            else:
+                frame = run_sweep(tasks, args.workers, done, partial=partial)
+        except KeyboardInterrupt:
+            print(f"batchsim: sweep interrupted; finished points are kept in {partial.path} "
+                  "(rerun with --resume to continue)", file=sys.stderr)
+            raise
+    if kept:
+        frame = _with_kept(frame, kept)
     paths = write_results(frame, args.out)
+    partial.finish()
     warned = frame[frame["cost_model_warnings"] != ""]
     if len(warned):
         print(f"batchsim: warning: {len(warned)} of {len(frame)} points priced steps beyond the "
@@ -89,6 +111,14 @@ def run(args) -> int:
     skipped_text = f"; {skipped} duplicate grid points skipped" if skipped else ""
     print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points{skipped_text})")
     return 0
+
+
+def _with_kept(frame, kept: dict):
+    """The new rows and those resumed from the partial file, in point order."""
+    from batchsim.planning.sweep import results_frame
+
+    rows = [kept[i] for i in sorted(kept)] + (frame.to_dict("records") if len(frame) else [])
+    return results_frame(rows)
 
 
 def _tables(args, base, points):

@@ -103,6 +103,9 @@ def run_stats(args) -> int:
 
 def run_convert(args) -> int:
     """Write a trace in canonical CSV or Parquet."""
+    from batchsim.atomic import check_output_file
+
+    check_output_file(args.out, (".csv", ".parquet"), inputs=(args.trace,))
     trace = load_from_args(args)
     _print_notes(trace.notes)
     write_canonical(trace.table, args.out, prefix_block_tokens=trace.prefix_block_tokens)
@@ -112,12 +115,33 @@ def run_convert(args) -> int:
 
 def run_synth(args) -> int:
     """Synthesize a trace and write it."""
+    from batchsim.atomic import check_output_file
+
+    check_output_file(args.out, (".csv", ".parquet"))
+    _check_synth_size(args)
     rng = np.random.default_rng(args.seed or 0)
     times = _arrivals(args, rng)
     table = synthesize(times, _lengths(args), rng)
     write_canonical(table, args.out)
     print(f"wrote {len(table)} requests to {args.out}")
     return 0
+
+
+def _check_synth_size(args) -> None:
+    """The expected request count and span within the stated limits, before drawing any."""
+    if args.num_requests is not None:
+        if args.num_requests < 1:
+            raise TraceError(f"--num-requests must be >= 1, got {args.num_requests}")
+        args.limits.check("requests", args.num_requests, "--num-requests")
+    if args.duration is not None:
+        if not args.duration > 0:
+            raise TraceError(f"--duration must be positive, got {args.duration:g}")
+        args.limits.check("arrival_span_s", args.duration, "--duration (s)")
+        if args.rate is not None and args.arrival in ("poisson", "gamma"):
+            args.limits.check("requests", args.rate * args.duration, "--rate x --duration requests")
+    if args.num_requests is not None and args.rate is not None and args.rate > 0:
+        args.limits.check("arrival_span_s", args.num_requests / args.rate,
+                          "--num-requests / --rate (s)")
 
 
 def _arrivals(args, rng) -> np.ndarray:

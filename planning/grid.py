@@ -11,12 +11,14 @@ axes and whose scalar values are fixed settings.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import yaml
-
+from batchsim.inputs import InputError, quote, read_yaml, where
+from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.scenario import Scenario
+from batchsim.planning.schema import MAX_COUNT, resolve_paths, validate
 from batchsim.simulator.config import ServingConfig
 
 SWEEP_ONLY = {"rate_scale": "float", "batch": "int"}
@@ -36,15 +38,13 @@ def setting_name(text: str) -> str:
     """Normalize ``max-num-seqs`` to ``max_num_seqs``; unknown names are errors."""
     name = text.strip().replace("-", "_")
     if name not in SETTING_TYPES:
-        raise ValueError(f"unknown sweep setting '{text.strip()}' "
+        raise ValueError(f"unknown sweep setting {quote(text.strip(), 40)} "
                          f"(known: {', '.join(sorted(SETTING_TYPES))})")
     return name
 
 
-def parse_value(name: str, raw) -> object:
-    """A setting's value from text (or a YAML scalar), typed as its field is."""
-    kind = SETTING_TYPES[name]
-    text = str(raw).strip()
+def _from_text(name: str, kind: str, text: str):
+    """A --set value (or a YAML string) typed as its field is."""
     if "None" in kind and text.lower() in ("none", "null", ""):
         return None
     base = kind.replace(" | None", "")
@@ -52,26 +52,56 @@ def parse_value(name: str, raw) -> object:
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"sweep setting {name}: '{text}' is not an integer") from None
+            raise ValueError(f"sweep setting {name}: {quote(text, 40)} is not an integer") from None
     if base == "float":
         try:
             value = float(text)
         except ValueError:
-            value = float("nan")
-        if name == "rate_scale" and not value > 0 or value != value:
-            raise ValueError(f"sweep setting {name}: '{text}' is not a "
-                             f"{'positive ' if name == 'rate_scale' else ''}number")
+            value = math.nan
+        if name == "rate_scale" and not value > 0 or not math.isfinite(value):
+            raise ValueError(f"sweep setting {name}: {quote(text, 40)} is not a "
+                             f"{'positive ' if name == 'rate_scale' else ''}finite number")
         return value
     if not text:
         raise ValueError(f"sweep setting {name}: empty value")
     return text
 
 
+def parse_value(name: str, raw) -> object:
+    """A setting's value from text (or a YAML scalar), typed and range-checked as its field is.
+
+    YAML scalars keep their type (``true`` is not an integer, ``.nan`` not a number)."""
+    kind = SETTING_TYPES[name]
+    if isinstance(raw, str):
+        value = _from_text(name, kind, raw.strip())
+    elif raw is None or isinstance(raw, (bool, int, float)):
+        value = float(raw) if "float" in kind and type(raw) is int else raw
+    else:
+        raise ValueError(f"sweep setting {name}: expected a value, got {quote(raw, 40)}")
+    if value is not None:
+        _check_range(name, value)
+    return value
+
+
+def _check_range(name: str, value) -> None:
+    if name == "batch":
+        ok = type(value) is int and 1 <= value <= MAX_COUNT
+        if not ok:
+            raise ValueError(f"sweep setting batch: {quote(value, 40)} is not an integer in "
+                             f"1..{MAX_COUNT:,}")
+        return
+    try:
+        validate({name: value}, lambda key: f"sweep setting {key}")
+    except InputError as error:
+        raise ValueError(str(error)) from None
+
+
 def parse_set(text: str) -> tuple[str, tuple]:
     """``max_num_seqs=8,16,32`` -> ('max_num_seqs', (8, 16, 32))."""
     name, sep, values = text.partition("=")
     if not sep or not values.strip():
-        raise ValueError(f"--set '{text}': expected SETTING=V1,V2,... (e.g. max_num_seqs=8,16,32)")
+        raise ValueError(f"--set {quote(text, 60)}: expected SETTING=V1,V2,... "
+                         "(e.g. max_num_seqs=8,16,32)")
     name = setting_name(name)
     return name, tuple(parse_value(name, v) for v in values.split(","))
 
@@ -94,8 +124,14 @@ class SweepGrid:
             if not values:
                 raise ValueError(f"sweep setting {name} has no values")
 
-    def points(self) -> list[dict]:
+    @property
+    def size(self) -> int:
+        """Number of points (the product of the axes' lengths), computed without building them."""
+        return math.prod(len(values) for _, values in self.axes)
+
+    def points(self, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
         """One settings mapping per point: fixed settings, then the axes' values."""
+        limits.check("grid_points", self.size, "sweep grid points")
         names = [name for name, _ in self.axes]
         fixed = dict(self.fixed)
         return [{**fixed, **dict(zip(names, combo))}
@@ -108,28 +144,34 @@ def grid_from_sets(sets: list[str]) -> SweepGrid:
 
 
 def load_grid(path: str) -> SweepGrid:
-    """A grid from YAML: list values are axes, scalars are fixed (safe loader)."""
-    try:
-        values = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ValueError(f"{path}{where}: not valid YAML") from None
+    """A grid from YAML: list values are axes, scalars are fixed (safe loader). Trace and
+    profile paths are taken relative to the grid file; errors name the file, line and key."""
+    values, lines = read_yaml(path, "sweep grid file")
     if not isinstance(values, dict) or not values:
-        raise ValueError(f"{path}: a sweep grid is a mapping of setting -> value or list of values")
+        raise InputError(f"{path}: a sweep grid is a mapping of setting -> value or list of "
+                         "values")
     axes, fixed = [], []
+    base = Path(path).parent
     for key, value in values.items():
-        name = setting_name(str(key))
+        at = where(path, lines, (str(key),))
         try:
+            name = setting_name(str(key))
             if isinstance(value, list):
-                axes.append((name, tuple(parse_value(name, v) for v in value)))
+                axes.append((name, tuple(_resolved(name, parse_value(name, v), base)
+                                         for v in value)))
             elif isinstance(value, dict):
                 raise ValueError(f"sweep setting {name}: expected a value or a list of values")
             else:
-                fixed.append((name, parse_value(name, value)))
+                fixed.append((name, _resolved(name, parse_value(name, value), base)))
         except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise InputError(f"{at}: {error}") from None
     return SweepGrid(tuple(axes), tuple(fixed))
+
+
+def _resolved(name: str, value, base: Path):
+    if isinstance(value, str):
+        return resolve_paths({name: value}, base)[name]
+    return value
 
 
 def scenario_overrides(settings: dict) -> tuple[dict, float]:

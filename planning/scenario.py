@@ -1,23 +1,24 @@
 """A scenario: a trace, a GPU and model (or profile), serving knobs, and a seed.
 
-Scenarios load from flat YAML files whose keys are the scenario's and the serving config's field
-names; command-line flags override them. ``run_scenario`` builds the cost model, the policies
+Scenarios load from YAML files, in sections or flat (see planning.schema, which validates every
+value's type, range and unit); command-line flags override them. ``run_scenario`` builds the cost model, the policies
 and the replicas, replays the trace and returns the result with its summary.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 
-import yaml
-
+from batchsim.inputs import InputError
+from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.costs import build_cost_model, cost_model_keys
+from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, load_settings, validate
+from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
-from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.summary import summarize
+from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
 
 @dataclass(frozen=True)
@@ -31,52 +32,58 @@ class Scenario:
     profile: str | None = None
     seed: int = 0
     slo: str | None = None
+    goodput: str | None = None  # vLLM's spelling: "ttft:2000 tpot:100" (milliseconds)
     serving: ServingConfig = field(default_factory=ServingConfig)
 
 
 SCENARIO_FIELDS = tuple(f.name for f in fields(Scenario) if f.name != "serving")
 
 
+def scenario_from_settings(settings: Settings) -> Scenario:
+    """The Scenario of validated settings (settings a scenario does not hold are ignored)."""
+    values = given(settings)
+    top = {k: v for k, v in values.items() if k in SCENARIO_FIELDS}
+    serving = {k: v for k, v in values.items() if k in SERVING_FIELDS}
+    return Scenario(**top, serving=ServingConfig(**serving))
+
+
 def scenario_from_mapping(values: dict, source: str = "scenario") -> Scenario:
-    """Build a Scenario from flat keys; unknown keys are errors naming the source."""
-    scenario_values, serving_values = {}, {}
-    for key, value in values.items():
-        if key in SCENARIO_FIELDS:
-            scenario_values[key] = value
-        elif key in SERVING_FIELDS:
-            serving_values[key] = value
-        else:
-            known = ", ".join(SCENARIO_FIELDS + SERVING_FIELDS)
-            raise ValueError(f"{source}: unknown key '{key}' (known: {known})")
-    try:
-        return Scenario(**scenario_values, serving=ServingConfig(**serving_values))
-    except TypeError as error:
-        raise ValueError(f"{source}: {error}") from None
+    """Build a Scenario from sectioned or flat keys; errors name the source and key."""
+    flat, _ = flatten(values, source, {})
+    return scenario_from_settings(validate(flat, lambda key: f"{source}: {key}"))
 
 
 def load_scenario(path: str) -> Scenario:
-    """Read a YAML scenario file (safe loader)."""
-    text = Path(path).read_text()
-    try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ValueError(f"{path}{where}: not valid YAML") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: a scenario is a mapping of settings")
-    return scenario_from_mapping(values, path)
+    """Read a YAML scenario file (safe loader; paths relative to the file)."""
+    return scenario_from_settings(load_settings(path))
 
 
 def with_overrides(scenario: Scenario, overrides: dict) -> Scenario:
-    """A copy with scenario or serving fields replaced (None values ignored)."""
+    """A copy with scenario or serving fields replaced (None values ignored), each validated."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     top = {k: v for k, v in overrides.items() if k in SCENARIO_FIELDS}
     serving = {k: v for k, v in overrides.items() if k in SERVING_FIELDS}
     unknown = set(overrides) - set(top) - set(serving)
     if unknown:
         raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    validate({k: v for k, v in overrides.items() if k in SETTING_NAMES})
     return replace(scenario, **top, serving=replace(scenario.serving, **serving))
+
+
+def check_knobs_apply(scenario: Scenario, given_names) -> None:
+    """Refuse knobs given with a policy named that ignores them (static batching has no
+    max_num_seqs; continuous and chunked have no batch_size or max_wait_s). Without a policy
+    named (a sweep's policy axis, plan --policy all) knobs may serve any of them."""
+    if "policy" not in given_names:
+        return
+    policy = scenario.serving.policy
+    ignored = {"max_num_seqs", "max_num_batched_tokens"} if policy == "static" else \
+        {"batch_size", "max_wait_s"}
+    wrong = sorted(ignored & set(given_names))
+    if wrong:
+        raise InputError(f"{', '.join(wrong)}: does not apply to the {policy} policy "
+                         f"(static: batch_size, max_wait_s; continuous and chunked: "
+                         f"max_num_seqs, max_num_batched_tokens)")
 
 
 @dataclass
@@ -100,11 +107,16 @@ class Prepared:
     setup: ReplicaSetup
 
 
-def prepare(scenario: Scenario, cost_model=None) -> Prepared:
+def prepare(scenario: Scenario, cost_model=None,
+            prefix_block_tokens: int | None = None) -> Prepared:
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
     model_max_len = _max_context(scenario.model, cost_model.model)
+    asked = scenario.serving.max_model_len
+    if asked is not None and asked > model_max_len:
+        raise InputError(f"max_model_len: {asked:,} is above {cost_model.model.name}'s context "
+                         f"of {model_max_len:,} tokens")
     serving = scenario.serving.resolved(model_max_len)
     cls = policy_class(serving.policy)
     cls.from_config(serving)  # validate knobs once, before any replica exists
@@ -120,7 +132,9 @@ def prepare(scenario: Scenario, cost_model=None) -> Prepared:
         kv_blocks=kv_blocks, block_size=serving.block_size,
         watermark_blocks=int(serving.watermark * kv_blocks),
         max_model_len=serving.max_model_len,
-        swap_preemption=serving.preemption_mode == "swap")
+        swap_preemption=serving.preemption_mode == "swap",
+        prefix_caching=bool(serving.enable_prefix_caching),
+        prefix_block_tokens=prefix_block_tokens)
     return Prepared(scenario, serving, cost_model, setup)
 
 
@@ -146,12 +160,15 @@ def scenario_keys(prepared: Prepared) -> dict:
                 **cost_model_keys(prepared.cost_model))
 
 
-def run_scenario(scenario: Scenario, table, cost_model=None, **summary_options) -> ScenarioRun:
+def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
+                 **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
     percentile_metrics) go to ``summarize``."""
-    prepared = prepare(scenario, cost_model)
+    prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
+    limits.check("requests_per_replica", len(table) / serving.replicas, "requests per replica")
+    slo = scenario_slo(scenario.slo, scenario.goodput)
     result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
-    summary = summarize(result, Slo.parse(scenario.slo), **summary_options)
+    summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

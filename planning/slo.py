@@ -1,7 +1,10 @@
 """Latency objectives for planning: a percentile of TTFT, TPOT or E2E latency over requests.
 
 ``ttft_p99=2s,tpot_p99=100ms,e2e_p90=20s`` sets each objective's metric, percentile (p50, p90 or
-p99; p99 when omitted) and limit (seconds; ``s`` or ``ms`` suffix). Percentiles are those of the
+p99; p99 when omitted) and limit, which needs its unit (``s`` or ``ms``): a bare number is an
+error, and so is an objective given twice (``ttft`` and ``ttft_p99`` are the same one). This is
+the one grammar of every command's ``--slo``. vLLM's ``--goodput ttft:2000 tpot:100`` spelling
+(limits in milliseconds, as ``vllm bench serve`` reads them) is parsed by ``parse_goodput``. Percentiles are those of the
 run's summary: over completed requests, TPOT over requests with more than one output token,
 interpolated linearly as vLLM's benchmark computes them. An objective is met when the observed
 percentile is at or below its limit.
@@ -11,10 +14,13 @@ requests exceed a limit, the percentile exceeds it whatever the rest of the run 
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from batchsim.simulator.summary import parse_seconds
+from batchsim.inputs import quote
+from batchsim.simulator.summary import Slo
 
 METRICS = {"ttft": "ttft", "tpot": "tpot", "e2e": "e2el", "e2el": "e2el"}
 PERCENTILES = (50, 90, 99)
@@ -33,8 +39,8 @@ class Objective:
             raise ValueError(f"unknown SLO metric '{self.metric}' (known: ttft, tpot, e2e)")
         if self.percentile not in PERCENTILES:
             raise ValueError(f"SLO percentile p{self.percentile} not supported (p50, p90, p99)")
-        if not self.limit_s > 0:
-            raise ValueError(f"SLO limit must be positive, got {self.limit_s}")
+        if not 0 < self.limit_s < math.inf:
+            raise ValueError(f"SLO limit must be a positive finite duration, got {self.limit_s}")
 
     @property
     def name(self) -> str:
@@ -53,9 +59,27 @@ class Objective:
         return self.observed_s(summary) * 1000.0 <= self.limit_s * 1000.0
 
 
+_DURATION = re.compile(r"([-+]?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s)")
+
+
+def parse_duration(raw: str, term: str) -> float:
+    """``2s`` or ``100ms`` in seconds; a bare number, another unit or a non-finite value fails."""
+    text = raw.strip().lower()
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        bare = re.fullmatch(r"[-+0-9.e]+", text) is not None
+        problem = "needs a unit (s or ms)" if bare else "is not a duration"
+        raise ValueError(f"SLO term {quote(term, 60)}: {quote(raw.strip(), 30)} {problem}, "
+                         f"e.g. 2s or 100ms")
+    value = float(match.group(1)) / (1000.0 if match.group(2) == "ms" else 1.0)
+    if not 0 < value < math.inf:
+        raise ValueError(f"SLO term {quote(term, 60)}: the limit must be positive and finite")
+    return value
+
+
 def parse_slo(text: str) -> tuple[Objective, ...]:
     """Parse ``ttft_p99=2s,tpot_p99=100ms``; the error names the bad term."""
-    if not text or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise ValueError("--slo is empty (expected e.g. ttft_p99=2s,tpot_p99=100ms)")
     objectives: dict[str, Objective] = {}
     for term in text.split(","):
@@ -64,18 +88,69 @@ def parse_slo(text: str) -> tuple[Objective, ...]:
         metric = next((p for p in parts if p in METRICS), None)
         rest = [p for p in parts if p != metric]
         if not sep or metric is None or len(rest) > 1 or (rest and not rest[0].startswith("p")):
-            raise ValueError(f"bad SLO term '{term}' (expected METRIC_pNN=DURATION, metric ttft, "
-                             f"tpot or e2e, e.g. ttft_p99=2s)")
+            raise ValueError(f"bad SLO term {quote(term, 60)} (expected METRIC_pNN=DURATION, "
+                             "metric ttft, tpot or e2e, e.g. ttft_p99=2s)")
         try:
             percentile = int(rest[0][1:]) if rest else 99
         except ValueError:
-            raise ValueError(f"bad SLO percentile in '{term}' (p50, p90 or p99)") from None
+            raise ValueError(f"bad SLO percentile in {quote(term, 60)} (p50, p90 or p99)") from None
         metric = "e2e" if metric == "e2el" else metric
-        objective = Objective(metric, percentile, parse_seconds(raw))
+        objective = Objective(metric, percentile, parse_duration(raw, term))
         if objective.name in objectives:
-            raise ValueError(f"SLO term '{term}' repeats {objective.name}")
+            raise ValueError(f"SLO term {quote(term, 60)} repeats {objective.name}")
         objectives[objective.name] = objective
     return tuple(objectives.values())
+
+
+def parse_goodput(terms) -> tuple[Objective, ...]:
+    """vLLM's ``--goodput ttft:2000 tpot:100 e2el:20000`` (milliseconds) as p99 objectives.
+
+    Accepts a list of ``KEY:MS`` terms or one string of them separated by spaces or commas.
+    """
+    if isinstance(terms, str):
+        terms = terms.replace(",", " ").split()
+    if not terms:
+        raise ValueError("--goodput is empty (expected e.g. ttft:2000 tpot:100)")
+    objectives: dict[str, Objective] = {}
+    for term in terms:
+        key, sep, raw = str(term).partition(":")
+        metric = {"ttft": "ttft", "tpot": "tpot", "e2el": "e2e"}.get(key.strip().lower())
+        if not sep or metric is None:
+            raise ValueError(f"--goodput term {quote(term, 60)}: expected KEY:MILLISECONDS with "
+                             "KEY ttft, tpot or e2el (as vllm bench serve)")
+        try:
+            limit_ms = float(raw)
+        except ValueError:
+            limit_ms = math.nan
+        if not 0 < limit_ms < math.inf:
+            raise ValueError(f"--goodput term {quote(term, 60)}: milliseconds must be a positive "
+                             "finite number")
+        if metric in objectives:
+            raise ValueError(f"--goodput term {quote(term, 60)} repeats {key.strip()}")
+        objectives[metric] = Objective(metric, 99, limit_ms / 1000.0)
+    return tuple(objectives.values())
+
+
+def goodput_slo(objectives) -> Slo:
+    """Per-request limits for goodput (a request is good when within every limit): for each
+    metric the p99 objective's limit, as plan counts goodput, else the tightest one given."""
+    limits: dict[str, tuple[bool, float]] = {}
+    for objective in objectives:
+        rank = (objective.percentile != 99, objective.limit_s)
+        if objective.metric not in limits or rank < limits[objective.metric]:
+            limits[objective.metric] = rank
+    chosen = {metric: limit for metric, (_, limit) in limits.items()}
+    return Slo(ttft_s=chosen.get("ttft"), tpot_s=chosen.get("tpot"), e2e_s=chosen.get("e2e"))
+
+
+def scenario_slo(slo: str | None, goodput: str | None = None) -> Slo:
+    """The goodput limits of a scenario's ``--slo`` and ``--goodput`` together."""
+    objectives = (parse_slo(slo) if slo else ()) + (parse_goodput(goodput) if goodput else ())
+    metrics = [o.metric for o in objectives if o.percentile == 99]
+    repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+    if repeated:
+        raise ValueError(f"--slo and --goodput both limit {', '.join(repeated)}; give it once")
+    return goodput_slo(objectives)
 
 
 def format_slo(objectives) -> str:

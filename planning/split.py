@@ -15,12 +15,13 @@ and per replica the KV facts a summary reads (``ReplicaFacts``).
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import STEP_COLUMNS
+from batchsim.simulator.prefix_cache import PrefixCacheTally
 from batchsim.simulator.request import Request
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.workload import requests_from_table
@@ -52,6 +53,7 @@ class ReplicaFacts:
 
     index: int
     kv: BlockManager
+    prefix_cache: PrefixCacheTally | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class CompactResult:
     preemptions: int
     kv: BlockManager
     end_s: float
+    prefix_cache: PrefixCacheTally | None = None
 
 
 def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
@@ -76,6 +79,7 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
     trace) are left out; summaries of the merged result then have no ITL statistics.
     """
     reqs = result.requests
+    replica = result.replicas[0]
     nan = float("nan")
     columns = {
         "request_id": [r.request_id for r in reqs],
@@ -98,7 +102,8 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
         counts = np.frombuffer(recorder.itl_count, dtype=np.int64)
     return CompactResult(columns, [r.reason for r in reqs], [r.status for r in reqs], steps,
                          gaps.copy(), counts.copy(), recorder.preemptions,
-                         result.replicas[0].kv, result.end_s)
+                         replace(replica.kv, evict=None), result.end_s,
+                         replica.prefix_cache and replica.prefix_cache.tally())
 
 
 @dataclass
@@ -131,7 +136,7 @@ def merge_results(parts: list[CompactResult]) -> SimulationResult:
         np.concatenate([p.itl_gap_s for p in parts]) if parts else np.zeros(0),
         np.concatenate([p.itl_count for p in parts]) if parts else np.zeros(0, np.int64),
         done, sum(p.preemptions for p in parts))
-    replicas = [ReplicaFacts(i, part.kv) for i, part in enumerate(parts)]
+    replicas = [ReplicaFacts(i, part.kv, part.prefix_cache) for i, part in enumerate(parts)]
     end_s = max((p.end_s for p in parts), default=0.0)
     return SimulationResult(requests, recorder, replicas, end_s)
 

@@ -7,15 +7,26 @@ columns, the rejection reasons a JSON string), and the cost model's warnings abo
 a profile's measured range (empty when none). A point is computed by
 ``run_point`` alone from its settings and trace, in whichever process runs it, so results are
 identical serially, over local processes or on Ray; rows come back in point order.
+
+Finished points are appended, one JSON line each, to ``OUT.partial.jsonl`` as they finish; an
+interrupted sweep keeps them there and ``resume`` skips them (the file's first line fingerprints
+the grid, base scenario and traces so that a changed sweep is never mixed with an old one). The
+results (``OUT.csv``, ``OUT.parquet``) are written atomically as one set, then the partial file
+is removed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from batchsim.atomic import atomic_files, dumps_json
+from batchsim.inputs import InputError, parse_json
 
 from batchsim.planning.grid import scenario_overrides
 from batchsim.planning.scenario import Scenario, prepare, run_scenario, with_overrides
@@ -50,6 +61,7 @@ def check_points(base: Scenario, points: list[dict]) -> None:
 
 
 POLICY_KNOBS = frozenset(knob for cls in POLICIES.values() for knob in cls.KNOBS)
+# a policy reads its KNOBS and none of the other policies' knobs
 
 
 def applicable_points(base: Scenario, points: list[dict]) -> tuple[list[dict], int]:
@@ -111,26 +123,45 @@ def flatten_summary(summary: dict) -> dict:
     return row
 
 
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops the sweep cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
-              mp_context=None) -> pd.DataFrame:
+              mp_context=None, partial: "PartialResults | None" = None) -> pd.DataFrame:
     """Run every task (in ``workers`` local processes when > 1) and return rows in point order.
 
-    ``on_done(index)`` is called as each point finishes (progress bars).
+    ``on_done(index)`` is called as each point finishes (progress bars); ``partial`` records
+    each finished row as it comes.
     """
+    if not tasks:
+        return pd.DataFrame()
     rows: list[dict | None] = [None] * len(tasks)
+
+    def finished(position: int, row: dict) -> None:
+        rows[position] = row
+        if partial is not None:
+            partial.add(row)
+        if on_done:
+            on_done(tasks[position].index)
+
     if workers <= 1 or len(tasks) <= 1:
         for position, task in enumerate(tasks):
-            rows[position] = run_point(task)
-            if on_done:
-                on_done(task.index)
-    else:
-        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context) as pool:
-            futures = {pool.submit(run_point, task): position
-                       for position, task in enumerate(tasks)}
-            for future in as_completed(futures):
-                rows[futures[future]] = future.result()
-                if on_done:
-                    on_done(tasks[futures[future]].index)
+            finished(position, run_point(task))
+        return results_frame(rows)
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context,
+                               initializer=_ignore_sigint)
+    try:
+        futures = {pool.submit(run_point, task): position for position, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()  # an interrupted sweep stops now; finished points are kept
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results_frame(rows)
 
 
@@ -146,12 +177,69 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def write_results(frame: pd.DataFrame, stem: str) -> list[str]:
-    """Write ``stem``.csv and ``stem``.parquet; return the paths."""
+    """Write ``stem``.csv and ``stem``.parquet atomically, as one set; return the paths."""
     paths = [f"{stem}.csv", f"{stem}.parquet"]
-    Path(stem).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(paths[0], index=False, float_format="%.9g")
-    frame.to_parquet(paths[1], index=False)
+    with atomic_files(paths) as (csv_temp, parquet_temp):
+        frame.to_csv(csv_temp, index=False, float_format="%.9g")
+        frame.to_parquet(parquet_temp, index=False)
     return paths
+
+
+def sweep_fingerprint(base: Scenario, points: list[dict], tables: list) -> str:
+    """A digest of what a sweep computes: base scenario, points and each point's trace."""
+    digest = hashlib.sha256(repr(base).encode())
+    digest.update(dumps_json(points, sort_keys=True, default=str).encode())
+    seen: set[int] = set()
+    for table in tables:
+        if id(table) not in seen:
+            seen.add(id(table))
+            digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+class PartialResults:
+    """``STEM.partial.jsonl``: the finished rows of an unfinished sweep, one JSON line each."""
+
+    def __init__(self, stem: str, fingerprint: str) -> None:
+        self.path = Path(f"{stem}.partial.jsonl")
+        self.fingerprint = fingerprint
+
+    def resume(self) -> dict[int, dict]:
+        """Rows already finished (by point index); a torn last line is dropped."""
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no partial sweep to resume")
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        header = parse_json(lines[0], str(self.path)) if lines else None
+        if not isinstance(header, dict) or header.get("fingerprint") != self.fingerprint:
+            raise InputError(f"{self.path} line 1: from a different sweep (grid, settings or "
+                             "trace changed); run without --resume to start again")
+        rows: dict[int, dict] = {}
+        for number, text in enumerate(lines[1:], start=2):
+            try:
+                row = parse_json(text, str(self.path))
+            except InputError:
+                if number == len(lines):
+                    break  # the line being written when the sweep stopped
+                raise
+            rows[int(row["point"])] = {k: (float("nan") if v is None else v)
+                                       for k, v in row.items()}
+        return rows
+
+    def start(self, kept: dict[int, dict]) -> None:
+        """Begin the file afresh with the rows kept from an earlier run."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = dumps_json({"batchsim_sweep_partial": 1, "fingerprint": self.fingerprint})
+        lines = [text] + [dumps_json(kept[i]) for i in sorted(kept)]
+        self.path.write_text("\n".join(lines) + "\n")
+
+    def add(self, row: dict) -> None:
+        """Append one finished row (flushed at once)."""
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(dumps_json(row) + "\n")
+
+    def finish(self) -> None:
+        """The sweep completed: the partial file goes."""
+        self.path.unlink(missing_ok=True)
 
 
 def sweep_frame(base: Scenario, table, points: list[dict], workers: int = 1) -> pd.DataFrame:

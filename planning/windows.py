@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from batchsim.limits import DEFAULT_LIMITS, Limits
+
 
 @dataclass(frozen=True)
 class Window:
@@ -26,20 +28,27 @@ class Window:
         return self.requests / (self.end_s - self.start_s)
 
 
-def split_windows(table, window_s: float) -> list[Window]:
-    """Consecutive windows of ``window_s`` seconds from the first arrival to the last."""
-    if not window_s > 0:
-        raise ValueError(f"window length must be positive, got {window_s}")
+def split_windows(table, window_s: float, limits: Limits = DEFAULT_LIMITS) -> list[Window]:
+    """Consecutive windows of ``window_s`` seconds from the first arrival to the last.
+
+    The window count is checked against ``limits.windows`` before any window is built.
+    """
+    if not 0 < window_s < np.inf:
+        raise ValueError(f"window length must be positive and finite, got {window_s}")
     arrival = np.asarray(table["arrival_s"], dtype=float)
     if arrival.size == 0:
         return []
     origin_s = float(arrival.min())
+    span_windows = (float(arrival.max()) - origin_s) / window_s
+    limits.check("windows", span_windows + 1, f"windows of {window_s:g} s over the trace")
     index = ((arrival - origin_s) // window_s).astype(np.int64)
+    order = np.argsort(index, kind="stable")
     count = int(index.max()) + 1
+    bounds = np.searchsorted(index[order], np.arange(count + 1))
     windows = []
     for i in range(count):
         start_s = origin_s + i * window_s
-        rows = table.iloc[np.flatnonzero(index == i)].copy()
+        rows = table.iloc[order[bounds[i]:bounds[i + 1]]].copy()
         rows["arrival_s"] = rows["arrival_s"] - start_s
         windows.append(Window(i, start_s, start_s + window_s, rows.reset_index(drop=True)))
     return windows

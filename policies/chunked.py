@@ -10,11 +10,11 @@ one budget's worth of work.
 from __future__ import annotations
 
 from batchsim.policies.continuous import preempt_for_decode
-from batchsim.simulator.step import Batch
+from batchsim.simulator.step import Step
 
-IDLE = Batch()
-DECODE = Batch(decode=True)  # shared: the replica only reads batches
-DECODE_IGNORING_ARRIVALS = Batch(decode=True, ignores_arrivals=True)
+IDLE = Step()
+DECODE = Step(decode=True)  # shared: the replica only reads steps
+DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 
 
 class ChunkedPrefillPolicy:
@@ -41,34 +41,34 @@ class ChunkedPrefillPolicy:
         """Chunking serves any prompt the KV cache holds."""
         return None
 
-    def schedule(self, state, now_s: float) -> Batch:
+    def schedule(self, state, now_s: float) -> Step:
         """Decodes first, then prompt chunks up to the token budget."""
-        kv = state.kv
         decodes = state.num_decoding
         need = state.decode_blocks_needed() if decodes else 0
-        free = kv.free_blocks
+        free = state.free_blocks
         preempt = preempt_for_decode(state) if need > free else []
         free -= need
         if preempt:
             evicted = set(preempt)
-            decoding_victims = [r for r in preempt if r not in state.prefilling]
+            decoding_victims = [r for r in preempt if state.is_decoding(r)]
             decodes -= len(decoding_victims)
-            free += sum(r.kv_blocks for r in preempt)
-            free += sum(state.decode_needs_block(r) for r in decoding_victims)
+            free += sum(state.blocks_freed_by(r) for r in preempt)
+            free += sum(state.blocks_for(r.num_computed_tokens + 1) - r.kv_blocks
+                        for r in decoding_victims)
         else:
             evicted = ()
         budget = self.max_num_batched_tokens - decodes
-        prefill = []
+        prefill = {}
         for request in state.prefilling:
             if budget <= 0:
                 break
             if request in evicted:
                 continue
             chunk = min(request.tokens_to_compute, budget)
-            blocks = kv.blocks_for(request.num_computed_tokens + chunk) - request.kv_blocks
+            blocks = state.blocks_for(request.num_computed_tokens + chunk) - request.kv_blocks
             if blocks > free:
                 break
-            prefill.append((request, chunk))
+            prefill[request] = chunk
             budget -= chunk
             free -= blocks
         if not preempt:
@@ -78,21 +78,21 @@ class ChunkedPrefillPolicy:
                 return IDLE
             # as in continuous batching, a blocked queue head stays blocked while decodes repeat
             return DECODE_IGNORING_ARRIVALS if state.waiting else DECODE
-        return Batch(prefill=prefill, decode=decodes > 0, preempt=preempt,
-                     ignores_arrivals=bool(state.waiting))
+        return Step(tokens=prefill, decode=decodes > 0, preempt=preempt,
+                    ignores_arrivals=bool(state.waiting))
 
-    def _admit(self, state, prefill: list, budget: int, free: int) -> None:
-        """Append prompt chunks of waiting requests, in arrival order, to ``prefill``."""
-        kv = state.kv
-        seqs = len(state.running)
+    def _admit(self, state, prefill: dict, budget: int, free: int) -> None:
+        """Add prompt chunks of waiting requests, in arrival order, to ``prefill``."""
+        seqs = state.num_running
+        watermark = state.watermark_blocks
         for request in state.waiting:
             if budget <= 0 or seqs >= self.max_num_seqs:
                 break
             chunk = min(request.tokens_to_compute, budget)
-            blocks = kv.blocks_for(request.num_computed_tokens + chunk)
-            if free - blocks < kv.watermark_blocks:
+            blocks = state.blocks_for(request.num_computed_tokens + chunk)
+            if free - blocks < watermark:
                 break
-            prefill.append((request, chunk))
+            prefill[request] = chunk
             budget -= chunk
             free -= blocks
             seqs += 1

@@ -8,11 +8,11 @@ step lacks blocks, the most recently admitted running requests are preempted unt
 """
 from __future__ import annotations
 
-from batchsim.simulator.step import Batch
+from batchsim.simulator.step import Step
 
-IDLE = Batch()
-DECODE = Batch(decode=True)  # shared: the replica only reads batches
-DECODE_IGNORING_ARRIVALS = Batch(decode=True, ignores_arrivals=True)
+IDLE = Step()
+DECODE = Step(decode=True)  # shared: the replica only reads steps
+DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 
 
 class ContinuousPolicy:
@@ -40,12 +40,12 @@ class ContinuousPolicy:
                     f"{self.max_num_batched_tokens} (whole-prompt prefill)")
         return None
 
-    def schedule(self, state, now_s: float) -> Batch:
+    def schedule(self, state, now_s: float) -> Step:
         """A prefill step if anything can be admitted, else a decode step."""
         if state.waiting:
             prefill = self._admit(state)
             if prefill:
-                return Batch(prefill=prefill)
+                return Step(tokens=prefill)
         if not state.num_decoding:
             return IDLE
         # A waiting head that cannot be admitted now cannot be admitted during the decode run
@@ -53,21 +53,20 @@ class ContinuousPolicy:
         # behind it: with a non-empty queue, arrivals cannot change this choice.
         preempt = preempt_for_decode(state)
         if preempt:
-            return Batch(decode=True, preempt=preempt, ignores_arrivals=bool(state.waiting))
+            return Step(decode=True, preempt=preempt, ignores_arrivals=bool(state.waiting))
         return DECODE_IGNORING_ARRIVALS if state.waiting else DECODE
 
-    def _admit(self, state) -> list:
-        kv = state.kv
+    def _admit(self, state) -> dict:
         budget = self.max_num_batched_tokens
-        seqs = len(state.running)
-        spare = kv.free_blocks - kv.watermark_blocks - state.decode_blocks_needed()
-        prefill = []
+        seqs = state.num_running
+        spare = state.free_blocks - state.watermark_blocks - state.decode_blocks_needed()
+        prefill = {}
         for request in state.waiting:
             tokens = request.tokens_to_compute
-            blocks = kv.blocks_for(request.num_computed_tokens + tokens)
+            blocks = state.blocks_for(request.num_computed_tokens + tokens)
             if seqs >= self.max_num_seqs or tokens > budget or blocks > spare:
                 break
-            prefill.append((request, tokens))
+            prefill[request] = tokens
             budget -= tokens
             seqs += 1
             spare -= blocks
@@ -77,15 +76,15 @@ class ContinuousPolicy:
 def preempt_for_decode(state, free_blocks: int | None = None) -> list:
     """Newest-first running requests to evict so that one decode step has its blocks."""
     need = state.decode_blocks_needed()
-    free = state.kv.free_blocks if free_blocks is None else free_blocks
+    free = state.free_blocks if free_blocks is None else free_blocks
     victims = []
     if need <= free:
         return victims
-    for victim in reversed(state.running):
+    for victim in state.running_newest_first():
         if need <= free:
             break
-        if victim not in state.prefilling:
-            need -= state.decode_needs_block(victim)
-        free += state.synced(victim).kv_blocks
+        if state.is_decoding(victim):  # its next token would have needed a block
+            need -= state.blocks_for(victim.num_computed_tokens + 1) - victim.kv_blocks
+        free += state.blocks_freed_by(victim)
         victims.append(victim)
     return victims

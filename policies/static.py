@@ -9,9 +9,9 @@ padded KV (rows x blocks for the longest prompt plus the longest output) fits in
 """
 from __future__ import annotations
 
-from batchsim.simulator.step import Batch, StepShape
+from batchsim.simulator.step import Step, StepShape
 
-IDLE = Batch()
+IDLE = Step()
 
 
 class StaticPolicy:
@@ -29,7 +29,6 @@ class StaticPolicy:
         self.slots = batch_size
         self._rows = 0
         self._padded_prompt = 0
-        self._first_decode_step = 0
         self._in_batch = False
 
     @classmethod
@@ -41,14 +40,17 @@ class StaticPolicy:
         """Static batching can serve any request the KV cache holds."""
         return None
 
-    def schedule(self, state, now_s: float) -> Batch:
+    def schedule(self, state, now_s: float) -> Step:
         """Next decode step of the current batch, or a new padded batch."""
-        if self._in_batch and state.running:
-            # every row holds the padded prompt plus one KV entry per decode step taken so far
-            context = self._padded_prompt + state.decode_step - self._first_decode_step
+        if self._in_batch and state.num_running:
+            # every row holds the padded prompt plus one KV entry per decode step taken so far;
+            # rows decode in lockstep, so any running row tells how many (its first token came
+            # from the prefill)
+            row = next(state.running)
+            context = self._padded_prompt + row.num_generated - 1
             shape = StepShape((), self._rows, self._rows * context, context)
             # nobody joins mid-batch, and finished rows keep computing padding to the end
-            return Batch(decode=True, shape=shape, ignores_arrivals=True, drain=True)
+            return Step(decode=True, shape=shape, ignores_arrivals=True, drain=True)
         self._in_batch = False
         waiting = state.waiting
         if not waiting:
@@ -56,18 +58,16 @@ class StaticPolicy:
         if len(waiting) < self.batch_size and self.max_wait_s > 0:
             deadline_s = waiting[0].arrival_s + self.max_wait_s
             if now_s < deadline_s:
-                return Batch(wake_at_s=deadline_s)
+                return Step(wake_at_s=deadline_s)
         members = self._fill(state)
         self._rows = len(members)
         self._padded_prompt = max(r.prompt_tokens for r in members)
-        self._first_decode_step = state.decode_step
         self._in_batch = True
         shape = StepShape(((self._padded_prompt, 0),) * self._rows)
-        return Batch(prefill=[(r, r.tokens_to_compute) for r in members], shape=shape)
+        return Step(tokens={r: r.tokens_to_compute for r in members}, shape=shape)
 
     def _fill(self, state) -> list:
         """The longest FIFO prefix of waiting requests whose padded KV fits."""
-        kv = state.kv
         members, prompt, output = [], 0, 0
         for request in state.waiting:
             if len(members) == self.batch_size:
@@ -75,7 +75,7 @@ class StaticPolicy:
             new_prompt = max(prompt, request.prompt_tokens)
             new_output = max(output, request.output_tokens)
             rows = len(members) + 1
-            if members and rows * kv.blocks_for(new_prompt + new_output) > kv.free_blocks:
+            if members and rows * state.blocks_for(new_prompt + new_output) > state.free_blocks:
                 break
             members.append(request)
             prompt, output = new_prompt, new_output

@@ -1,9 +1,11 @@
 """Serving knobs of one replica, named as vLLM and TGI name them.
 
 ``resolved(model_max_len)`` fills the knobs whose defaults depend on the model and policy:
-max_model_len (the model's context window) and max_num_batched_tokens (2048 for chunked
-prefill, as vLLM v0 and Sarathi-Serve default; otherwise max(max_model_len, 2048), vLLM v0's
-rule, so a whole prompt always fits one prefill step).
+max_model_len (the model's context window), max_num_batched_tokens (2048 for chunked prefill
+and the vllm policy, as vLLM v0, Sarathi-Serve and vLLM v1's API server on GPUs under 70 GiB
+default; otherwise max(max_model_len, 2048), vLLM v0's rule, so a whole prompt always fits one
+prefill step) and enable_prefix_caching (on for the vllm policy, as in vLLM v1; off for the
+others unless asked; static batching pads prompts and cannot use it).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 
 PREEMPTION_MODES = ("recompute", "swap")
 CHUNKED_DEFAULT_BUDGET = 2048
+CHUNKING_POLICIES = ("chunked", "vllm")  # policies whose budget may be below a prompt
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class ServingConfig:
     router: str = "round-robin"
     kv_blocks: int | None = None  # explicit KV capacity per replica, overriding the memory math
     tensor_parallel_size: int = 1  # GPUs per replica
+    long_prefill_token_threshold: int = 0  # vllm policy: cap on a prefill's tokens per step
+    enable_prefix_caching: bool | None = None  # None: the policy's default (on for vllm)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_num_seqs", "block_size", "replicas", "tensor_parallel_size"):
@@ -40,6 +45,11 @@ class ServingConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.long_prefill_token_threshold < 0:
+            raise ValueError("long_prefill_token_threshold must be non-negative, "
+                             f"got {self.long_prefill_token_threshold}")
+        if self.enable_prefix_caching and self.policy == "static":
+            raise ValueError("static batching pads prompts: prefix caching is not modelled for it")
         if self.max_wait_s < 0:
             raise ValueError(f"max_wait_s must be non-negative, got {self.max_wait_s}")
         if not 0 < self.gpu_memory_utilization <= 1:
@@ -54,12 +64,17 @@ class ServingConfig:
         """A copy with model- and policy-dependent defaults filled in."""
         max_len = self.max_model_len or model_max_len
         budget = self.max_num_batched_tokens
+        chunking = self.policy in CHUNKING_POLICIES
         if budget is None:
-            budget = CHUNKED_DEFAULT_BUDGET if self.policy == "chunked" else max(max_len, 2048)
-        if self.policy == "chunked" and budget < self.max_num_seqs:
+            budget = CHUNKED_DEFAULT_BUDGET if chunking else max(max_len, 2048)
+        if chunking and budget < self.max_num_seqs:
             raise ValueError(f"max_num_batched_tokens {budget} is below max_num_seqs "
                              f"{self.max_num_seqs}: raise the budget or lower max_num_seqs")
-        return replace(self, max_model_len=max_len, max_num_batched_tokens=budget)
+        caching = self.enable_prefix_caching
+        if caching is None:
+            caching = self.policy == "vllm"
+        return replace(self, max_model_len=max_len, max_num_batched_tokens=budget,
+                       enable_prefix_caching=caching)
 
 
 SERVING_FIELDS = tuple(f.name for f in fields(ServingConfig))

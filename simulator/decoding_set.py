@@ -1,12 +1,13 @@
 """A replica's decoding set, kept lazily so that a decode step costs O(1), not O(batch size).
 
-Each member records the decode-step index at which it joined (``decode_start_step``); its token
-counts advance implicitly with ``step`` until ``sync`` writes them. Aggregates kept per step:
+The set records, privately, the decode-step index at which each member joined (or was last
+synced); a member's token counts advance implicitly with ``step`` until ``sync`` writes them, so
+the replica syncs a member before anyone reads it. Aggregates kept per step:
 member count, the sum of (cached tokens - join step), whose value plus count x step is the
 context sum, a histogram of that quantity modulo the block size (a member needs a new KV block
 exactly when its cached length is a multiple of the block size), and heaps for the next finish
-and the longest context, cleaned lazily (an entry is live while the request's ``decode_epoch``
-matches and it is still decoding). Sizes are tokens and KV blocks, times seconds.
+and the longest context, cleaned lazily (an entry is live while its serial number is the one
+the member joined with). Sizes are tokens and KV blocks, times seconds.
 """
 from __future__ import annotations
 
@@ -26,9 +27,21 @@ class DecodingSet:
         self.phase_counts = [0] * block_size  # members by (cached - join step) % block_size
         self.joined: list[Request] = []  # members that joined since the last decode step
         self.last_end_s: float | None = None  # end of the last decode step
-        self._finish_heap: list[tuple[int, int, int, Request]] = []
-        self._context_heap: list[tuple[int, int, int, Request]] = []
+        self._finish_heap: list[tuple[int, int, Request]] = []
+        self._context_heap: list[tuple[int, int, Request]] = []
         self._serial = 0
+        self._members: dict[Request, list[int]] = {}  # member -> [step synced at, serial]
+
+    def __contains__(self, request: Request) -> bool:
+        return request in self._members
+
+    def synced_at(self, request: Request) -> int:
+        """Decode step at which a member's counters were last written."""
+        return self._members[request][0]
+
+    def _live(self, serial: int, request: Request) -> bool:
+        entry = self._members.get(request)
+        return entry is not None and entry[1] == serial
 
     def context_sum(self) -> int:
         """Cached tokens over all members before the next step."""
@@ -38,9 +51,9 @@ class DecodingSet:
         """Cached tokens of the longest member (0 if none)."""
         heap = self._context_heap
         while heap:
-            _, _, epoch, request = heap[0]
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
-                return -heap[0][0] + self.step
+            offset, serial, request = heap[0]
+            if self._live(serial, request):
+                return -offset + self.step
             heapq.heappop(heap)
         return 0
 
@@ -48,42 +61,36 @@ class DecodingSet:
         """New KV blocks the next decode step of every member needs."""
         return self.phase_counts[-self.step % self.block_size]
 
-    def needs_block(self, request: Request) -> bool:
-        """True if member ``request`` needs a new block for the next decode step."""
-        offset = request.num_computed_tokens - request.decode_start_step
-        return (offset + self.step) % self.block_size == 0
-
     def sync(self, request: Request) -> None:
         """Write a member's implicit progress (tokens, KV blocks, last token time)."""
-        steps = self.step - request.decode_start_step
-        if steps and request.decode_start_step >= 0:
+        entry = self._members.get(request)
+        if entry is not None and entry[0] != self.step:
+            steps = self.step - entry[0]
             request.num_generated += steps
             request.num_computed_tokens += steps
             request.kv_blocks = -(-request.num_computed_tokens // self.block_size)
             request.last_token_s = self.last_end_s
-            request.decode_start_step = self.step  # the offset (computed - start) is unchanged
+            entry[0] = self.step  # the offset (computed - synced step) is unchanged
 
     def join(self, request: Request) -> None:
         """Add a request whose prompt is computed and whose next token is a decode."""
-        request.decode_start_step = self.step
-        request.decode_epoch += 1
+        self._serial += 1
+        self._members[request] = [self.step, self._serial]
         self.count += 1
         offset = request.num_computed_tokens - self.step
         self.offset_sum += offset
         self.phase_counts[offset % self.block_size] += 1
-        self._serial += 1
         last_step = self.step + request.output_tokens - request.num_generated - 1
-        heapq.heappush(self._finish_heap, (last_step, self._serial, request.decode_epoch, request))
-        heapq.heappush(self._context_heap, (-offset, self._serial, request.decode_epoch, request))
+        heapq.heappush(self._finish_heap, (last_step, self._serial, request))
+        heapq.heappush(self._context_heap, (-offset, self._serial, request))
         self.joined.append(request)
 
     def leave(self, request: Request) -> None:
         """Remove a synced member (finished or preempted)."""
-        offset = request.num_computed_tokens - request.decode_start_step
+        offset = request.num_computed_tokens - self._members.pop(request)[0]
         self.count -= 1
         self.offset_sum -= offset
         self.phase_counts[offset % self.block_size] -= 1
-        request.decode_start_step = -1
         if request in self.joined:
             self.joined.remove(request)
 
@@ -91,8 +98,8 @@ class DecodingSet:
         """Index of the decode step in which the first member samples its last token."""
         heap = self._finish_heap
         while heap:
-            last_step, _, epoch, request = heap[0]
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
+            last_step, serial, request = heap[0]
+            if self._live(serial, request):
                 return last_step
             heapq.heappop(heap)
         return self.step
@@ -104,15 +111,14 @@ class DecodingSet:
             return ()
         done = []
         while heap and heap[0][0] <= last_step:
-            _, _, epoch, request = heapq.heappop(heap)
-            if request.decode_epoch == epoch and request.decode_start_step >= 0:
+            _, serial, request = heapq.heappop(heap)
+            if self._live(serial, request):
                 done.append(request)
         return done
 
     def members(self) -> list[Request]:
         """Every member, in no particular order."""
-        return [r for _, _, epoch, r in self._finish_heap
-                if r.decode_epoch == epoch and r.decode_start_step >= 0]
+        return list(self._members)
 
     def forget_stale(self) -> None:
         """Drop heap entries once the set is empty (they can only be stale)."""

@@ -1,12 +1,19 @@
-"""Write a simulation's per-request and per-step tables and its summary to a directory."""
+"""Write a simulation's per-request and per-step tables and its summary to a directory.
+
+The directory appears whole or not at all (batchsim.atomic.output_directory): files are written
+into a staging folder beside it, a completion manifest is added, and the folder replaces the
+target in one rename, so an interrupted or failed run never leaves a mix of old and new files.
+A writer with more to write (e.g. rows streamed in chunks) opens ``output_directory`` itself and
+writes any files under the folder it yields.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.atomic import output_directory, write_json
 from batchsim.simulator.metrics import STEP_COLUMNS
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.summary import request_table
@@ -37,11 +44,10 @@ def steps_frame(result: SimulationResult) -> pd.DataFrame:
 
 
 def write_outputs(result: SimulationResult, summary: dict, directory: str) -> list[Path]:
-    """Write requests.csv, steps.csv and summary.json; return the paths."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "requests.csv", out / "steps.csv", out / "summary.json"]
-    requests_frame(result).to_csv(paths[0], index=False, float_format="%.9g")
-    steps_frame(result).to_csv(paths[1], index=False, float_format="%.9g")
-    paths[2].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return paths
+    """Write requests.csv, steps.csv and summary.json (strict JSON: no NaN) as one set."""
+    names = ["requests.csv", "steps.csv", "summary.json"]
+    with output_directory(directory, "batchsim replay") as staging:
+        requests_frame(result).to_csv(staging / names[0], index=False, float_format="%.9g")
+        steps_frame(result).to_csv(staging / names[1], index=False, float_format="%.9g")
+        write_json(staging / names[2], summary)
+    return [Path(directory) / name for name in names]

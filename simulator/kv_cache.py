@@ -1,11 +1,15 @@
 """Paged KV-cache accounting for one replica, in blocks of ``block_size`` tokens.
 
 The manager counts blocks; which request holds how many is kept by the replica (decoding
-requests grow lazily, see simulator/replica.py). Invariant: 0 <= used_blocks <= total_blocks.
+requests grow lazily, see simulator/replica.py). With prefix caching, blocks no request holds
+may still keep cached content (``cached_blocks``, see simulator/prefix_cache.py): they count as
+free, and an allocation that finds no empty block evicts some through ``evict``.
+Invariant: 0 <= used_blocks and used_blocks + cached_blocks <= total_blocks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(slots=True)
@@ -17,6 +21,8 @@ class BlockManager:
     watermark_blocks: int = 0
     used_blocks: int = 0
     peak_used_blocks: int = 0
+    cached_blocks: int = 0  # free blocks that keep cached content until evicted
+    evict: Callable[[int], None] | None = None  # drops that many cached blocks, LRU first
 
     def __post_init__(self) -> None:
         if self.block_size < 1:
@@ -26,7 +32,7 @@ class BlockManager:
 
     @property
     def free_blocks(self) -> int:
-        """Blocks not held by any request."""
+        """Blocks not held by any request (cached ones included: they can be evicted)."""
         return self.total_blocks - self.used_blocks
 
     @property
@@ -43,15 +49,19 @@ class BlockManager:
         return self.free_blocks - blocks >= self.watermark_blocks
 
     def allocate(self, blocks: int) -> None:
-        """Take ``blocks``; running out is a scheduling bug, not a user error."""
+        """Take ``blocks``, evicting cached ones if no empty block is left; running out is a
+        scheduling bug, not a user error."""
         if blocks > self.free_blocks:
             raise RuntimeError(f"KV cache over-allocated: need {blocks}, free {self.free_blocks}")
         self.used_blocks += blocks
         if self.used_blocks > self.peak_used_blocks:
             self.peak_used_blocks = self.used_blocks
+        overflow = self.used_blocks + self.cached_blocks - self.total_blocks
+        if overflow > 0:
+            self.evict(overflow)
 
     def release(self, blocks: int) -> None:
-        """Return ``blocks``."""
+        """Return ``blocks`` (their content is not kept)."""
         if blocks > self.used_blocks:
             raise RuntimeError(f"KV cache over-released: {blocks} > {self.used_blocks}")
         self.used_blocks -= blocks

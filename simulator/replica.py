@@ -1,13 +1,14 @@
 """One serving replica's state and step mechanics, free of any event loop.
 
-A policy reads this state (``waiting``, ``running``, ``kv``, the decoding-set queries) and
-returns a ``Batch``; ``begin_step`` applies it and prices it, ``finish_step`` records what the
-step produced at its end time. Times are seconds, sizes tokens or KV blocks.
+A policy reads the replica through ``view`` (simulator/view.py: read-only, counters current)
+and returns a ``Step``; ``begin_step`` applies it and prices it, ``finish_step`` records what
+the step produced at its end time. Times are seconds, sizes tokens or KV blocks.
 
-Decoding requests live in a lazy ``DecodingSet`` (a decode step costs O(1)). A decode-only
-batch runs as a run of identical steps in one call (see ``begin_step``); a static batch may
-drain, finishes included, in one run. Invariant: ``kv.used_blocks`` equals the sum over running
-requests of their (synced) blocks.
+The speed machinery is private to this module: decoding requests live in a lazy
+``DecodingSet`` (a decode step costs O(1)); a decode-only step runs as a run of identical steps
+in one call (see ``begin_step``); a static batch may drain, finishes included, in one run.
+Invariant: ``kv.used_blocks`` equals the blocks held by running requests (synced), a block
+shared through the prefix cache counted once.
 """
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ from batchsim.simulator.decoding_set import DecodingSet
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
-from batchsim.simulator.step import Batch, StepShape
+from batchsim.simulator.step import Step, StepShape
+from batchsim.simulator.view import ReplicaView
 
 
 class Replica:
     """State of one replica: queues, KV cache, decoding set, and step application."""
 
     def __init__(self, index: int, policy, cost_model, kv: BlockManager, max_model_len: int,
-                 recorder: Recorder, swap_preemption: bool = False) -> None:
+                 recorder: Recorder, swap_preemption: bool = False, prefix_cache=None) -> None:
         self.index = index
         self.policy = policy
         self.cost_model = cost_model
@@ -40,6 +42,7 @@ class Replica:
         # a cost model may price a decode-only step from its three numbers, sparing a StepShape
         self._price_decode = getattr(cost_model, "decode_step_time_s", self._price_decode_shape)
         self.swap_preemption = swap_preemption
+        self.prefix_cache = prefix_cache  # a PrefixCache over ``kv``, or None
         self.waiting: deque[Request] = deque()
         self.running: dict[Request, None] = {}  # admission order, oldest first
         self.prefilling: dict[Request, None] = {}  # running, prompt not yet fully computed
@@ -52,36 +55,26 @@ class Replica:
         self._run_start_s = 0.0
         self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
         self.state_observed = False  # a router reads ``outstanding`` at every arrival
-
-    # ----- what policies read -------------------------------------------------------------
-    @property
-    def num_decoding(self) -> int:
-        """Running requests whose next step computes exactly one token."""
-        return self.decoding.count
-
-    @property
-    def decode_step(self) -> int:
-        """Decode steps executed so far: the index of the next one."""
-        return self.decoding.step
+        self._sitting_out: list[Request] = []  # decoding requests a step left out
+        self.view = ReplicaView(self)
 
     @property
     def outstanding(self) -> int:
         """Requests routed here and not yet finished."""
         return len(self.waiting) + len(self.running)
 
-    def decode_blocks_needed(self) -> int:
-        """New KV blocks one decode step of the whole decoding set needs."""
-        decoding = self.decoding  # DecodingSet.blocks_needed, inlined: asked before every step
-        return decoding.phase_counts[-decoding.step % decoding.block_size]
-
-    def decode_needs_block(self, request: Request) -> bool:
-        """True if ``request`` (decoding) needs a new block for the next decode step."""
-        return self.decoding.needs_block(request)
-
-    def synced(self, request: Request) -> Request:
-        """Bring a decoding request's counters up to date and return it."""
+    def blocks_freed_by(self, request: Request) -> int:
+        """Blocks that preempting running ``request`` would make free."""
         self.decoding.sync(request)
-        return request
+        if self.prefix_cache is None:
+            return request.kv_blocks
+        return request.kv_blocks - self.prefix_cache.shared_blocks(request)
+
+    def prefix_hit(self, request: Request) -> tuple[int, int]:
+        """(prompt tokens found cached, free cached blocks among them) for a waiting request."""
+        if self.prefix_cache is None or request.num_computed_tokens or request.swapped_tokens:
+            return 0, 0
+        return self.prefix_cache.lookup(request)
 
     # ----- arrivals -----------------------------------------------------------------------
     def enqueue(self, request: Request, now_s: float) -> None:
@@ -107,53 +100,67 @@ class Replica:
         request.status, request.reason, request.finish_s = REJECTED, reason, now_s
         self.recorder.request_done(request)
 
-    # ----- applying a batch ---------------------------------------------------------------
-    def begin_step(self, batch: Batch, now_s: float, horizon_s: float = math.inf,
+    # ----- applying a step ----------------------------------------------------------------
+    def begin_step(self, step: Step, now_s: float, horizon_s: float = math.inf,
                    max_steps: int | None = None) -> float:
-        """Apply ``batch`` (preempt, admit, allocate) and return its duration in seconds.
+        """Apply ``step`` (preempt, admit, allocate) and return its duration in seconds.
 
-        A decode-only batch is repeated while nothing can change the policy's decision: up to
+        A decode-only step is repeated while nothing can change the policy's decision: up to
         the first finish, the last step whose KV blocks fit, and the last step that starts
-        before ``horizon_s`` (the next arrival; ignored if the batch ignores arrivals), at most
+        before ``horizon_s`` (the next arrival; ignored if the step ignores arrivals), at most
         ``max_steps`` steps.
         """
         decoding = self.decoding
-        if batch.decode and not batch.prefill and not batch.preempt and decoding.count:
-            if batch.drain and max_steps is None:
-                duration_s = self._begin_drain(batch, now_s, horizon_s)
+        if step.decode and not step.tokens and not step.preempt and decoding.count:
+            if step.drain and max_steps is None:
+                duration_s = self._begin_drain(step, now_s, horizon_s)
                 if duration_s is not None:
                     return duration_s
-            if batch.ignores_arrivals:
+            if step.ignores_arrivals:
                 horizon_s = math.inf
-            return self._begin_decode_run(batch, now_s, horizon_s, max_steps)
-        return self._begin_single_step(batch, now_s)
+            return self._begin_decode_run(step, now_s, horizon_s, max_steps)
+        return self._begin_single_step(step, now_s)
 
-    def _begin_single_step(self, batch: Batch, now_s: float) -> float:
+    def _begin_single_step(self, step: Step, now_s: float) -> float:
         kv, decoding = self.kv, self.decoding
-        swap_tokens = prefill_tokens = new_blocks = 0
-        for victim in batch.preempt:
+        swap_tokens = prefill_tokens = 0
+        for victim in step.preempt:
             swap_tokens += self._preempt(victim)
-        chunks = []
-        for request, tokens in batch.prefill:
-            prefill_tokens += tokens
+        prefills = [(r, n) for r, n in step.tokens.items() if r not in decoding]
+        if not step.decode and decoding.count and len(prefills) < len(step.tokens):
+            self._sit_out(step.tokens)
+        for request, tokens in prefills:  # admissions take their cached prefix first
             if request.status == WAITING:
                 self._admit(request, now_s)
                 swap_tokens += request.swapped_tokens
                 request.swapped_tokens = 0
+        chunks = []
+        new_blocks = 0
+        cache = self.prefix_cache
+        for i, (request, tokens) in enumerate(prefills):
             cached = request.num_computed_tokens
+            if tokens > request.num_tokens - cached:  # a prefix hit left less to compute
+                tokens = request.num_tokens - cached
+                prefills[i] = (request, tokens)
+            prefill_tokens += tokens
             need = kv.blocks_for(cached + tokens) - request.kv_blocks
             if need > 0:
                 new_blocks += need
                 request.kv_blocks += need
             chunks.append((tokens, cached))
+        self._prefills = prefills
+        self._decodes = (step.decode or len(prefills) < len(step.tokens)) and decoding.count > 0
         decode_count = context_sum = context_max = 0
-        if batch.decode and decoding.count:
+        if self._decodes:
             new_blocks += decoding.blocks_needed()
             decode_count = decoding.count
             context_sum = decoding.context_sum()
             context_max = decoding.longest_context()
         kv.allocate(new_blocks)  # at once: nothing is released between these allocations
-        shape = batch.shape
+        if cache is not None:
+            for (request, _), (tokens, cached) in zip(prefills, chunks):
+                cache.register(request, cached + tokens)
+        shape = step.shape
         if shape is None:
             shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)
             seqs = len(chunks) + decode_count
@@ -167,7 +174,16 @@ class Replica:
                                             decode_count, seqs, self)
         return duration_s
 
-    def _begin_decode_run(self, batch: Batch, now_s: float, horizon_s: float,
+    def _sit_out(self, tokens: dict) -> None:
+        """Take the decoding requests a step leaves out of the decoding set until it ends."""
+        decoding = self.decoding
+        for request in decoding.members():
+            if request not in tokens:
+                decoding.sync(request)
+                decoding.leave(request)
+                self._sitting_out.append(request)
+
+    def _begin_decode_run(self, batch: Step, now_s: float, horizon_s: float,
                           max_steps: int | None) -> float:
         decoding = self.decoding
         step, members = decoding.step, decoding.count
@@ -203,7 +219,7 @@ class Replica:
                                                    members * steps, self.policy.slots, self)
         return duration_s
 
-    def _begin_drain(self, batch: Batch, now_s: float, horizon_s: float) -> float | None:
+    def _begin_drain(self, batch: Step, now_s: float, horizon_s: float) -> float | None:
         """Decode ``batch.shape`` until every member finishes, as one run; None if KV blocks
         would run short on the way, or if a router would look at the replica before the run
         ends (members finish inside the run but leave ``running`` only at its end)."""
@@ -245,17 +261,22 @@ class Replica:
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
         return self.cost_model.step_time_s(StepShape((), count, total, longest))
 
-    def finish_step(self, batch: Batch, end_s: float) -> int:
-        """Record the tokens the step (or run) produced, ending at ``end_s``; return the count."""
+    def finish_step(self, end_s: float) -> int:
+        """Record the tokens the step (or run) begun last produced, ending at ``end_s``;
+        return the count."""
         self.clock_s = end_s
         if self._drain is not None:  # decode-only rows got their sampled count when they began
             return self._finish_drain(end_s)
         if self._run_times_s is not None:
             return self._finish_decode(end_s, self._run_times_s)
         sampled = 0
-        if batch.decode and self.decoding.count:
+        if self._decodes:
             sampled += self._finish_decode(end_s, None)
-        for request, tokens in batch.prefill:
+        if self._sitting_out:
+            for request in self._sitting_out:
+                self.decoding.join(request)
+            self._sitting_out = []
+        for request, tokens in self._prefills:
             request.num_computed_tokens += tokens
             if request.num_computed_tokens == request.prompt_tokens + request.num_generated:
                 sampled += 1
@@ -287,7 +308,7 @@ class Replica:
         if decoding.last_end_s is not None:
             self.recorder.itl(first_end_s - decoding.last_end_s, decoded - len(joined))
         for request in joined:
-            if request.decode_start_step == decoding.step:
+            if decoding.synced_at(request) == decoding.step:
                 self.recorder.itl(first_end_s - request.last_token_s, 1)
         decoding.joined = []
 
@@ -299,12 +320,11 @@ class Replica:
         if len(times_s) > 1:
             self.recorder.itl_steps(times_s[1:], decoding[1:])
         for request, steps in zip(members, remaining):
+            self.decoding.leave(request)  # synced when the drain began, at decode step ``step``
             request.num_generated += steps
             request.num_computed_tokens += steps
             request.kv_blocks = self.kv.blocks_for(request.num_computed_tokens)
             request.last_token_s = finish_s = float(ends_s[steps - 1])
-            request.decode_start_step = step + steps  # synced there: the offset is unchanged
-            self.decoding.leave(request)
             self._finish(request, finish_s)
         self.decoding.forget_stale()  # every member has left
         self.decoding.last_end_s = end_s
@@ -331,14 +351,23 @@ class Replica:
         else:
             self.waiting.remove(request)
         request.status = RUNNING
+        if self.prefix_cache is not None and not request.num_computed_tokens \
+                and not request.swapped_tokens:
+            self.prefix_cache.admit(request)  # its cached prefix counts as computed
         if request.admitted_s is None:
             request.admitted_s = now_s
         self.running[request] = None
         self.prefilling[request] = None
 
-    def _finish(self, request: Request, end_s: float) -> None:
-        self.kv.release(request.kv_blocks)
+    def _release_blocks(self, request: Request) -> None:
+        if self.prefix_cache is None:
+            self.kv.release(request.kv_blocks)
+        else:
+            self.prefix_cache.release(request)
         request.kv_blocks = 0
+
+    def _finish(self, request: Request, end_s: float) -> None:
+        self._release_blocks(request)
         request.status, request.finish_s = FINISHED, end_s
         del self.running[request]
         self.prefilling.pop(request, None)
@@ -346,11 +375,10 @@ class Replica:
 
     def _preempt(self, request: Request) -> int:
         """Evict a running request to the front of the queue; return tokens swapped out."""
-        if request.decode_start_step >= 0:
+        if request in self.decoding:
             self.decoding.sync(request)
             self.decoding.leave(request)
-        self.kv.release(request.kv_blocks)
-        request.kv_blocks = 0
+        self._release_blocks(request)
         swapped = 0
         if self.swap_preemption:
             swapped = request.swapped_tokens = request.num_computed_tokens

@@ -38,10 +38,6 @@ class Request:
     finish_s: float | None = None
     replica: int = -1
     swapped_tokens: int = 0  # KV tokens held in host memory after a swap preemption
-    # Set while the request is in its replica's decoding set; its counters then lag by
-    # (replica.decode_step - decode_start_step) steps until the replica syncs them.
-    decode_start_step: int = -1
-    decode_epoch: int = 0
 
     @property
     def num_tokens(self) -> int:

@@ -1,6 +1,6 @@
 """The SimPy event loop: arrivals routed to replicas, each replica a process that runs steps.
 
-This is the only module that imports SimPy. A replica process asks its policy for a batch, holds
+This is the only module that imports SimPy. A replica process asks its policy for a step (reading the replica's view), holds
 the clock for the cost model's step time, then records the step's tokens; an idle replica sleeps
 until a request arrives or until the time its policy asked to be woken (static max wait).
 Events are few and large: a run of identical decode steps is one step event, and the steps a
@@ -16,6 +16,7 @@ import simpy
 
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
+from batchsim.simulator.prefix_cache import PrefixCache
 from batchsim.simulator.replica import Replica
 from batchsim.simulator.request import FINISHED, REJECTED, Request
 from batchsim.simulator.router import make_router
@@ -32,6 +33,8 @@ class ReplicaSetup:
     watermark_blocks: int
     max_model_len: int
     swap_preemption: bool = False
+    prefix_caching: bool = False
+    prefix_block_tokens: int | None = None  # tokens per id of the requests' prefix_block_ids
 
 
 @dataclass
@@ -55,12 +58,7 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
         raise ValueError("replicas must be at least 1")
     env = simpy.Environment()
     recorder = Recorder()
-    replicas = [
-        Replica(i, setup.make_policy(), setup.cost_model,
-                BlockManager(setup.kv_blocks, setup.block_size, setup.watermark_blocks),
-                setup.max_model_len, recorder, setup.swap_preemption)
-        for i in range(num_replicas)
-    ]
+    replicas = [_make_replica(i, setup, recorder) for i in range(num_replicas)]
     wakeups: list[simpy.Event | None] = [None] * num_replicas
     router_ = make_router(router)
     for replica in replicas:
@@ -73,6 +71,13 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
     end_s = max([env.now] + [replica.clock_s for replica in replicas])
     _close_unfinished(requests, recorder, end_s)
     return SimulationResult(list(requests), recorder, replicas, end_s)
+
+
+def _make_replica(index: int, setup: ReplicaSetup, recorder: Recorder) -> Replica:
+    kv = BlockManager(setup.kv_blocks, setup.block_size, setup.watermark_blocks)
+    cache = PrefixCache(kv, setup.prefix_block_tokens) if setup.prefix_caching else None
+    return Replica(index, setup.make_policy(), setup.cost_model, kv, setup.max_model_len,
+                   recorder, setup.swap_preemption, cache)
 
 
 class _Arrivals:
@@ -108,16 +113,16 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
     # steps that end before the next such arrival are applied at once on the replica's own
     # clock (now_s, ahead of env.now); only a step that reaches the arrival, or an idle wait,
     # goes through SimPy. The reference mode (max_run_steps set) yields every step.
-    policy = replica.policy
+    policy, view = replica.policy, replica.view
     chain = max_run_steps is None
     now_s = env.now
     routed = -1  # arrivals routed when horizon_s was last asked: it changes only with them
     while True:
-        batch = policy.schedule(replica, now_s)
-        if not (batch.decode or batch.prefill or batch.preempt):  # Batch.is_idle, inlined
+        step = policy.schedule(view, now_s)
+        if not (step.decode or step.tokens or step.preempt):  # Step.is_idle, inlined
             wake = wakeups[replica.index] = env.event()
-            if batch.wake_at_s is not None:
-                yield wake | env.timeout(max(0.0, batch.wake_at_s - env.now))
+            if step.wake_at_s is not None:
+                yield wake | env.timeout(max(0.0, step.wake_at_s - env.now))
             else:
                 yield wake
             wakeups[replica.index] = None
@@ -126,14 +131,14 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
         if arrivals.position != routed:
             routed = arrivals.position
             horizon_s = arrivals.horizon_s(replica.index)
-        end_s = now_s + replica.begin_step(batch, now_s, horizon_s, max_run_steps)
+        end_s = now_s + replica.begin_step(step, now_s, horizon_s, max_run_steps)
         if chain and end_s < horizon_s:
-            replica.finish_step(batch, end_s)
+            replica.finish_step(end_s)
             now_s = end_s
             continue
         yield env.timeout(end_s - env.now)
         now_s = env.now
-        replica.finish_step(batch, now_s)
+        replica.finish_step(now_s)
 
 
 def _close_unfinished(requests, recorder: Recorder, end_s: float) -> None:

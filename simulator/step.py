@@ -1,4 +1,4 @@
-"""What one forward step computes (``StepShape``) and what a policy asks for (``Batch``).
+"""What one forward step computes (``StepShape``) and what a policy asks for (``Step``).
 
 A ``StepShape`` is the whole input of a cost model: the prefill chunks with their token counts and
 the context already cached before each chunk, and the decode sequences summarised by count, sum
@@ -52,22 +52,29 @@ class StepShape:
 
 
 @dataclass(slots=True)
-class Batch:
-    """A policy's decision for the next step of one replica.
+class Step:
+    """A policy's decision for the next step of one replica, as vLLM v1 frames it.
 
-    ``prefill`` lists requests (waiting ones are admitted by being listed) with the tokens to
-    compute for each; ``decode`` runs one token for every request in the replica's decoding set;
-    ``preempt`` lists running requests to evict before the step; ``shape`` replaces the natural
-    composition when the engine computes more than the requests need (padding in static
-    batching); ``wake_at_s`` tells an idle replica when to ask again even if nothing arrives;
-    ``ignores_arrivals`` on a decode batch promises that requests arriving while it repeats
-    cannot change the policy's choice until the decoding set changes or KV blocks run short,
-    so the replica may repeat it past arrivals; ``drain`` on a decode batch with a ``shape``
-    promises more: the same padded step repeats until every decoding request has finished
-    (static batching), so the replica may run it to the end in one go.
+    ``tokens`` maps each request that runs to the tokens it computes in this step (a waiting
+    request is admitted by being listed); ``decode`` adds one token for every decoding request
+    not listed (the common decode share, kept implicit so that a step of a large batch costs
+    O(1) to state); ``preempt`` lists running requests to evict before the step (recompute or
+    swap, by the replica's mode). A decoding request neither listed nor covered by ``decode``
+    sits the step out. ``shape`` replaces the natural composition when the engine computes
+    more than the requests need (padding in static batching); ``wake_at_s`` tells an idle
+    replica when to ask again even if nothing arrives.
+
+    Two promises let the replica run identical decode-only steps as one event:
+    ``ignores_arrivals`` on a decode-only step says requests arriving while it repeats cannot
+    change the policy's choice until the decoding set changes or KV blocks run short, so the
+    replica may repeat it past arrivals; ``drain`` on a decode-only step with a ``shape`` says
+    the same padded step repeats until every decoding request has finished (static batching).
+    Without either, the replica still repeats a decode-only step up to the next arrival that
+    may reach it, the next finish, and the last step whose blocks fit: nothing else can change
+    a policy's input in between.
     """
 
-    prefill: list[tuple[Request, int]] = field(default_factory=list)
+    tokens: dict[Request, int] = field(default_factory=dict)
     decode: bool = False
     preempt: list[Request] = field(default_factory=list)
     shape: StepShape | None = None
@@ -77,5 +84,5 @@ class Batch:
 
     @property
     def is_idle(self) -> bool:
-        """True when the batch runs no step."""
-        return not self.prefill and not self.decode and not self.preempt
+        """True when the step runs nothing."""
+        return not self.tokens and not self.decode and not self.preempt

@@ -208,4 +208,14 @@ def _batchsim_keys(result: SimulationResult, table: dict, steps: dict, duration:
         "peak_kv_usage": (max(r.kv.peak_used_blocks for r in result.replicas) / kv_total
                           if kv_total else 0.0),
         "max_waiting": int(steps["waiting"].max()) if dur.size else 0,
+        "prefix_cache_hit_rate": _prefix_cache_hit_rate(result.replicas),
     }
+
+
+def _prefix_cache_hit_rate(replicas) -> float | None:
+    """vLLM's hit rate (hit tokens / queried tokens over every replica); None if uncached."""
+    caches = [r.prefix_cache for r in replicas if r.prefix_cache is not None]  # or tallies
+    if not caches:
+        return None
+    queried = sum(c.query_tokens for c in caches)
+    return sum(c.hit_tokens for c in caches) / queried if queried else 0.0

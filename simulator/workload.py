@@ -1,4 +1,9 @@
-"""Turn a canonical trace table into simulator requests."""
+"""Turn a canonical trace table into simulator requests.
+
+A table with ``prefix_block_ids`` (per request, ids of its prompt's first blocks; equal ids =
+equal prefix) names the tokens per id in ``table.attrs["prefix_block_tokens"]``, set where the
+trace is loaded (traces/canonical.py).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -20,3 +25,10 @@ def requests_from_table(table) -> list[Request]:
     if any(arrival[i] > arrival[i + 1] for i in range(n - 1)):
         requests.sort(key=lambda r: r.arrival_s)
     return requests
+
+
+def table_prefix_block_tokens(table) -> int | None:
+    """Tokens per prefix block id of ``table``'s requests, None if it carries no ids."""
+    if "prefix_block_ids" not in table:
+        return None
+    return getattr(table, "attrs", {}).get("prefix_block_tokens")

@@ -42,15 +42,16 @@ class RecordingPolicy:
     def schedule(self, state, now_s):
         batch = self.inner.schedule(state, now_s)
         if not batch.is_idle:
-            self.log.append((now_s, [(r.request_id, n) for r, n in batch.prefill], batch.decode,
+            self.log.append((now_s, [(r.request_id, n) for r, n in batch.tokens.items()], batch.decode,
                              state.num_decoding if batch.decode else 0,
                              [r.request_id for r in batch.preempt]))
         return batch
 
 
 def run(requests, policy, cost=None, kv_blocks=10_000, block_size=16, watermark_blocks=0,
-        max_model_len=100_000, replicas=1, router="round-robin", swap=False, max_run_steps=None):
+        max_model_len=100_000, replicas=1, router="round-robin", swap=False, max_run_steps=None,
+        prefix_caching=False, prefix_block_tokens=None):
     """Simulate with a fresh policy per replica (``policy`` is a zero-argument factory)."""
     setup = ReplicaSetup(policy, cost or LinearCost(), kv_blocks, block_size, watermark_blocks,
-                         max_model_len, swap)
+                         max_model_len, swap, prefix_caching, prefix_block_tokens)
     return simulate(requests, setup, replicas, router, max_run_steps)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from batchsim.atomic import atomic_file
+from batchsim.inputs import quote
 from batchsim.traces.errors import TraceError
 from batchsim.traces.rows import RowChecker, check_positive
 
@@ -30,6 +32,11 @@ class LoadedTrace:
     prefix_block_tokens: int | None = None
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # the table travels alone from here on (to replay, plan...): it carries its id size
+        if self.prefix_block_tokens:
+            self.table.attrs["prefix_block_tokens"] = int(self.prefix_block_tokens)
+
 
 def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], skip_bad: bool,
            notes: list[str], shift_to_zero: bool) -> pd.DataFrame:
@@ -44,15 +51,28 @@ def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], sk
     if not shift_to_zero:
         checker.flag(arrival < 0, fields["arrival_s"],
                      lambda i: f"{float(arrival[i])!r} is a negative arrival time")
+    if "request_id" in raw.columns:
+        _check_unique_ids(raw["request_id"], checker)
     keep = checker.resolve(skip_bad, notes)
     table = raw.loc[keep].reset_index(drop=True) if not keep.all() else raw.reset_index(drop=True)
     table["arrival_s"] = table["arrival_s"].astype(np.float64)
-    if shift_to_zero:
+    if shift_to_zero and len(table):
         start_s = float(table["arrival_s"].min())
         if start_s != 0.0:
             table["arrival_s"] = table["arrival_s"] - start_s
             notes.append(f"arrivals shifted by {-start_s:g} s so the first request arrives at 0 s")
     return ordered_columns(sort_by_arrival(number_requests(table), notes))
+
+
+def _check_unique_ids(ids: pd.Series, checker: RowChecker) -> None:
+    """A request id may not be missing or repeat an earlier row's (the first one is kept)."""
+    values = pd.Series(ids.to_numpy(dtype=object))
+    missing = values.isna().to_numpy()
+    checker.flag(missing, "request_id", lambda i: "missing value")
+    text = values.astype(str)
+    repeated = (text.duplicated() & ~values.isna()).to_numpy()
+    checker.flag(repeated, "request_id", lambda i: f"{quote(text[i])} repeats an earlier "
+                 "request_id")
 
 
 def number_requests(table: pd.DataFrame) -> pd.DataFrame:
@@ -107,9 +127,10 @@ def write_canonical(table: pd.DataFrame, path: str | Path, *,
             out["prefix_block_ids"] = [" ".join(map(str, ids)) for ids in out["prefix_block_ids"]]
         if prefix_block_tokens is not None:
             out["prefix_block_tokens"] = np.int64(prefix_block_tokens)
-    if path.suffix.lower() == ".parquet":
-        out.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        out.to_csv(path, index=False)
-    else:
+    if path.suffix.lower() not in (".parquet", ".csv"):
         raise TraceError(f"{path}: output must end in .csv or .parquet")
+    with atomic_file(path) as temp:  # complete or absent, never a truncated trace
+        if path.suffix.lower() == ".parquet":
+            out.to_parquet(temp, index=False)
+        else:
+            out.to_csv(temp, index=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from batchsim.inputs import check_regular_file, quote
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.csvio import read_header
 
@@ -23,6 +24,7 @@ _HEADERS = [
     ("length-csv", {"num_prefill_tokens", "num_decode_tokens"}),
 ]
 PEEK_BYTES = 1 << 16
+FIRST_LINE_BYTES = 1 << 26  # a Mooncake record with a long hash_ids list can pass 64 KB
 
 
 def supported() -> str:
@@ -39,13 +41,23 @@ def check_format(fmt: str) -> str:
 
 def detect_format(path: str | Path) -> str:
     """Name the format of ``path`` from its suffix and first bytes, or raise listing formats."""
-    path = Path(path)
-    if not path.is_file():
-        raise TraceError(f"{path}: no such file")
+    try:
+        path = check_regular_file(path, "trace file")
+    except ValueError as error:
+        raise TraceError(str(error)) from None
     if path.suffix.lower() == ".parquet":
         return "canonical"
     with open(path, "rb") as handle:
-        head = handle.read(PEEK_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+        raw = handle.read(PEEK_BYTES)
+    if not raw.strip():
+        raise TraceError(f"{path.name}: empty file")
+    if raw.startswith(b"\x1f\x8b"):
+        raise TraceError(f"{path.name}: gzip-compressed; decompress it first (gunzip)")
+    if raw.startswith(b"PAR1"):
+        raise TraceError(f"{path.name}: a Parquet file; name it .parquet to read it as canonical")
+    if b"\x00" in raw:
+        raise TraceError(f"{path.name}: binary data, not a text trace")
+    head = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if head.startswith("["):
         return "sharegpt"
     if head.startswith("{"):
@@ -54,20 +66,34 @@ def detect_format(path: str | Path) -> str:
     for name, needed in _HEADERS:
         if needed <= header:
             return name
-    first = head.splitlines()[0][:120] if head else "(empty file)"
-    raise TraceError(f"{path.name}: unknown trace format (first line: {first!r}); "
+    first = head.splitlines()[0] if head else ""
+    raise TraceError(f"{path.name}: unknown trace format (first line: {quote(first, 80)}); "
                      f"supported: {supported()}")
 
 
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as handle:
+        while True:  # blank lines before the first record
+            line = handle.readline(FIRST_LINE_BYTES)
+            if not line or line.strip():
+                break
+    return line.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
 def _json_object_format(path: Path, head: str) -> str:
-    first_line = head.splitlines()[0]
+    first_line = _first_line(path)
     try:
         record = json.loads(first_line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         record = None
     if isinstance(record, dict) and "input_length" in record:
         return "mooncake"
+    if isinstance(record, dict) and "input_lens" in record:
+        return "vllm-result"
+    if record is None and '"input_length"' in first_line and '"input_lens"' not in first_line:
+        return "mooncake"  # a record the Mooncake reader will report exactly
     if '"input_lens"' in head or record is None:
         return "vllm-result"
-    raise TraceError(f"{path.name}: unknown JSON trace (first record keys: "
-                     f"{', '.join(record)}); supported: {supported()}")
+    keys = ", ".join(quote(k, 30) for k in list(record)[:10])
+    raise TraceError(f"{path.name}: unknown JSON trace (first record keys: {keys}); "
+                     f"supported: {supported()}")

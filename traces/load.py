@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from batchsim.inputs import check_regular_file
+from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.traces.canonical import LoadedTrace
 from batchsim.traces.detect import check_format, detect_format
 from batchsim.traces.errors import TraceError
@@ -19,11 +21,15 @@ __all__ = ["LoadedTrace", "load_trace"]
 
 def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
                model: str | None = None, spread_ties: bool = False, tokenizer: str | None = None,
-               sharegpt_filters: bool = False) -> LoadedTrace:
-    """Read ``path`` in format ``fmt`` ('auto' detects it) into a canonical LoadedTrace."""
-    path = Path(path)
-    if not path.is_file():
-        raise TraceError(f"{path}: no such file")
+               sharegpt_filters: bool = False, limits: Limits = DEFAULT_LIMITS) -> LoadedTrace:
+    """Read ``path`` in format ``fmt`` ('auto' detects it) into a canonical LoadedTrace.
+
+    Raises TraceError (one line naming the file, line and field) on a malformed file or one whose request count or arrival span passes ``limits``.
+    """
+    try:
+        path = check_regular_file(path, "trace file")
+    except ValueError as error:
+        raise TraceError(str(error)) from None
     fmt = check_format(fmt)
     if fmt == "auto":
         fmt = detect_format(path)
@@ -47,8 +53,19 @@ def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
         trace = read_vllm_result(path, skip_bad=skip_bad)
     else:
         trace = read_canonical(path, skip_bad=skip_bad)
+    check_size(trace, path, limits)
     if spread_ties:
         table, note = spread_equal_arrivals(trace.table)
         trace.table = table
         trace.notes.append(note)
     return trace
+
+
+def check_size(trace: LoadedTrace, path: Path, limits: Limits) -> None:
+    """Refuse a trace with too many requests or arrivals beyond the stated span."""
+    table = trace.table
+    if table.empty:
+        return
+    limits.check("requests", len(table), f"{path}: requests")
+    limits.check("arrival_span_s", float(table["arrival_s"].max()),
+                 f"{path}: last arrival (s)")

@@ -12,7 +12,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from batchsim.inputs import quote
 from batchsim.traces.errors import TraceError
+
+# Token counts beyond this are not real requests (float64 is exact far above it); the limit keeps
+# int64 sums of tokens exact and rejects 2**63 before it could wrap to a negative number.
+MAX_TOKENS = 1 << 31
+_NS_FIRST = pd.Timestamp("1677-09-22")
+_NS_LAST = pd.Timestamp("2262-04-11")
 
 
 class RowChecker:
@@ -85,7 +92,7 @@ def _show(value) -> str:
         return "missing value"
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
-    return repr(value)
+    return quote(value)
 
 
 def parse_int(values: pd.Series, field: str, checker: RowChecker) -> np.ndarray:
@@ -94,7 +101,10 @@ def parse_int(values: pd.Series, field: str, checker: RowChecker) -> np.ndarray:
         return values.to_numpy(dtype=np.int64)
     raw = values.to_numpy(dtype=object) if not pd.api.types.is_float_dtype(values.dtype) else None
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+        huge = ~bad & (np.abs(numbers) >= MAX_TOKENS)
+    bad |= huge
     if raw is not None:  # JSON booleans coerce to 0/1; only real numerals count
         bad |= _is_bool(raw)
 
@@ -102,6 +112,8 @@ def parse_int(values: pd.Series, field: str, checker: RowChecker) -> np.ndarray:
         value = raw[i] if raw is not None else numbers[i]
         if _show(value) == "missing value":
             return "missing value"
+        if huge[i]:
+            return f"{_show(value)} is out of range (at most {MAX_TOKENS - 1:,})"
         return f"{_show(value)} is not an integer"
 
     checker.flag(bad, field, describe)
@@ -116,7 +128,7 @@ def parse_float(values: pd.Series, field: str, checker: RowChecker) -> np.ndarra
 
     def describe(i: int) -> str:
         text = _show(raw[i])
-        return text if text == "missing value" else f"{text} is not a number"
+        return text if text == "missing value" else f"{text} is not a finite number"
 
     checker.flag(bad, field, describe)
     return np.where(bad, 0.0, numbers)
@@ -130,16 +142,20 @@ def parse_datetime_ns(values: pd.Series, field: str, checker: RowChecker) -> np.
         stamps = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    bad = stamps.isna().to_numpy()
+    missing = stamps.isna().to_numpy()
+    outside = ~missing & ((stamps < _NS_FIRST) | (stamps > _NS_LAST)).to_numpy()
+    bad = missing | outside
     if bad.any():
         raw = values.to_numpy(dtype=object)
         checker.flag(bad, field, lambda i: "missing value" if not isinstance(raw[i], str)
-                     else f"{raw[i]!r} is not a date-time")
-        stamps = stamps.fillna(pd.Timestamp(0))
+                     else f"{quote(raw[i])} is out of range (years 1678-2262)" if outside[i]
+                     else f"{quote(raw[i])} is not a date-time")
+        stamps = stamps.mask(pd.Series(bad, index=stamps.index), pd.Timestamp(0))
     return stamps.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def check_positive(values: np.ndarray, field: str, checker: RowChecker) -> None:
     """Token counts must be >= 1; zero and negative counts are flagged with the row."""
+    values = np.asarray(values)
     bad = values < 1
     checker.flag(bad, field, lambda i: f"{int(values[i])} is not a positive token count")

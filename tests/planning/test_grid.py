@@ -15,9 +15,9 @@ def test_set_flags_are_typed_by_their_field():
 @pytest.mark.parametrize("text, message", [
     ("max_num_seqs=8,x", "max_num_seqs: 'x' is not an integer"),
     ("speed=1,2", "unknown sweep setting 'speed'"),
-    ("rate_scale=0", "rate_scale: '0' is not a positive number"),
+    ("rate_scale=0", "rate_scale: '0' is not a positive finite number"),
     ("policy", "expected SETTING=V1,V2"),
-    ("gpu_memory_utilization=high", "is not a number")])
+    ("gpu_memory_utilization=high", "is not a finite number")])
 def test_bad_set_flags_name_the_problem(text, message):
     with pytest.raises(ValueError, match=message):
         parse_set(text)

@@ -11,7 +11,7 @@ from tests.planning.traces import poisson_trace
 
 
 def test_parse_accepts_metric_percentile_and_units():
-    objectives = parse_slo("ttft_p99=2s,tpot_p99=100ms,e2e_p90=20,p50_ttft=500ms")
+    objectives = parse_slo("ttft_p99=2s,tpot_p99=100ms,e2e_p90=20s,p50_ttft=500ms")
     assert objectives == (Objective("ttft", 99, 2.0), Objective("tpot", 99, 0.1),
                           Objective("e2e", 90, 20.0), Objective("ttft", 50, 0.5))
     assert parse_slo("ttft=2s") == (Objective("ttft", 99, 2.0),)
@@ -20,11 +20,26 @@ def test_parse_accepts_metric_percentile_and_units():
 
 @pytest.mark.parametrize("text, message", [
     ("latency=3s", "bad SLO term"), ("ttft_p95=2s", "p95 not supported"),
-    ("ttft_p99", "bad SLO term"), ("ttft=fast", "bad duration"),
+    ("ttft_p99", "bad SLO term"), ("ttft=fast", "not a duration"), ("ttft=2", "needs a unit"),
+    ("ttft=nan", "not a duration"), ("ttft=1e999s", "finite"),
     ("ttft=2s,ttft_p99=1s", "repeats ttft_p99"), ("", "empty"), ("ttft=-1s", "positive")])
 def test_parse_rejects_bad_terms_naming_them(text, message):
     with pytest.raises(ValueError, match=message):
         parse_slo(text)
+
+
+def test_goodput_reads_vllm_milliseconds_and_refuses_repeats():
+    from batchsim.planning.slo import parse_goodput, scenario_slo
+    assert parse_goodput(["ttft:2000", "tpot:100"]) == (Objective("ttft", 99, 2.0),
+                                                        Objective("tpot", 99, 0.1))
+    assert parse_goodput("e2el:500")[0] == Objective("e2e", 99, 0.5)
+    slo = scenario_slo("ttft_p50=1s,ttft_p99=3s", "tpot:50")
+    assert (slo.ttft_s, slo.tpot_s, slo.e2e_s) == (3.0, 0.05, None)
+    for bad in (["ttft:2s"], ["ttft:1", "ttft:2"], ["itl:5"], ["ttft:-5"], []):
+        with pytest.raises(ValueError):
+            parse_goodput(bad)
+    with pytest.raises(ValueError, match="give it once"):
+        scenario_slo("ttft=2s", "ttft:2000")
 
 
 def test_objective_reads_the_summary_percentile():

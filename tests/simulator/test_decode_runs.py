@@ -3,7 +3,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, StaticPolicy, VllmV1Policy
 from batchsim.simulator.hardware import get_gpu
 from batchsim.simulator.models import get_model
 from batchsim.simulator.roofline import RooflineCostModel
@@ -14,6 +14,7 @@ POLICIES = {
     "static": lambda: StaticPolicy(6),
     "continuous": lambda: ContinuousPolicy(12, 4096),
     "chunked": lambda: ChunkedPrefillPolicy(12, 256),
+    "vllm": lambda: VllmV1Policy(12, 256),
 }
 
 

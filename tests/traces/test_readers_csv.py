@@ -58,7 +58,7 @@ def test_azure_out_of_order_rows_are_sorted_with_a_note(tmp_path):
     ("2023-11-16 18:15:47.0,2.5,3", "bad.csv line 3, column ContextTokens: 2.5 is not an integer"),
     ("not a time,5,3", "bad.csv line 3, column TIMESTAMP: 'not a time' is not a date-time"),
     ("2023-11-16 18:15:47.0,,3", "bad.csv line 3, column ContextTokens: missing value"),
-    ("2023-11-16 18:15:47.0,5,3,9", "bad.csv: line 3: expected 3 fields, saw 4"),
+    ("2023-11-16 18:15:47.0,5,3,9", "bad.csv line 3: expected 3 fields, saw 4"),
 ])
 def test_azure_bad_row_names_file_line_and_column(tmp_path, row, message):
     text = ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.0,1,1\n"

@@ -61,26 +61,31 @@ def _read_records(path: Path):
     lines: list[int] = []
     not_json: list[tuple[int, str]] = []
     blank = 0
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    blank += 1
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as error:
-                    record = None
-                    not_json.append((len(lines), f"not valid JSON ({error.msg})"))
-                if record is not None and not isinstance(record, dict):
-                    not_json.append((len(lines), "not a JSON object"))
-                    record = None
-                record = record or {}
-                for key, values in columns.items():
-                    values.append(record.get(key))
-                lines.append(number)
-    except UnicodeDecodeError as error:
-        raise TraceError(f"{path.name}: not UTF-8 text ({error.reason})") from None
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8").removeprefix("\ufeff")
+            except UnicodeDecodeError as error:
+                raise TraceError(f"{path.name} line {number}: not UTF-8 text "
+                                 f"({error.reason})") from None
+            if not text.strip():
+                blank += 1
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as error:
+                record = None
+                not_json.append((len(lines), f"not valid JSON ({error.msg})"))
+            except RecursionError:
+                record = None
+                not_json.append((len(lines), "JSON nested too deeply"))
+            if record is not None and not isinstance(record, dict):
+                not_json.append((len(lines), "not a JSON object"))
+                record = None
+            record = record or {}
+            for key, values in columns.items():
+                values.append(record.get(key))
+            lines.append(number)
     return columns, lines, blank, not_json
 
 

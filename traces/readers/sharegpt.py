@@ -8,13 +8,13 @@ sources carry no arrival times: every request arrives at 0 s (an offline batch).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.inputs import quote, read_json
 from batchsim.traces.canonical import LoadedTrace, finish
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.csvio import iter_chunks
@@ -50,6 +50,10 @@ def read_sharegpt(path: str | Path, *, skip_bad: bool = False, tokenizer: str | 
             empty += 1
             continue
         record_id = record.get("id", number)
+        if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
+            problems[len(rows)] = f"id {quote(record_id, 40)} is not a string or integer"
+            rows.append((number, str(number), 0, 0))
+            continue
         rows.append((number, str(record_id), prompt_tokens, output_tokens))
     notes = [f"token counts from {method}", NO_TIMES_NOTE]
     if unpaired:
@@ -97,13 +101,9 @@ def read_length_csv(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
 
 def _load_array(path: Path) -> list:
     try:
-        with open(path, encoding="utf-8") as handle:
-            records = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise TraceError(f"{path.name} line {error.lineno}, column {error.colno}: "
-                         f"not valid JSON ({error.msg})") from None
-    except UnicodeDecodeError as error:
-        raise TraceError(f"{path.name}: not UTF-8 text ({error.reason})") from None
+        records = read_json(path, what="ShareGPT JSON file", allow_constants=True)
+    except ValueError as error:
+        raise TraceError(str(error)) from None
     if not isinstance(records, list):
         raise TraceError(f"{path.name}: expected a JSON array of conversations")
     return records

@@ -4,12 +4,12 @@ counted. The file records no arrival times, so every request arrives at 0 s.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.inputs import read_json
 from batchsim.traces.canonical import LoadedTrace, finish
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.sharegpt import NO_TIMES_NOTE
@@ -48,11 +48,9 @@ def read_vllm_result(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace
 
 def _load_object(path: Path) -> dict:
     try:
-        with open(path, encoding="utf-8") as handle:
-            result = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise TraceError(f"{path.name} line {error.lineno}, column {error.colno}: "
-                         f"not valid JSON ({error.msg})") from None
+        result = read_json(path, what="vLLM result JSON file", allow_constants=True)
+    except ValueError as error:
+        raise TraceError(str(error)) from None
     if not isinstance(result, dict):
         raise TraceError(f"{path.name}: expected a JSON object (a vLLM benchmark result)")
     return result

@@ -1,0 +1,201 @@
+"""Prefix caching as vLLM v1 does it: full KV blocks named by their whole prefix, shared, kept
+after use in an LRU free queue until evicted.
+
+A block's key is a chain hash: the key of the block before it plus what this block holds. Only
+full blocks of a prompt are cached. A block held by running requests is reference-counted and
+counted once in ``kv.used_blocks``; when no request holds it any more it joins the end of the
+free queue, still cached and still counted free (``kv.cached_blocks``), and an allocation that
+finds no empty block evicts from the queue's front (least recently freed first). A request
+frees its blocks last block first, so its tail is evicted before the prefix others may share.
+A lookup stops at the first block not cached and never covers a prompt's last token (vLLM
+recomputes at least one token to get logits).
+
+What a block holds comes from the trace: ``prefix_block_ids`` name the prompt's first tokens
+in ids of ``id_tokens`` tokens each (equal ids = equal prefix, as Mooncake's hash_ids or hashes
+of token ids); a block of ``kv.block_size`` tokens inside that range is keyed by the ids it
+covers. The request's other full prompt blocks are its own: no other request can hit them, so
+they are kept as one run per request (counted, evicted from the run's tail), which re-hits
+when the request is readmitted after a recompute preemption. Blocks of generated tokens and a
+prompt's partial last block are never cached (vLLM caches full blocks of generated tokens too;
+only the preempted request itself could hit them). Sizes are tokens and blocks.
+
+Hit rate as vLLM reports it: hit tokens / queried tokens, both counted each time a waiting
+request with nothing computed is admitted (query = its tokens so far).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from batchsim.simulator.kv_cache import BlockManager
+from batchsim.simulator.request import Request
+
+
+def chain_keys(ids, id_tokens: int, block_size: int, prompt_tokens: int) -> list[int]:
+    """Keys of the full ``block_size`` blocks that ``ids`` (``id_tokens`` tokens each) cover."""
+    blocks = min(len(ids) * id_tokens, prompt_tokens) // block_size
+    keys, parent = [], 0
+    for j in range(blocks):
+        parent = hash((parent, ids[j * block_size // id_tokens],
+                       ids[((j + 1) * block_size - 1) // id_tokens]))
+        keys.append(parent)
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixCacheTally:
+    """A cache's hit-rate counters, kept after its simulation (tokens)."""
+
+    query_tokens: int
+    hit_tokens: int
+
+
+@dataclass(slots=True)
+class _Holding:
+    """The cached blocks a running request holds, in block order."""
+
+    keys: list[int] = field(default_factory=list)  # shared blocks it holds a reference to
+    own: int = 0  # blocks of its own run (its full prompt blocks past the shared ones)
+    considered: int = 0  # prompt blocks already hit or registered
+
+
+class PrefixCache:
+    """Reference-counted cached blocks and the LRU queue of free cached blocks of one replica."""
+
+    def __init__(self, kv: BlockManager, id_tokens: int | None = None) -> None:
+        self.kv = kv
+        kv.evict = self._evict
+        self.id_tokens = id_tokens
+        self.query_tokens = 0
+        self.hit_tokens = 0
+        self._refs: dict[int, int] = {}  # cached shared block -> running requests holding it
+        # free cached blocks, least recently freed first: a shared block's key -> 1, or a
+        # request -> the blocks of its own run
+        self._free: OrderedDict = OrderedDict()
+        self._held: dict[Request, _Holding] = {}
+        self._chains: dict[Request, list[int]] = {}
+
+    @property
+    def hit_rate(self) -> float:
+        """Hit tokens / queried tokens (0 when nothing was queried)."""
+        return self.hit_tokens / self.query_tokens if self.query_tokens else 0.0
+
+    def tally(self) -> PrefixCacheTally:
+        """The hit-rate counters alone."""
+        return PrefixCacheTally(self.query_tokens, self.hit_tokens)
+
+    def _chain(self, request: Request) -> list[int]:
+        keys = self._chains.get(request)
+        if keys is None:
+            ids = request.prefix_block_ids
+            keys = (chain_keys(ids, self.id_tokens, self.kv.block_size, request.prompt_tokens)
+                    if ids and self.id_tokens else [])
+            self._chains[request] = keys
+        return keys
+
+    def lookup(self, request: Request) -> tuple[int, int]:
+        """(tokens of ``request`` found cached, how many of their blocks are free cached)."""
+        shared, own, evictable = self._hits(request)
+        return (shared + own) * self.kv.block_size, evictable
+
+    def _hits(self, request: Request) -> tuple[int, int, int]:
+        max_blocks = (request.num_tokens - 1) // self.kv.block_size
+        keys = self._chain(request)
+        refs = self._refs
+        shared = evictable = 0
+        for key in keys[:max_blocks]:
+            holders = refs.get(key)
+            if holders is None:
+                return shared, 0, evictable
+            shared += 1
+            evictable += holders == 0
+        own = min(self._free.get(request, 0), max_blocks - shared)
+        return shared, own, evictable + own
+
+    def admit(self, request: Request) -> None:
+        """Give a request being admitted its cached prefix as computed tokens; count the query."""
+        shared, own, _ = self._hits(request)
+        kv, refs, free = self.kv, self._refs, self._free
+        holding = self._held[request] = _Holding()
+        taken = 0  # free cached blocks it takes back into use
+        for key in self._chain(request)[:shared]:
+            holders = refs[key]
+            if not holders:
+                del free[key]
+                taken += 1
+            refs[key] = holders + 1
+            holding.keys.append(key)
+        stale = free.pop(request, 0)  # its own run: the hit part is used, the rest dropped
+        kv.cached_blocks -= taken + stale
+        kv.used_blocks += taken + own
+        kv.peak_used_blocks = max(kv.peak_used_blocks, kv.used_blocks)
+        holding.own = own
+        holding.considered = shared + own
+        request.num_computed_tokens = (shared + own) * kv.block_size
+        request.kv_blocks = shared + own
+        self.query_tokens += request.num_tokens
+        self.hit_tokens += request.num_computed_tokens
+
+    def register(self, request: Request, tokens: int) -> None:
+        """Cache the full prompt blocks among the first ``tokens`` of a running request (its
+        blocks for them are allocated)."""
+        holding = self._held.get(request)
+        if holding is None:  # admitted after a swap preemption: its blocks are its own
+            holding = self._held[request] = _Holding()
+        full = min(tokens, request.prompt_tokens) // self.kv.block_size
+        if full <= holding.considered:
+            return
+        keys = self._chain(request)
+        refs = self._refs
+        for key in keys[holding.considered:full]:
+            if key not in refs:  # else another request computes it too: this copy stays private
+                refs[key] = 1
+                holding.keys.append(key)
+        holding.own += full - max(holding.considered, min(full, len(keys)))
+        holding.considered = full
+
+    def shared_blocks(self, request: Request) -> int:
+        """Blocks of a running request that other running requests hold too."""
+        holding = self._held.get(request)
+        return sum(self._refs[k] > 1 for k in holding.keys) if holding else 0
+
+    def release(self, request: Request) -> None:
+        """Free a finished or preempted request's blocks (synced count in ``kv_blocks``),
+        its last block first."""
+        kv, refs, free = self.kv, self._refs, self._free
+        holding = self._held.pop(request, None) or _Holding()
+        kv.release(request.kv_blocks - len(holding.keys) - holding.own)  # uncached blocks
+        if holding.own:
+            free[request] = holding.own
+            kv.used_blocks -= holding.own
+            kv.cached_blocks += holding.own
+        for key in reversed(holding.keys):
+            holders = refs[key] - 1
+            refs[key] = holders
+            if not holders:
+                free[key] = 1
+                kv.used_blocks -= 1
+                kv.cached_blocks += 1
+        if request.done:
+            self._chains.pop(request, None)
+
+    def _evict(self, blocks: int) -> None:
+        """Drop ``blocks`` free cached blocks, least recently freed first."""
+        free, refs = self._free, self._refs
+        self.kv.cached_blocks -= blocks
+        while blocks:
+            key, count = next(iter(free.items()))
+            if count > blocks:  # part of a request's own run: its tail goes first
+                free[key] = count - blocks
+                return
+            del free[key]
+            blocks -= count
+            if not isinstance(key, Request):
+                del refs[key]
+
+    def check(self) -> None:
+        """Raise if the block accounting is inconsistent (for tests)."""
+        kv = self.kv
+        assert kv.cached_blocks == sum(self._free.values()), "cached count != free queue"
+        assert kv.used_blocks + kv.cached_blocks <= kv.total_blocks, "blocks over capacity"
+        assert all(self._refs[k] == 0 for k in self._free if not isinstance(k, Request))
