@@ -19,6 +19,7 @@ import os
 import sys
 import time
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
 POLICIES = ("static", "continuous", "chunked")
@@ -51,6 +52,7 @@ def register(subparsers) -> None:
     group.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="processes replaying replicas in parallel (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -58,7 +60,7 @@ def run(args) -> int:
     """Plan each requested policy and print the report (or JSON)."""
     from batchsim.cli.plan_report import format_comparison, format_plan, plan_record
     from batchsim.planning.knob_search import static_knob_candidates
-    from batchsim.planning.plan import PlanOptions
+    from batchsim.planning.plan import PlanOptions, plan_stages
     from batchsim.planning.slo import parse_slo
 
     if not args.slo:
@@ -75,8 +77,11 @@ def run(args) -> int:
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
     static_knobs = static_knob_candidates(objectives, args.batch_size, args.max_wait_s)
-    plans, skipped = _plan_layouts(scenario, [(p, t) for p in policies for t in degrees], table,
-                                   objectives, options, args.workers, static_knobs)
+    layouts = [(p, t) for p in policies for t in degrees]
+    stages = plan_stages(table, options)
+    with progress_bar(args, len(layouts) * stages, "plan", "stage") as bar:
+        plans, skipped = _plan_layouts(scenario, layouts, table, objectives, options,
+                                       args.workers, static_knobs, (bar, stages))
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
     for plan in plans:
@@ -108,9 +113,11 @@ def _degrees(text: str | None) -> tuple[int, ...]:
     return degrees
 
 
-def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, static_knobs=()):
+def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, static_knobs=(),
+                  progress=(None, 0)):
     """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped.
-    Static layouts search ``static_knobs`` (knob overrides) for the fewest GPUs.
+    Static layouts search ``static_knobs`` (knob overrides) for the fewest GPUs. ``progress``
+    is (bar, stages per layout): stages count as they end, or as whole layouts end in workers.
 
     With at least as many layouts as workers, each worker plans whole layouts (no process
     hands work to another); otherwise the workers share each plan's simulations. Both give the
@@ -121,6 +128,7 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
     from batchsim.planning.plan import plan_capacity
     from batchsim.planning.scenario import with_overrides
 
+    bar, stages = progress
     workers = max(1, workers)
     scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
                  for policy, degree in layouts]
@@ -132,11 +140,19 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
             futures = [pool.submit(plan_capacity, layout, table, objectives, options,
                                    knob_candidates=_knobs_for(layout, static_knobs))
                        for layout in scenarios]
-            outcomes = [_outcome(future.result) for future in futures]
+            for future in futures:
+                outcomes.append(_outcome(future.result))
+                if bar is not None:
+                    bar.update(stages)
         else:
-            outcomes = [_outcome(lambda: plan_capacity(
-                layout, table, objectives, options, pool=pool, workers=workers,
-                knob_candidates=_knobs_for(layout, static_knobs))) for layout in scenarios]
+            on_stage = (lambda: bar.update(1)) if bar is not None else None
+            for layout in scenarios:
+                start = bar.n if bar is not None else 0
+                outcomes.append(_outcome(lambda: plan_capacity(
+                    layout, table, objectives, options, pool=pool, workers=workers,
+                    knob_candidates=_knobs_for(layout, static_knobs), on_stage=on_stage)))
+                if bar is not None:  # a skipped layout ends before its stages do
+                    bar.update(start + stages - bar.n)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.report import format_report
 from batchsim.simulator.summary import PERCENTILE_METRICS
 
@@ -105,6 +106,7 @@ def register(subparsers) -> None:
     add_scenario_flags(parser)
     parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
     add_result_flags(parser)
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -155,7 +157,10 @@ def run(args) -> int:
     if args.out is not None:
         check_output_directory(args.out)  # before the simulation, not after it
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table, limits=args.limits, **options)
+    with progress_bar(args, len(table), "replay", "req") as bar:
+        outcome = run_scenario(scenario, table, limits=args.limits,
+                               on_routed=lambda routed: bar.update(routed - bar.n), **options)
+        bar.update(len(table) - bar.n)
     for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
         print(f"batchsim: warning: {warning}", file=sys.stderr)
     result = {**result_header(table, scenario.model, date), **outcome.summary}

@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
 SHOWN = (("output_throughput", "out tok/s", "{:,.0f}"), ("p99_ttft_ms", "P99 TTFT ms", "{:,.1f}"),
@@ -48,13 +49,12 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Build the grid, run it, write the table and print one line per point."""
-    from tqdm import tqdm
-
     from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid
     from batchsim.atomic import check_output_file
     from batchsim.planning.sweep import (PartialResults, SweepTask, applicable_points,
@@ -83,8 +83,7 @@ def run(args) -> int:
     partial.start(kept)
     tasks = [SweepTask(i, base, settings, table)
              for i, (settings, table) in enumerate(zip(points, tables)) if i not in kept]
-    with tqdm(total=len(points), initial=len(kept), desc="sweep", unit="point",
-              file=sys.stderr, disable=None) as bar:
+    with progress_bar(args, len(points), "sweep", "point", initial=len(kept)) as bar:
         done = lambda index: bar.update(1)  # noqa: E731
         try:
             if args.ray:

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
+
 OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens", "max_num_batched_tokens"),
                   ("--kv-blocks", "kv_blocks"), ("--block-size", "block_size"))
 
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
     for flag, _ in OVERRIDE_FLAGS:
         parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,15 +67,18 @@ def run(args) -> int:
 
     overrides = {name: getattr(args, name) for _, name in OVERRIDE_FLAGS}
     all_rows = []
-    for path in args.records:
-        observed = load_observed_run(path, args.model, args.gpu, overrides)
-        comparison = compare(observed, args.profile)
-        print("\n".join(header(comparison)))
-        print(format_table(comparison.rows()))
-        print()
-        all_rows += comparison.rows()
-        if args.out:
-            _write_figure(comparison, Path(args.out))
+    with progress_bar(args, len(args.records), "validate", "run") as bar:
+        for path in args.records:
+            observed = load_observed_run(path, args.model, args.gpu, overrides)
+            comparison = compare(observed, args.profile)
+            bar.clear()  # the report goes to stdout between bar updates
+            print("\n".join(header(comparison)))
+            print(format_table(comparison.rows()))
+            print()
+            all_rows += comparison.rows()
+            if args.out:
+                _write_figure(comparison, Path(args.out))
+            bar.update(1)
     if args.out:
         import pandas as pd
 

@@ -113,12 +113,14 @@ def trace_span_s(table) -> float:
 
 
 def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = PlanOptions(),
-                  cost_model=None, pool=None, workers: int = 1, knob_candidates=()) -> Plan:
+                  cost_model=None, pool=None, workers: int = 1, knob_candidates=(),
+                  on_stage=None) -> Plan:
     """Plan ``scenario`` (its replica count is ignored) for ``table`` and ``objectives``.
 
     With several ``knob_candidates`` (scenario overrides, e.g. from
     planning.knob_search.static_knob_candidates) each one's replica count is searched and the
-    fewest kept (ties: the first); the plan lists every candidate's count.
+    fewest kept (ties: the first); the plan lists every candidate's count. ``on_stage()`` is
+    called as each stage ends (the count, the rate, each window): see ``plan_stages``.
 
     With a process ``pool`` of ``workers`` processes each question's replicas are replayed in
     parallel (round-robin routing); the answers are the same as without one.
@@ -135,6 +137,8 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
         whole = Evaluator(with_overrides(scenario, knob_candidates[0]), table, objectives,
                           whole.prepared.cost_model, pool, workers)
     replicas = _fewest(whole, options.max_replicas)
+    stage = on_stage or (lambda: None)
+    stage()
     at_count = whole.verdict(replicas)
     below = whole.verdict(replicas - 1) if replicas > 1 else None
     span_s = trace_span_s(table)
@@ -142,6 +146,7 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     if span_s > 0:
         trace_rate_per_s = len(table) / span_s
         rate = _rate(whole, replicas, trace_rate_per_s, options)
+        stage()
         parts = split_windows(table, options.window_s) if options.window_s is not None else []
         if len(parts) > 1:  # one window is the whole trace again
             tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
@@ -150,6 +155,7 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
                      for w in parts]
             mapper = pool.map if pool is not None else map
             for need, count, notes in mapper(window_requirement, tasks):
+                stage()
                 windows.append(need)
                 simulations += count
                 absorb_range_notes(whole.prepared.cost_model, notes)
@@ -157,6 +163,14 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
                 whole.prepared.cost_model, serving, searched)
+
+
+def plan_stages(table, options: PlanOptions) -> int:
+    """How many times plan_capacity calls ``on_stage`` for ``table`` (for progress bars)."""
+    if trace_span_s(table) <= 0:
+        return 1
+    windows = len(split_windows(table, options.window_s)) if options.window_s is not None else 0
+    return 2 + (windows if windows > 1 else 0)
 
 
 def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: int):
