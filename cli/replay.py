@@ -163,7 +163,8 @@ def run(args) -> int:
         bar.update(len(table) - bar.n)
     for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
         print(f"batchsim: warning: {warning}", file=sys.stderr)
-    result = {**result_header(table, scenario.model, date), **outcome.summary}
+    result = {**result_header(table, scenario.model, date), **outcome.summary,
+              "trace": trace_text, "cost_model": describe_cost_model(outcome.cost_model)}
     if args.save_detailed:
         result.update(detailed_lists(outcome.result.requests))
     if args.out:

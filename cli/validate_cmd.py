@@ -93,6 +93,7 @@ def run(args) -> int:
 def _write_figure(comparison, out: Path) -> None:
     import numpy as np
 
+    from batchsim.planning.costs import describe_cost_model
     from batchsim.plots.validation import validation_cdfs
     from batchsim.simulator.summary import request_table
 
@@ -109,7 +110,10 @@ def _write_figure(comparison, out: Path) -> None:
     sim = {"ttft": table["ttft_s"][done] * 1e3, "e2e": table["e2e_s"][done] * 1e3,
            "tpot": table["tpot_s"][done][~np.isnan(table["tpot_s"][done])] * 1e3}
     out.mkdir(parents=True, exist_ok=True)
-    figure = validation_cdfs(comparison.record.case, real, sim)
+    serving = comparison.run.serving
+    figure = validation_cdfs(comparison.record.case, real, sim,
+                             f"simulated as {serving.policy}, "
+                             f"{describe_cost_model(comparison.run.cost_model)}")
     stem = Path(comparison.record.source).stem
     figure.savefig(out / f"{stem}_cdf.png", dpi=120)
     figure.savefig(out / f"{stem}_cdf.svg")

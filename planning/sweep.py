@@ -28,6 +28,7 @@ import pandas as pd
 from batchsim.atomic import atomic_files, dumps_json
 from batchsim.inputs import InputError, parse_json
 
+from batchsim.planning.costs import describe_cost_model
 from batchsim.planning.grid import scenario_overrides
 from batchsim.planning.scenario import Scenario, prepare, run_scenario, with_overrides
 from batchsim.policies import POLICIES, policy_class
@@ -96,6 +97,7 @@ def run_point(task: SweepTask) -> dict:
     warnings = getattr(run.cost_model, "range_warnings", lambda: [])()
     return {"point": task.index, **task.settings, "slots": slots,
             "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
+            "cost_model": describe_cost_model(run.cost_model),
             "cost_model_warnings": "; ".join(warnings)}
 
 

@@ -1,13 +1,13 @@
 """Latency figures: P99 latency against request rate (with the SLO), and latency CDFs.
 
 Latencies are plotted in seconds (TTFT, E2E) or milliseconds (TPOT), as the objectives are
-usually written.
+usually written, each on the scale plots.series.METRIC_SCALE gives it.
 """
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.figure import Figure
 
+from batchsim.plots.cdf import cdf_line, finish_cdf_axis, slo_line
 from batchsim.plots.save import scenario_title
 from batchsim.plots.series import METRIC_SCALE, group_label, line_groups
 from batchsim.plots.throughput import POLICY_STYLE, policy_style
@@ -52,27 +52,21 @@ def latency_vs_rate(frame, slo_s: dict | None = None, by=None, context: str = ""
     return figure
 
 
-def latency_cdfs(runs: dict, context: str = "") -> Figure:
-    """CDFs of TTFT, TPOT and E2E, one line per run (label -> requests table)."""
-    figure = Figure(figsize=(13, 4), layout="constrained")
+def latency_cdfs(runs: dict, context: str = "", slo_s: dict | None = None) -> Figure:
+    """CDFs of TTFT, TPOT and E2E, one line per run (label -> requests table), P50 and P99
+    marked on each; ``slo_s`` maps 'ttft', 'tpot', 'e2e' to limits in seconds, drawn as lines.
+    """
+    slo_s = slo_s or {}
+    figure = Figure(figsize=(13, 4.2), layout="constrained")
     axes = figure.subplots(1, 3)
     for ax, (column, name, factor, unit) in zip(axes, CDF_METRICS):
+        metric = column.removesuffix("_s")
         for label, requests in runs.items():
             done = requests[requests["status"] == "finished"] if "status" in requests else requests
-            values = np.sort(done[column].dropna().to_numpy(dtype=float) * factor)
-            if values.size:
-                colour = POLICY_STYLE[label][0] if label in POLICY_STYLE else None
-                ax.plot(values, np.arange(1, values.size + 1) / values.size, label=str(label),
-                        drawstyle="steps-post", color=colour)
-        lows = [line.get_xdata().min() for line in ax.get_lines()]
-        highs = [line.get_xdata().max() for line in ax.get_lines()]
-        if lows and min(lows) > 0 and max(highs) / min(lows) > 100:
-            ax.set_xscale("log")  # runs orders of magnitude apart stay readable
-        ax.set_xlabel(f"{name} ({unit})")
-        ax.set_ylabel("fraction of requests")
-        ax.set_ylim(0, 1.01)
-        ax.set_title(f"CDF of {name}")
-        ax.grid(alpha=0.3)
-        ax.legend()
+            colour = POLICY_STYLE[label][0] if label in POLICY_STYLE else None
+            cdf_line(ax, done[column].to_numpy(dtype=float) * factor, str(label), color=colour)
+        if metric in slo_s:
+            slo_line(ax, slo_s[metric] * factor, name, unit)
+        finish_cdf_axis(ax, metric, name, unit)
     figure.suptitle(f"Latency distributions: {context}" if context else "Latency distributions")
     return figure
