@@ -144,7 +144,8 @@ def format_comparison(plans, price: float | None, skipped=()) -> str:
         cost = fleet_cost(plan, price)
         summary = plan.at_count.summary
         rate = f"{plan.rate.meeting_rate_per_replica:.3f}" if plan.rate else "n/a"
-        rows.append([plan.policy, str(plan.gpus_per_replica), _knobs(plan.serving).replace(" ", "\n"),
+        knobs = _knobs(plan.serving).replace(" ", "\n")  # one knob a line: never cut mid-name
+        rows.append([plan.policy, str(plan.gpus_per_replica), knobs,
                      str(plan.replicas), str(plan.gpus), rate, f"{summary['mean_batch_size']:.1f}",
                      f"{summary['slot_utilization']:.1%}", summary["verdict"],
                      _money(cost.per_hour), _money(cost.per_million_output_tokens)])

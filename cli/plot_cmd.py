@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="sweep results file or replay --out directories")
     parser.add_argument("--out", required=True, help="directory for KIND.png and KIND.svg")
-    parser.add_argument("--slo", help="latency-throughput, cdf: objectives to draw, e.g. ttft_p99=2s")
+    parser.add_argument("--slo",
+                        help="latency-throughput, cdf: objectives to draw, e.g. ttft_p99=2s")
     parser.add_argument("--x", default="slots",
                         help="throughput-vs-batch: x column (default slots: the batch limit)")
     parser.add_argument("--by", help="latency-throughput: columns naming a line (default: policy "
