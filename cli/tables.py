@@ -3,7 +3,7 @@
 Output is plain text (no colour, no box-drawing characters) so that it reads the same in a
 terminal, a pipe or a file, and is byte-identical for identical inputs: the width is the
 terminal's when stdout is one, else a fixed 120 columns; a cell wider than its column wraps
-onto more lines, never truncates.
+between words onto more lines, never truncates.
 """
 from __future__ import annotations
 
@@ -32,13 +32,15 @@ def render_table(headers: list[str], rows: list[list[str]], title: str | None = 
     align = align or "l" + "r" * (len(headers) - 1)
     table = Table(title=title, box=PLAIN, show_edge=False, pad_edge=False,
                   title_justify="left", collapse_padding=True)
-    for header, side in zip(headers, align):
-        table.add_column(header, justify="left" if side == "l" else "right", overflow="fold")
+    for index, (header, side) in enumerate(zip(headers, align)):
+        words = [w for text in [header, *(row[index] for row in rows)] for w in text.split()]
+        table.add_column(header, justify="left" if side == "l" else "right", overflow="fold",
+                         min_width=max(map(len, words), default=1))  # wrap between words only
     for row in rows:
         table.add_row(*row)
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or output_width(), no_color=True,
                       force_terminal=False, color_system=None, highlight=False,
                       emoji=False, markup=False, legacy_windows=False)
-    console.print(table)
+    console.print(table, crop=False)  # a table wider than the width overflows, never cut
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
