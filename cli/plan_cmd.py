@@ -1,6 +1,8 @@
 """``batchsim plan``: the fewest replicas (GPUs) that meet an SLO over a whole trace.
 
---policy takes static, continuous, chunked or all (compare the three); the SLO takes
+--policy takes static, continuous, chunked, vllm or all (compare the first three); with prefix
+caching on (the vllm policy's default) each layout is planned again without it and the GPUs
+it saves are printed. The SLO takes
 ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms. Static batching's knobs
 are searched (batch_size 8 and 32, max_wait_s 0 and a quarter of the TTFT limit) unless
 --batch-size or --max-wait-s fixes them; the report lists each combination's count.
@@ -20,9 +22,9 @@ import sys
 import time
 
 from batchsim.cli.progress import add_quiet_flag, progress_bar
-from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
+from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
-POLICIES = ("static", "continuous", "chunked")
+POLICIES = ("static", "continuous", "chunked")  # what --policy all compares
 
 
 def register(subparsers) -> None:
@@ -82,11 +84,19 @@ def run(args) -> int:
     with progress_bar(args, len(layouts) * stages, "plan", "stage") as bar:
         plans, skipped = _plan_layouts(scenario, layouts, table, objectives, options,
                                        args.workers, static_knobs, (bar, stages))
+    uncached = _plans_without_prefix_caching(scenario, plans, table, objectives, options,
+                                             args.workers)
     elapsed_s = time.perf_counter() - started
     records = [plan_record(p, args.gpu_cost_per_hour, options.window_s) for p in plans]
+    for record, plan in zip(records, plans):
+        for cached, without in uncached:
+            if cached is plan:
+                record["gpus_without_prefix_caching"] = without.gpus
     for plan in plans:
-        for warning in getattr(plan.cost_model, "range_warnings", lambda: [])():
-            print(f"batchsim: warning: {plan.policy}: {warning}", file=sys.stderr)
+        check_strict_range(args, plan.at_count.summary, f"the {plan.policy} plan's evidence")
+        if plan.rate is not None:
+            check_strict_range(args, {"extrapolation": plan.rate.extrapolation},
+                               f"the {plan.policy} plan's sustainable rate")
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
         return 0
@@ -96,9 +106,26 @@ def run(args) -> int:
         print(format_plan(plan, context))
     if len(plans) > 1 or skipped:
         print(format_comparison(plans, args.gpu_cost_per_hour, skipped))
+    for plan, without in uncached:
+        print(f"prefix caching ({plan.policy}, TP {plan.gpus_per_replica}): {plan.gpus} GPU(s) "
+              f"with it, {without.gpus} without: saves {without.gpus - plan.gpus}")
     print(f"planned in {elapsed_s:.1f} s ({sum(p.simulations for p in plans)} simulations, "
           f"{max(1, args.workers)} worker processes)", file=sys.stderr)
     return 0
+
+
+def _plans_without_prefix_caching(scenario, plans, table, objectives, options, workers) -> list:
+    """(plan, the same layout planned without the cache) for each plan that caches prefixes."""
+    from batchsim.planning.scenario import with_overrides
+
+    cached = [p for p in plans
+              if with_overrides(scenario, {"policy": p.policy}).serving.prefix_caching_on]
+    if not cached:
+        return []
+    off = with_overrides(scenario, {"enable_prefix_caching": False})
+    layouts = [(p.policy, p.gpus_per_replica) for p in cached]
+    without, _ = _plan_layouts(off, layouts, table, objectives, options, workers)
+    return list(zip(cached, without))
 
 
 def _degrees(text: str | None) -> tuple[int, ...]:

@@ -58,6 +58,8 @@ def format_plan(plan, context: dict) -> str:
         lines.append(f"Highest sustainable rate: {rate.meeting_rate_per_replica:,.3f} req/s per "
                      f"replica ({plan.replicas} replica(s) meet at {rate.meeting_scale:.3f}x the "
                      f"trace's rate, fail at {rate.failing_scale:.3f}x)")
+        if rate.extrapolation:
+            lines.append(f"  range at that rate: {rate.extrapolation['description']}")
     lines += _cost(plan, context)
     lines += _windows(plan, context)
     lines.append(f"Simulations run: {plan.simulations}")
@@ -80,14 +82,29 @@ def _evidence(plan) -> list[str]:
         lines.append(f"{label:<40}" + "".join(f"{c:>19}" for c in cells))
     for label, key, fmt in EVIDENCE_ROWS:
         lines.append(f"{label:<40}" + "".join(f"{fmt.format(s[key]):>19}" for _, s in columns))
+    lines.append(f"{'Measured range (share of steps out)':<40}"
+                 + "".join(f"{range_cell(s.get('extrapolation')):>19}" for _, s in columns))
     if plan.below is None:
         lines.append("(one replica is the fewest possible, so there is no column below it)")
+    entry = plan.at_count.summary.get("extrapolation")
+    if entry:
+        lines.append(f"Range at {plan.replicas}: {entry['description']}")
     reasons = plan.at_count.summary["rejected_reasons"]
     if reasons:
         listed = "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
         lines.append(f"Rejected requests are left out of the percentiles ({listed})")
     lines.append("-" * WIDTH)
     return lines
+
+
+def range_cell(entry: dict | None) -> str:
+    """A short evidence cell: inside, unprofiled, or the largest ratio and share outside."""
+    if not entry:
+        return "n/a"
+    if entry["status"] != "extrapolated":
+        return {"unprofiled": "unprofiled", "within range": "inside"}[entry["status"]]
+    ratio = entry["worst_ratio"]
+    return f"{ratio:.2f}x ({entry['share_outside']:.1%})" if ratio is not None else "beyond"
 
 
 def _cost(plan, context: dict) -> list[str]:
@@ -178,7 +195,9 @@ def plan_record(plan, price: float | None, window_s: float | None) -> dict:
         "sustainable_rate": None if plan.rate is None else {
             "meeting_scale": plan.rate.meeting_scale, "failing_scale": plan.rate.failing_scale,
             "meeting_rate_per_replica": plan.rate.meeting_rate_per_replica,
-            "failing_rate_per_replica": plan.rate.failing_rate_per_replica},
+            "failing_rate_per_replica": plan.rate.failing_rate_per_replica,
+            "extrapolation": plan.rate.extrapolation},
+        "extrapolation": plan.at_count.summary.get("extrapolation"),
         "cost": {"gpu_hour_price": price, "per_hour": cost.per_hour,
                  "per_million_output_tokens": cost.per_million_output_tokens},
         "windows": [{"index": w.index, "start_s": w.start_s, "end_s": w.end_s,

@@ -64,8 +64,8 @@ def run_show(args: argparse.Namespace) -> int:
     """Print the report of one profile and optionally plot it."""
     model = load_profile_cost_model(args.path)
     print(profile_report.format_report(model, args.gpu))
-    for line in model.range_warnings():
-        print(f"warning: {line}")
+    limits = ", ".join(f"{name} {value:,.0f}" for name, value in model.measured_range.limits.items())
+    print(f"measured range: {limits}")
     if args.plot:
         profile_report.plot(model, args.plot, args.gpu)
         print(f"plot written to {args.plot}")

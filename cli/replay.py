@@ -5,7 +5,7 @@ Example: batchsim replay --trace conv.csv --policy chunked --max-num-batched-tok
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.report import format_report
@@ -45,9 +45,20 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
     for flag, kind, text in SERVING_FLAGS:
         aliases = ["--tp"] if flag == "--tensor-parallel-size" else []
         parser.add_argument(flag, *aliases, type=kind, help=text)
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when any step goes beyond the profile's measured range")
     parser.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction,
                         default=None, help="cache full KV blocks by prefix and reuse them "
                         "(default: on for the vllm policy, off for the others)")
+
+
+def check_strict_range(args, summary: dict, what: str) -> None:
+    """Under ``--strict-range``, a run that left the measured range is an error (exit 2)."""
+    from batchsim.simulator.measured_range import strict_range_error
+
+    message = strict_range_error(summary, what) if getattr(args, "strict_range", False) else None
+    if message:
+        raise ValueError(message)
 
 
 def scenario_from_args(args):
@@ -161,8 +172,7 @@ def run(args) -> int:
         outcome = run_scenario(scenario, table, limits=args.limits,
                                on_routed=lambda routed: bar.update(routed - bar.n), **options)
         bar.update(len(table) - bar.n)
-    for warning in getattr(outcome.cost_model, "range_warnings", lambda: [])():
-        print(f"batchsim: warning: {warning}", file=sys.stderr)
+    check_strict_range(args, outcome.summary, "the replay")
     result = {**result_header(table, scenario.model, date), **outcome.summary,
               "trace": trace_text, "cost_model": describe_cost_model(outcome.cost_model)}
     if args.save_detailed:
@@ -183,6 +193,7 @@ def run(args) -> int:
         ("Cost model", describe_cost_model(outcome.cost_model)),
         ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "
                      f"({serving.router} routing)"),
+        ("Range", outcome.summary["extrapolation"]["description"]),
     ]
     print(format_report(outcome.summary, context))
     if args.out:

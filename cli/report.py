@@ -21,6 +21,20 @@ def _section(title: str) -> str:
     return f"{' ' + title + ' ':-^{WIDTH}}"
 
 
+def _range_section(entry: dict | None) -> list[str]:
+    """Where the run stood against its profile's measured range (``--json``: ``extrapolation``)."""
+    if not entry:
+        return []
+    lines = [_section("Measured range"), _row("Range:", entry["status"])]
+    if entry["status"] == "unprofiled":
+        return lines + ["unprofiled: roofline estimate (no measured step behind these numbers)"]
+    lines.append(_row("Steps beyond the measured range:", f"{entry['share_outside']:.2%}"))
+    for name, ratio in entry["largest_ratio"].items():
+        shown = "unmeasured" if ratio is None else f"{ratio:.2f}x"
+        lines.append(_row(f"Largest {name} / measured max:", shown))
+    return lines
+
+
 def _percentile_rows(summary: dict, key: str) -> list[tuple[str, float]]:
     """(percentile word, value) for every ``p{N}_{key}_ms`` the summary holds, by percentile."""
     rows = []
@@ -81,6 +95,7 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
         _row("Max requests waiting:", summary["max_waiting"]),
         _row("Simulated steps:", summary["num_steps"]),
     ]
+    lines += _range_section(summary.get("extrapolation"))
     if summary["rejected_reasons"]:
         lines.append(_section("Rejected"))
         lines += [_row(reason + ":", count) for reason, count in summary["rejected_reasons"].items()]

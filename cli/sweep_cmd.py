@@ -99,17 +99,36 @@ def run(args) -> int:
             raise
     if kept:
         frame = _with_kept(frame, kept)
+    extrapolated = frame[frame["range_status"] == "extrapolated"]
+    if args.strict_range and len(extrapolated):
+        worst = extrapolated.loc[extrapolated["extrapolation_worst_ratio"].idxmax()]
+        raise ValueError(f"--strict-range: {len(extrapolated)} of {len(frame)} points go beyond "
+                         f"the profile's measured range (point {worst['point']}: "
+                         f"{worst['extrapolation_worst_dimension']} "
+                         f"{worst['extrapolation_worst_ratio']:.2f}x)")
     paths = write_results(frame, args.out)
     partial.finish()
-    warned = frame[frame["cost_model_warnings"] != ""]
-    if len(warned):
-        print(f"batchsim: warning: {len(warned)} of {len(frame)} points priced steps beyond the "
-              f"profile's measured range (column cost_model_warnings), e.g. "
-              f"{warned['cost_model_warnings'].iloc[0]}", file=sys.stderr)
     print(_format(frame, [name for name, _ in grid.axes]))
+    print(_range_line(frame))
     skipped_text = f"; {skipped} duplicate grid points skipped" if skipped else ""
     print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points{skipped_text})")
     return 0
+
+
+def _range_line(frame) -> str:
+    """How many points were priced beyond the profile's measured range (columns range_*)."""
+    statuses = set(frame["range_status"])
+    if statuses == {"unprofiled"}:
+        return "measured range: unprofiled: roofline estimate"
+    extrapolated = frame[frame["range_status"] == "extrapolated"]
+    if not len(extrapolated):
+        return "measured range: every point's steps inside the profile's measured range"
+    worst = extrapolated.loc[extrapolated["extrapolation_worst_ratio"].idxmax()]
+    return (f"measured range: {len(extrapolated)} of {len(frame)} points extrapolated (columns "
+            f"range_status, extrapolated_share, extrapolation_worst_*; furthest: point "
+            f"{worst['point']}, {worst['extrapolation_worst_dimension']} "
+            f"{worst['extrapolation_worst_ratio']:.2f}x on {worst['extrapolated_share']:.1%} "
+            f"of its steps)")
 
 
 def _with_kept(frame, kept: dict):

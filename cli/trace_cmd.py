@@ -17,6 +17,8 @@ from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLe
                             UniformLengths)
 from batchsim.traces.load import load_trace
 from batchsim.traces.stats import describe
+from batchsim.traces.shared_prefix import BLOCK_TOKENS as PREFIX_BLOCK_TOKENS
+from batchsim.traces.shared_prefix import add_shared_prefixes
 from batchsim.traces.synth import parse_component, synthesize
 
 EXAMPLES = """examples:
@@ -25,6 +27,8 @@ EXAMPLES = """examples:
   batchsim trace synth --arrival gamma --rate 5 --cv 2 --duration 600 \\
       --lengths mixture --component 0.8:128-512:64-256 --component 0.2:2048-4096:256-1024 \\
       --out bursty.csv
+  batchsim trace synth --rate 4 --duration 600 --system-prompts 4 --system-prompt-tokens 1024 \
+      --users 50 --multi-turn --out chat.csv
 """
 
 
@@ -67,6 +71,15 @@ def _register_synth(commands) -> None:
                        help="trace to fit (lognormal) or resample (empirical) lengths from")
     synth.add_argument("--component", action="append", default=[],
                        help="mixture component WEIGHT:PROMPT:OUTPUT (N or LO-HI); repeat")
+    synth.add_argument("--system-prompts", type=int, default=0, metavar="N",
+                       help="shared prefixes: N system prompts, user u starts with prompt u mod N")
+    synth.add_argument("--system-prompt-tokens", type=int, default=0, metavar="TOKENS",
+                       help="length of each system prompt (added before the drawn prompt)")
+    synth.add_argument("--users", type=int, default=0, metavar="M",
+                       help="requests drawn among M users (default: each request its own)")
+    synth.add_argument("--multi-turn", action="store_true",
+                       help="a user's requests are turns of one conversation: each prompt "
+                            "holds every earlier turn's prompt and output")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--out", required=True, help="output .csv or .parquet")
     synth.set_defaults(func=run_synth)
@@ -122,7 +135,17 @@ def run_synth(args) -> int:
     rng = np.random.default_rng(args.seed or 0)
     times = _arrivals(args, rng)
     table = synthesize(times, _lengths(args), rng)
-    write_canonical(table, args.out)
+    block_tokens = None
+    if args.system_prompts or args.system_prompt_tokens or args.multi_turn:
+        if args.multi_turn and not args.users:
+            raise TraceError("--multi-turn needs --users M (the conversations)")
+        try:
+            table = add_shared_prefixes(table, rng, args.system_prompts,
+                                        args.system_prompt_tokens, args.users, args.multi_turn)
+        except ValueError as error:
+            raise TraceError(f"shared prefixes: {error}") from None
+        block_tokens = PREFIX_BLOCK_TOKENS
+    write_canonical(table, args.out, prefix_block_tokens=block_tokens)
     print(f"wrote {len(table)} requests to {args.out}")
     return 0
 

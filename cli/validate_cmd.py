@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     for flag, _ in OVERRIDE_FLAGS:
         parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--strict-range", action="store_true",
+                        help="fail (exit 2) when a replay goes beyond the profile's measured range")
     add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
@@ -62,6 +64,7 @@ def header(comparison) -> list[str]:
 
 def run(args) -> int:
     """Validate each run and print its table."""
+    from batchsim.cli.replay import check_strict_range
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -73,9 +76,15 @@ def run(args) -> int:
             comparison = compare(observed, args.profile)
             bar.clear()  # the report goes to stdout between bar updates
             print("\n".join(header(comparison)))
+            entry = comparison.run.summary["extrapolation"]
+            print(f"measured range: {entry['description']}")
+            check_strict_range(args, comparison.run.summary, f"the replay of {path}")
             print(format_table(comparison.rows()))
             print()
-            all_rows += comparison.rows()
+            all_rows += [{**row, "range_status": entry["status"],
+                          "extrapolated_share": entry["share_outside"],
+                          "extrapolation_worst_ratio": entry["worst_ratio"]}
+                         for row in comparison.rows()]
             if args.out:
                 _write_figure(comparison, Path(args.out))
             bar.update(1)

@@ -16,12 +16,12 @@ import numpy as np
 
 from batchsim.planning.costs import build_cost_model
 from batchsim.planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
-from batchsim.planning.scenario import Scenario, prepare
+from batchsim.planning.scenario import Scenario, extrapolation_entry, prepare
 from batchsim.planning.slo import meets
 from batchsim.planning.split import compact, merge_results, round_robin_shares
 from batchsim.simulator.simulation import simulate
 from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table
+from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
 
 @dataclass(frozen=True)
@@ -55,34 +55,16 @@ def guarded_setup(setup, guard):
 
 
 def run_share_job(job: ShareJob):
-    """(compact results of the job's replicas or why the question stopped early, range notes)."""
-    prepared = prepare(job.scenario, job.cost_model)
+    """Compact results of the job's replicas, or why the question stopped early."""
+    block_tokens = table_prefix_block_tokens(job.shares[0]) if job.shares else None
+    prepared = prepare(job.scenario, job.cost_model, block_tokens)
     setup = guarded_setup(prepared.setup, job.guard)
     try:
         outcome = [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
                    for share in job.shares]
     except ObjectivesFailed as failure:
         outcome = str(failure)
-    return outcome, range_notes(prepared.cost_model)
-
-
-def range_notes(cost_model) -> dict:
-    """A profile cost model's largest excess over its measured range, per kind (else empty).
-
-    Worker processes price steps with their own copy of the cost model; these notes carry what
-    the copies saw back to the parent's, so that the plan can warn as a replay does.
-    """
-    return dict(getattr(cost_model, "_excess", None) or {})
-
-
-def absorb_range_notes(cost_model, notes: dict) -> None:
-    """Fold a worker's range notes into ``cost_model`` (a no-op for models without them)."""
-    excess = getattr(cost_model, "_excess", None)
-    if excess is None:
-        return
-    for kind, ratio in notes.items():
-        if ratio > excess.get(kind, 1.0):
-            excess[kind] = ratio
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -97,11 +79,10 @@ class QuestionJob:
     scale: float
 
 
-def answer_question(job: QuestionJob) -> tuple[Verdict, dict]:
-    """The verdict of one question, stopping early when it can, and the range notes."""
+def answer_question(job: QuestionJob) -> Verdict:
+    """The verdict of one question, stopping early when it can."""
     evaluator = Evaluator(job.scenario, job.table, job.objectives, job.cost_model)
-    verdict = evaluator.verdict(job.replicas, job.scale, full=False)
-    return verdict, range_notes(evaluator.prepared.cost_model)
+    return evaluator.verdict(job.replicas, job.scale, full=False)
 
 
 class Evaluator:
@@ -113,7 +94,7 @@ class Evaluator:
         if cost_model is None:
             cost_model = build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                           scenario.serving.tensor_parallel_size)
-        self.prepared = prepare(scenario, cost_model)
+        self.prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
         self.table = table
         self.objectives = tuple(objectives)
         self.requests = len(table)
@@ -134,9 +115,8 @@ class Evaluator:
         if self.pool is not None and len(todo) > 1:
             jobs = [QuestionJob(self.scenario, self.prepared.cost_model, self.table,
                                 self.objectives, replicas, scale) for replicas, scale in todo]
-            for question, (verdict, notes) in zip(todo, self.pool.map(answer_question, jobs)):
+            for question, verdict in zip(todo, self.pool.map(answer_question, jobs)):
                 self._cache[question] = verdict
-                absorb_range_notes(self.prepared.cost_model, notes)
             self.simulations += len(todo)
         return [self.meets(replicas, scale) for replicas, scale in questions]
 
@@ -171,7 +151,8 @@ class Evaluator:
         serving = self.prepared.serving
         summary.update(policy=serving.policy, replicas=replicas,
                        tensor_parallel_size=serving.tensor_parallel_size,
-                       gpus=replicas * serving.tensor_parallel_size, rate_scale=scale)
+                       gpus=replicas * serving.tensor_parallel_size, rate_scale=scale,
+                       extrapolation=extrapolation_entry(self.prepared.cost_model, outcome))
         return Verdict(replicas, scale, meets(summary, self.objectives), summary)
 
     def _round_robin(self, table, replicas: int, guard):
@@ -180,12 +161,9 @@ class Evaluator:
         jobs = [ShareJob(self.scenario, self.prepared.cost_model, tuple(shares[g::groups]), guard)
                 for g in range(groups)]
         if groups > 1:
-            outcomes = []
-            for outcome, notes in self.pool.map(run_share_job, jobs):
-                outcomes.append(outcome)
-                absorb_range_notes(self.prepared.cost_model, notes)
+            outcomes = list(self.pool.map(run_share_job, jobs))
         else:
-            outcomes = [run_share_job(jobs[0])[0]]
+            outcomes = [run_share_job(jobs[0])]
         stopped = [o for o in outcomes if isinstance(o, str)]
         if stopped:
             return stopped[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from batchsim.planning.evaluate import Evaluator, Verdict, absorb_range_notes, range_notes
+from batchsim.planning.evaluate import Evaluator, Verdict
 from batchsim.planning.scenario import Scenario, with_overrides
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 from batchsim.planning.slo import format_slo
@@ -56,6 +56,7 @@ class RateFinding:
     failing_scale: float  # and verified to fail
     trace_rate_per_s: float
     replicas: int
+    extrapolation: dict | None = None  # the summary's entry for the run at the meeting scale
 
     @property
     def meeting_rate_per_replica(self) -> float:
@@ -96,7 +97,7 @@ class Plan:
     trace_requests: int
     trace_span_s: float
     simulations: int
-    cost_model: object = None  # the model that priced every step (its range notes included)
+    cost_model: object = None  # the model that priced every step
     serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
     knobs_searched: tuple = ()  # (knob overrides, replicas or None: none up to the maximum)
 
@@ -154,11 +155,10 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
                                 max(1, round(replicas * w.rate_per_s / trace_rate_per_s)))
                      for w in parts]
             mapper = pool.map if pool is not None else map
-            for need, count, notes in mapper(window_requirement, tasks):
+            for need, count in mapper(window_requirement, tasks):
                 stage()
                 windows.append(need)
                 simulations += count
-                absorb_range_notes(whole.prepared.cost_model, notes)
     serving = whole.prepared.serving
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
@@ -218,7 +218,9 @@ def _rate(whole: Evaluator, replicas: int, trace_rate_per_s: float,
         return None
     if bracket is None:
         return None
-    return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas)
+    summary = whole.verdict(replicas, bracket.meeting, full=False).summary or {}
+    return RateFinding(bracket.meeting, bracket.failing, trace_rate_per_s, replicas,
+                       summary.get("extrapolation"))
 
 
 @dataclass(frozen=True)
@@ -236,15 +238,15 @@ class WindowTask:
     guess: int
 
 
-def window_requirement(task: WindowTask) -> tuple[WindowNeed, int, dict]:
-    """Fewest replicas for one window replayed on its own, the simulations run, range notes."""
+def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
+    """Fewest replicas for one window replayed on its own and the simulations run."""
     requests = len(task.table)
     if requests == 0:
-        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0, {}
+        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
     evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)
     count = fewest_meeting(evaluator.meets, task.guess, task.options.max_replicas)
     summary = evaluator.verdict(count).summary
     observed = {o.name: o.observed_s(summary) for o in task.objectives}
     need = WindowNeed(task.index, task.start_s, task.end_s, requests,
                       requests / (task.end_s - task.start_s), count, observed)
-    return need, evaluator.simulations, range_notes(evaluator.prepared.cost_model)
+    return need, evaluator.simulations

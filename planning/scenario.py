@@ -15,6 +15,7 @@ from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, lo
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
+from batchsim.simulator.measured_range import extrapolation, measured_range_of
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.summary import summarize
@@ -160,6 +161,11 @@ def scenario_keys(prepared: Prepared) -> dict:
                 **cost_model_keys(prepared.cost_model))
 
 
+def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
+    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range."""
+    return extrapolation(measured_range_of(cost_model), result.recorder.steps).as_dict()
+
+
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
                  on_routed=None, **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
@@ -172,4 +178,5 @@ def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DE
                       on_routed=on_routed)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
+    summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)
     return ScenarioRun(scenario, serving, prepared.cost_model, result, summary)

@@ -94,11 +94,18 @@ def run_point(task: SweepTask) -> dict:
     run = run_scenario(scenario, table)
     serving = run.serving
     slots = serving.batch_size if serving.policy == "static" else serving.max_num_seqs
-    warnings = getattr(run.cost_model, "range_warnings", lambda: [])()
     return {"point": task.index, **task.settings, "slots": slots,
             "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
             "cost_model": describe_cost_model(run.cost_model),
-            "cost_model_warnings": "; ".join(warnings)}
+            **range_columns(run.summary["extrapolation"])}
+
+
+def range_columns(entry: dict) -> dict:
+    """A row's measured-range columns: status, share of steps outside, the worst dimension."""
+    return {"range_status": entry["status"], "extrapolated_share": entry["share_outside"],
+            "extrapolation_worst_dimension": entry["worst_dimension"] or "",
+            "extrapolation_worst_ratio": (float("nan") if entry["worst_ratio"] is None
+                                          else entry["worst_ratio"])}
 
 
 def offered_rate_per_s(table) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from batchsim.plots.cdf import cdf_line, finish_cdf_axis, slo_line
+from batchsim.plots.extrapolated import mark_extrapolated
 from batchsim.plots.save import scenario_title
 from batchsim.plots.series import METRIC_SCALE, group_label, line_groups
 from batchsim.plots.throughput import POLICY_STYLE, policy_style
@@ -37,6 +38,7 @@ def latency_vs_rate(frame, slo_s: dict | None = None, by=None, context: str = ""
             style = dict(color=colour) if by == ["policy"] else {}
             ax.plot(rows[x], rows[key] / 1000.0, marker=marker, label=group_label(keys, by),
                     **style)
+            mark_extrapolated(ax, rows, x, rows[key] / 1000.0)
         name = "TTFT" if metric == "ttft" else "E2E latency"
         if metric in slo_s:
             ax.axhline(slo_s[metric], color="black", linestyle="--",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from batchsim.plots.extrapolated import mark_extrapolated
 from batchsim.plots.save import scenario_title
 from batchsim.plots.series import group_label, line_groups
 
@@ -35,6 +36,7 @@ def throughput_vs_batch(frame, x: str = "slots", context: str = "") -> Figure:
         colour, marker = policy_style(rows["policy"].iloc[0])
         ax.plot(rows[x], rows["output_throughput"], marker=marker,
                 color=colour if by == ["policy"] else None, label=group_label(keys, by))
+        mark_extrapolated(ax, rows, x, rows["output_throughput"])
     ax.set_xscale("log", base=2)
     ticks = sorted(frame[x].unique())
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])

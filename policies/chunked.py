@@ -84,12 +84,14 @@ class ChunkedPrefillPolicy:
     def _admit(self, state, prefill: dict, budget: int, free: int) -> None:
         """Add prompt chunks of waiting requests, in arrival order, to ``prefill``."""
         seqs = state.num_running
-        watermark = state.watermark_blocks
+        watermark, block_size = state.watermark_blocks, state.block_size
         for request in state.waiting:
             if budget <= 0 or seqs >= self.max_num_seqs:
                 break
-            chunk = min(request.tokens_to_compute, budget)
-            blocks = state.blocks_for(request.num_computed_tokens + chunk)
+            hit, cached_free = state.prefix_hit(request)  # (0, 0) without prefix caching
+            computed = request.num_computed_tokens + hit
+            chunk = min(request.num_tokens - computed, budget)
+            blocks = state.blocks_for(computed + chunk) - hit // block_size + cached_free
             if free - blocks < watermark:
                 break
             prefill[request] = chunk

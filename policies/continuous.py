@@ -61,9 +61,12 @@ class ContinuousPolicy:
         seqs = state.num_running
         spare = state.free_blocks - state.watermark_blocks - state.decode_blocks_needed()
         prefill = {}
+        block_size = state.block_size
         for request in state.waiting:
-            tokens = request.tokens_to_compute
-            blocks = state.blocks_for(request.num_computed_tokens + tokens)
+            hit, cached_free = state.prefix_hit(request)  # (0, 0) without prefix caching
+            tokens = request.tokens_to_compute - hit
+            blocks = (state.blocks_for(request.num_computed_tokens + hit + tokens)
+                      - hit // block_size + cached_free)
             if seqs >= self.max_num_seqs or tokens > budget or blocks > spare:
                 break
             prefill[request] = tokens

@@ -70,11 +70,15 @@ class ServingConfig:
         if chunking and budget < self.max_num_seqs:
             raise ValueError(f"max_num_batched_tokens {budget} is below max_num_seqs "
                              f"{self.max_num_seqs}: raise the budget or lower max_num_seqs")
-        caching = self.enable_prefix_caching
-        if caching is None:
-            caching = self.policy == "vllm"
         return replace(self, max_model_len=max_len, max_num_batched_tokens=budget,
-                       enable_prefix_caching=caching)
+                       enable_prefix_caching=self.prefix_caching_on)
+
+    @property
+    def prefix_caching_on(self) -> bool:
+        """Whether replicas cache prefixes: as asked, else the vllm policy's default (on)."""
+        if self.enable_prefix_caching is None:
+            return self.policy == "vllm"
+        return self.enable_prefix_caching
 
 
 SERVING_FIELDS = tuple(f.name for f in fields(ServingConfig))

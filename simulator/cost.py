@@ -32,6 +32,7 @@ class CostModel(Protocol):
     """Anything that prices a step."""
 
     memory: MemoryFacts
+    measured_range: object  # a measured_range.MeasuredRange; None where nothing was measured
 
     def step_time_s(self, shape: StepShape) -> float:
         """Wall time in seconds of one step with this composition."""

@@ -31,6 +31,7 @@ class DecodingSet:
         self._context_heap: list[tuple[int, int, Request]] = []
         self._serial = 0
         self._members: dict[Request, list[int]] = {}  # member -> [step synced at, serial]
+        self.members_by_request = self._members  # read-only alias: ``in`` without a call
 
     def __contains__(self, request: Request) -> bool:
         return request in self._members
@@ -39,9 +40,6 @@ class DecodingSet:
         """Decode step at which a member's counters were last written."""
         return self._members[request][0]
 
-    def _live(self, serial: int, request: Request) -> bool:
-        entry = self._members.get(request)
-        return entry is not None and entry[1] == serial
 
     def context_sum(self) -> int:
         """Cached tokens over all members before the next step."""
@@ -49,10 +47,11 @@ class DecodingSet:
 
     def longest_context(self) -> int:
         """Cached tokens of the longest member (0 if none)."""
-        heap = self._context_heap
+        heap, members = self._context_heap, self._members
         while heap:
             offset, serial, request = heap[0]
-            if self._live(serial, request):
+            entry = members.get(request)
+            if entry is not None and entry[1] == serial:
                 return -offset + self.step
             heapq.heappop(heap)
         return 0
@@ -96,10 +95,11 @@ class DecodingSet:
 
     def next_finish_step(self) -> int:
         """Index of the decode step in which the first member samples its last token."""
-        heap = self._finish_heap
+        heap, members = self._finish_heap, self._members
         while heap:
             last_step, serial, request = heap[0]
-            if self._live(serial, request):
+            entry = members.get(request)
+            if entry is not None and entry[1] == serial:
                 return last_step
             heapq.heappop(heap)
         return self.step
@@ -109,10 +109,11 @@ class DecodingSet:
         heap = self._finish_heap
         if not heap or heap[0][0] > last_step:  # the usual case: nobody finishes
             return ()
-        done = []
+        done, members = [], self._members
         while heap and heap[0][0] <= last_step:
             _, serial, request = heapq.heappop(heap)
-            if self._live(serial, request):
+            entry = members.get(request)
+            if entry is not None and entry[1] == serial:
                 done.append(request)
         return done
 

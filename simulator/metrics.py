@@ -16,7 +16,11 @@ from batchsim.simulator.request import Request
 
 STEP_COLUMNS = ("replica", "start_s", "duration_s", "steps", "prefill_tokens", "decode_seqs",
                 "num_seqs",
-                "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running")
+                "sampled_tokens", "slots", "kv_blocks_used", "waiting", "running",
+                "kv_tokens", "decode_context", "prefill_length")
+# the last three describe a row's first step (simulator.measured_range says how runs grow):
+# KV tokens its attention reads, the longest decode context (its new token included) and the
+# longest prefilling sequence (cached plus new tokens)
 # seconds as float64, counts as int64, little-endian and unpadded
 ROW = np.dtype([(name, "<f8" if name.endswith("_s") else "<i8") for name in STEP_COLUMNS])
 _PACK = struct.Struct("<" + "".join("d" if n.endswith("_s") else "q" for n in STEP_COLUMNS)).pack
@@ -37,20 +41,23 @@ class Recorder:
         self.preemptions = 0
 
     def step(self, replica: int, start_s: float, duration_s: float, prefill_tokens: int,
-             decode_seqs: int, num_seqs: int, state) -> int:
-        """Record one step as it starts (sampled tokens come at its end); return its row."""
+             decode_seqs: int, num_seqs: int, state, extent: tuple[int, int, int]) -> int:
+        """Record one step as it starts (sampled tokens come at its end); return its row.
+        ``extent`` is (KV tokens, decode context, prefill length)."""
         rows = self._rows
         rows += _PACK(replica, start_s, duration_s, 1, prefill_tokens, decode_seqs, num_seqs,
-                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running))
+                      0, 0, state.kv.used_blocks, len(state.waiting), len(state.running), *extent)
         return len(rows) // ROW.itemsize - 1
 
     def decode_step(self, replica: int, start_s: float, duration_s: float, steps: int,
-                    decode_seqs: int, sampled: int, slots: int, state) -> int:
+                    decode_seqs: int, sampled: int, slots: int, state, context_sum: int,
+                    context_max: int) -> int:
         """Record a decode-only step or run of ``steps`` steps, whose sampled tokens are known
-        when it starts; return its row."""
+        when it starts; return its row. Contexts are the first step's cached tokens."""
         rows = self._rows
         rows += _PACK(replica, start_s, duration_s, steps, 0, decode_seqs, decode_seqs, sampled,
-                      slots, state.kv.used_blocks, len(state.waiting), len(state.running))
+                      slots, state.kv.used_blocks, len(state.waiting), len(state.running),
+                      context_sum + decode_seqs, context_max + 1 if decode_seqs else 0, 0)
         return len(rows) // ROW.itemsize - 1
 
     @property

@@ -59,6 +59,16 @@ class ModelSpec:
         return 2 * h * self.attention_width + 2 * h * kv + 3 * h * self.intermediate_size
 
     @property
+    def dense_flops_per_token(self) -> float:
+        """Matmul FLOPs of one token through every layer and the output head (2 per weight)."""
+        return 2.0 * (self.num_hidden_layers * self.layer_params + self.vocab_size * self.hidden_size)
+
+    @property
+    def attention_flops_per_pair(self) -> float:
+        """FLOPs of one (query, key) pair: QK^T and PV, 2 FLOPs per hidden unit each, all layers."""
+        return 4.0 * self.num_hidden_layers * self.attention_width
+
+    @property
     def embedding_params(self) -> int:
         """Input embedding plus output head parameters."""
         copies = 1 if self.tie_word_embeddings else 2

@@ -2,22 +2,24 @@
 after use in an LRU free queue until evicted.
 
 A block's key is a chain hash: the key of the block before it plus what this block holds. Only
-full blocks of a prompt are cached. A block held by running requests is reference-counted and
-counted once in ``kv.used_blocks``; when no request holds it any more it joins the end of the
-free queue, still cached and still counted free (``kv.cached_blocks``), and an allocation that
-finds no empty block evicts from the queue's front (least recently freed first). A request
-frees its blocks last block first, so its tail is evicted before the prefix others may share.
+full blocks are cached. A block held by running requests is reference-counted and counted once
+in ``kv.used_blocks``. As in vLLM's block pool, every freed block, cached or not, joins the end
+of one free queue (``kv.cached_blocks`` counts the queue; blocks never used yet come first), and
+an allocation takes the queue's front, least recently freed first, evicting what it held. A
+request frees its blocks last block first, so its tail goes before the prefix others may share.
 A lookup stops at the first block not cached and never covers a prompt's last token (vLLM
 recomputes at least one token to get logits).
 
-What a block holds comes from the trace: ``prefix_block_ids`` name the prompt's first tokens
+What a block holds comes from the trace: ``prefix_block_ids`` name the request's first tokens
 in ids of ``id_tokens`` tokens each (equal ids = equal prefix, as Mooncake's hash_ids or hashes
-of token ids); a block of ``kv.block_size`` tokens inside that range is keyed by the ids it
-covers. The request's other full prompt blocks are its own: no other request can hit them, so
-they are kept as one run per request (counted, evicted from the run's tail), which re-hits
-when the request is readmitted after a recompute preemption. Blocks of generated tokens and a
-prompt's partial last block are never cached (vLLM caches full blocks of generated tokens too;
-only the preempted request itself could hit them). Sizes are tokens and blocks.
+of token ids; ids may run on past the prompt into the output, as a multi-turn conversation's
+do); a block of ``kv.block_size`` tokens inside that range is keyed by the ids it covers. The
+request's other full prompt blocks are its own: no other request can hit them, so they are kept
+as one run per request (counted, evicted from the run's tail), which re-hits when the request is
+readmitted after a recompute preemption. Full blocks of generated tokens are cached when the
+request releases them, if its ids name them (vLLM caches them as they fill; only a request
+arriving while their owner still runs sees the difference); other generated blocks and a
+prompt's partial last block are never cached. Sizes are tokens and blocks.
 
 Hit rate as vLLM reports it: hit tokens / queried tokens, both counted each time a waiting
 request with nothing computed is admitted (query = its tokens so far).
@@ -31,15 +33,19 @@ from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.request import Request
 
 
-def chain_keys(ids, id_tokens: int, block_size: int, prompt_tokens: int) -> list[int]:
-    """Keys of the full ``block_size`` blocks that ``ids`` (``id_tokens`` tokens each) cover."""
-    blocks = min(len(ids) * id_tokens, prompt_tokens) // block_size
+def chain_keys(ids, id_tokens: int, block_size: int, tokens: int) -> list[int]:
+    """Keys of the full ``block_size`` blocks among the first ``tokens`` that ``ids``
+    (``id_tokens`` tokens each) cover."""
+    blocks = min(len(ids) * id_tokens, tokens) // block_size
     keys, parent = [], 0
     for j in range(blocks):
         parent = hash((parent, ids[j * block_size // id_tokens],
                        ids[((j + 1) * block_size - 1) // id_tokens]))
         keys.append(parent)
     return keys
+
+
+_NO_KEYS: list[int] = []  # shared, never changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +91,13 @@ class PrefixCache:
         return PrefixCacheTally(self.query_tokens, self.hit_tokens)
 
     def _chain(self, request: Request) -> list[int]:
+        if not request.prefix_block_ids:
+            return _NO_KEYS
         keys = self._chains.get(request)
         if keys is None:
             ids = request.prefix_block_ids
-            keys = (chain_keys(ids, self.id_tokens, self.kv.block_size, request.prompt_tokens)
+            tokens = request.prompt_tokens + request.output_tokens
+            keys = (chain_keys(ids, self.id_tokens, self.kv.block_size, tokens)
                     if ids and self.id_tokens else [])
             self._chains[request] = keys
         return keys
@@ -100,6 +109,10 @@ class PrefixCache:
 
     def _hits(self, request: Request) -> tuple[int, int, int]:
         max_blocks = (request.num_tokens - 1) // self.kv.block_size
+        if not request.prefix_block_ids:  # the common case without ids: its own run at most
+            own = self._free.get(request, 0)
+            own = own if own < max_blocks else max_blocks
+            return 0, own, own
         keys = self._chain(request)
         refs = self._refs
         shared = evictable = 0
@@ -118,17 +131,19 @@ class PrefixCache:
         kv, refs, free = self.kv, self._refs, self._free
         holding = self._held[request] = _Holding()
         taken = 0  # free cached blocks it takes back into use
-        for key in self._chain(request)[:shared]:
-            holders = refs[key]
-            if not holders:
-                del free[key]
-                taken += 1
-            refs[key] = holders + 1
-            holding.keys.append(key)
-        stale = free.pop(request, 0)  # its own run: the hit part is used, the rest dropped
+        if shared:
+            for key in self._chain(request)[:shared]:
+                holders = refs[key]
+                if not holders:
+                    del free[key]
+                    taken += 1
+                refs[key] = holders + 1
+                holding.keys.append(key)
+        stale = free.pop(request, 0) if own or request.preemptions else 0  # its own run: the hit part is used, the rest dropped
         kv.cached_blocks -= taken + stale
         kv.used_blocks += taken + own
-        kv.peak_used_blocks = max(kv.peak_used_blocks, kv.used_blocks)
+        if kv.used_blocks > kv.peak_used_blocks:
+            kv.peak_used_blocks = kv.used_blocks
         holding.own = own
         holding.considered = shared + own
         request.num_computed_tokens = (shared + own) * kv.block_size
@@ -142,7 +157,10 @@ class PrefixCache:
         holding = self._held.get(request)
         if holding is None:  # admitted after a swap preemption: its blocks are its own
             holding = self._held[request] = _Holding()
-        full = min(tokens, request.prompt_tokens) // self.kv.block_size
+        self._register_blocks(request, holding, min(tokens, request.prompt_tokens))
+
+    def _register_blocks(self, request: Request, holding: _Holding, tokens: int) -> None:
+        full = tokens // self.kv.block_size
         if full <= holding.considered:
             return
         keys = self._chain(request)
@@ -164,11 +182,20 @@ class PrefixCache:
         its last block first."""
         kv, refs, free = self.kv, self._refs, self._free
         holding = self._held.pop(request, None) or _Holding()
-        kv.release(request.kv_blocks - len(holding.keys) - holding.own)  # uncached blocks
-        if holding.own:
+        keys = self._chain(request)
+        if len(keys) > holding.considered:  # its ids name generated blocks: cache the full ones
+            computed = min(request.num_computed_tokens, len(keys) * kv.block_size)
+            self._register_blocks(request, holding, computed)
+        unshared = request.kv_blocks - len(holding.keys)  # its own run and blocks with no key
+        if request.done or not holding.own:  # nothing in them can be hit again
+            if unshared:
+                free[object()] = unshared
+        else:  # tail first: the blocks with no key, then its own run
+            if unshared > holding.own:
+                free[object()] = unshared - holding.own
             free[request] = holding.own
-            kv.used_blocks -= holding.own
-            kv.cached_blocks += holding.own
+        kv.used_blocks -= unshared
+        kv.cached_blocks += unshared
         for key in reversed(holding.keys):
             holders = refs[key] - 1
             refs[key] = holders
@@ -185,12 +212,12 @@ class PrefixCache:
         self.kv.cached_blocks -= blocks
         while blocks:
             key, count = next(iter(free.items()))
-            if count > blocks:  # part of a request's own run: its tail goes first
+            if count > blocks:  # part of a run: its tail goes first
                 free[key] = count - blocks
                 return
             del free[key]
             blocks -= count
-            if not isinstance(key, Request):
+            if type(key) is int:
                 del refs[key]
 
     def check(self) -> None:
@@ -198,4 +225,4 @@ class PrefixCache:
         kv = self.kv
         assert kv.cached_blocks == sum(self._free.values()), "cached count != free queue"
         assert kv.used_blocks + kv.cached_blocks <= kv.total_blocks, "blocks over capacity"
-        assert all(self._refs[k] == 0 for k in self._free if not isinstance(k, Request))
+        assert all(self._refs[k] == 0 for k in self._free if type(k) is int)

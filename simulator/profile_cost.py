@@ -1,9 +1,11 @@
 """A cost model fitted on a GPU profile: step wall time in seconds from a step's token sums.
 
 The form is documented in ``simulator.profile_fit``; it is fitted once at load (numpy, no torch)
-and evaluated per step in plain float arithmetic. A step beyond the profiled range is priced by
-continuing the fitted lines and recorded once per kind with how far out it lies
-(``range_warnings``). KV swapped to or from the host costs its bytes over the measured host-link
+and evaluated per step in plain float arithmetic. Pricing is pure: a step beyond the profiled
+range is priced by continuing the fitted terms (attention terms keep their quadratic and
+context-linear shapes), and how far a run went beyond ``measured_range`` is computed from its
+steps table afterwards (``simulator.measured_range``). KV swapped to or from the host costs its
+bytes over the measured host-link
 bandwidth.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from batchsim.simulator import profile_fit
 from batchsim.simulator.cost import MemoryFacts
 from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.measured_range import MeasuredRange
 from batchsim.simulator.models import ModelSpec, get_model
 from batchsim.simulator.profile_format import read_meta, read_steps, write_profile
 from batchsim.simulator.step import StepShape
@@ -120,14 +123,7 @@ class ProfileCostModel:
             self._report = meta.get("fit", {}).get("held_out")
         self.fitted = profile_fit.fit(self.feats, self.times_s, form)
         self._set_hot_path(self.fitted)
-        self.limits = {
-            "tokens per step": float(self.feats.tokens.max()),
-            "sequences per step": float(self.feats.seqs.max()),
-            "decodes per step": float(max(r.decode_count for r in self.records)),
-            "context per sequence": float(max(_max_context(r) for r in self.records)),
-            "KV tokens read per step": float(max(_kv_read(r) for r in self.records)),
-        }
-        self._excess: dict[str, float] = {}
+        self.measured_range = MeasuredRange.of_records(self.name, self.records)
 
     def _set_hot_path(self, fitted: profile_fit.FittedModel) -> None:
         self._knots = list(fitted.knots)
@@ -140,6 +136,16 @@ class ProfileCostModel:
         self._c_prefill_step, self._c_read_step = c["prefill_step"], c["read_step"]
         self._c_pack, self._c_max = c["pack"], c["max"]
         self._swap_s_per_token = self.memory.kv_bytes_per_token / self.host_link_bytes_per_s
+        # Beyond the largest prefill attention measured, a pair never costs less than the
+        # arithmetic gives: attention FLOPs per pair at the rate the fitted GEMM slope implies
+        # (seconds per token over dense FLOPs per token). A fit that left the attention terms
+        # at zero (its grid too short to see them) would otherwise continue prefill as a line.
+        # The fitted cost of a pair counts the packed term too (T * K is 2 pairs per causal
+        # pair of one prompt).
+        arithmetic_s_per_pair = (fitted.final_slope * self.model.attention_flops_per_pair
+                                 / self.model.dense_flops_per_token)
+        self._pre_measured = float(self.feats.attn_prefill.max(initial=0.0))
+        self._c_pre_beyond = max(0.0, arithmetic_s_per_pair - self._c_pre - 2.0 * self._c_pack)
 
     def step_time_s(self, shape: StepShape) -> float:
         """Wall time in seconds of one step with this composition."""
@@ -147,14 +153,11 @@ class ProfileCostModel:
         pre = 0.0
         reads = count > 0
         kv = shape.decode_context_sum + count
-        longest = shape.decode_context_max + 1 if count else 0
         for new, cached in shape.prefill_chunks:
             tokens += new
             kv += new + cached
             pre += new * (cached + (new + 1) * 0.5)
             reads = reads or cached > 0
-            if new + cached > longest:
-                longest = new + cached
         swap = shape.swap_tokens * self._swap_s_per_token
         if tokens == 0:
             return swap
@@ -164,15 +167,13 @@ class ProfileCostModel:
              + self._c_seq * (len(shape.prefill_chunks) + count) + self._c_pre * pre
              + self._c_dec * (shape.decode_context_sum + count) + self._c_pack * tokens * kv
              + self._c_max * count * shape.decode_context_max)
-        limits = self.limits
-        if (tokens > limits["tokens per step"] or longest > limits["context per sequence"]
-                or kv > limits["KV tokens read per step"] or count > limits["decodes per step"]):
-            self._note_excess(tokens, count, longest, kv, len(shape.prefill_chunks) + count)
+        if pre > self._pre_measured:
+            t += self._c_pre_beyond * (pre - self._pre_measured)
         return t + swap
 
     def decode_step_time_s(self, count: int, context_sum: int, context_max: int) -> float:
         """``step_time_s`` of a decode-only step, without building its StepShape: the same
-        terms in the same order, so the same float, and the same range notes."""
+        terms in the same order, so the same float."""
         if count == 0:
             return 0.0
         kv = context_sum + count
@@ -180,17 +181,12 @@ class ProfileCostModel:
         t = (self._values[i] + self._slopes[i] * (count - self._knots[i]) + 0.0 + self._c_read_step
              + self._c_seq * count + self._c_pre * 0.0 + self._c_dec * kv
              + self._c_pack * count * kv + self._c_max * count * context_max)
-        limits = self.limits
-        if (count > limits["tokens per step"] or context_max + 1 > limits["context per sequence"]
-                or kv > limits["KV tokens read per step"] or count > limits["decodes per step"]):
-            self._note_excess(count, count, context_max + 1, kv, count)
         return t + 0.0
 
     def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
                            steps: int) -> np.ndarray:
         """``decode_step_time_s`` of ``steps`` consecutive decode steps (context + j per
-        sequence), vectorized. Range notes are left to the caller, which prices the run's last
-        (largest) step with ``decode_step_time_s``."""
+        sequence), vectorized."""
         if count == 0:
             return np.zeros(steps)
         i = bisect.bisect_right(self._knots, count) - 1
@@ -205,20 +201,6 @@ class ProfileCostModel:
         times_s += 0.0
         return times_s
 
-    def _note_excess(self, tokens: int, decodes: int, longest: int, kv: int, seqs: int) -> None:
-        for kind, value in (("tokens per step", tokens), ("decodes per step", decodes),
-                            ("context per sequence", longest), ("KV tokens read per step", kv),
-                            ("sequences per step", seqs)):
-            ratio = value / self.limits[kind] if self.limits[kind] else float("inf")
-            if ratio > 1.0 and ratio > self._excess.get(kind, 1.0):
-                self._excess[kind] = ratio
-
-    def range_warnings(self) -> list[str]:
-        """One line per kind of request beyond the profiled range, with the largest excess seen."""
-        return [f"profile {self.name}: {kind} up to {ratio * self.limits[kind]:.0f} exceeds the profiled "
-                f"maximum {self.limits[kind]:.0f} ({ratio:.2f}x); time extrapolated linearly"
-                for kind, ratio in sorted(self._excess.items())]
-
     def held_out_error(self) -> dict:
         """Held-out absolute percentage error of the chosen form: form, mean, worst, points."""
         if self._report is None or self.fitted.form not in self._report:
@@ -230,15 +212,6 @@ class ProfileCostModel:
         if self._report is None or len(self._report) < len(profile_fit.CANDIDATES):
             _, self._report = profile_fit.select_form(self.feats, self.times_s)
         return dict(self._report)
-
-
-def _kv_read(record) -> int:
-    return sum(new + cached for new, cached in record.prefill_chunks) + record.decode_context_sum + record.decode_count
-
-
-def _max_context(record) -> int:
-    longest = record.decode_context_max + 1 if record.decode_count else 0
-    return max([longest] + [new + cached for new, cached in record.prefill_chunks])
 
 
 def _model_from_meta(meta: dict, source: str) -> ModelSpec:

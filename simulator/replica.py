@@ -24,7 +24,7 @@ from batchsim.simulator.decoding_set import DecodingSet
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.request import FINISHED, REJECTED, RUNNING, WAITING, Request
-from batchsim.simulator.step import Step, StepShape
+from batchsim.simulator.step import Step, StepShape, step_extent
 from batchsim.simulator.view import ReplicaView
 
 
@@ -126,7 +126,8 @@ class Replica:
         swap_tokens = prefill_tokens = 0
         for victim in step.preempt:
             swap_tokens += self._preempt(victim)
-        prefills = [(r, n) for r, n in step.tokens.items() if r not in decoding]
+        members = decoding.members_by_request
+        prefills = [(r, n) for r, n in step.tokens.items() if r not in members]
         if not step.decode and decoding.count and len(prefills) < len(step.tokens):
             self._sit_out(step.tokens)
         for request, tokens in prefills:  # admissions take their cached prefix first
@@ -171,7 +172,7 @@ class Replica:
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
-                                            decode_count, seqs, self)
+                                            decode_count, seqs, self, step_extent(shape))
         return duration_s
 
     def _sit_out(self, tokens: dict) -> None:
@@ -216,7 +217,8 @@ class Replica:
         self._run_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
-                                                   members * steps, self.policy.slots, self)
+                                                   members * steps, self.policy.slots, self,
+                                                   total, longest)
         return duration_s
 
     def _begin_drain(self, batch: Step, now_s: float, horizon_s: float) -> float | None:
@@ -255,7 +257,7 @@ class Replica:
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(
             self.index, now_s, duration_s, len(decoding), shape.decode_count,
-            sum(remaining), self.policy.slots, self)
+            sum(remaining), self.policy.slots, self, total, longest)
         return duration_s
 
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:

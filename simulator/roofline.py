@@ -10,6 +10,7 @@ bandwidth on Hopper-class parts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,6 +29,7 @@ RESERVED_BYTES = 2 * 2**30  # CUDA context, activations, allocator slack
 class RooflineCostModel:
     """Prices steps of ``model`` on ``gpu`` from first principles."""
 
+    measured_range: ClassVar[None] = None  # nothing measured: reports say "unprofiled"
     model: ModelSpec
     gpu: GpuSpec
     step_overhead_s: float = STEP_OVERHEAD_S
@@ -45,10 +47,8 @@ class RooflineCostModel:
                                   RESERVED_BYTES)
         self._flops_s = self.gpu.bf16_flops * COMPUTE_EFFICIENCY
         self._bytes_s = self.gpu.hbm_bytes_per_s * MEMORY_EFFICIENCY
-        # QK^T and PV: 2 matmuls x 2 FLOPs per (query token, key token) pair per hidden unit
-        self._attn_flops_per_pair = 4.0 * m.num_hidden_layers * m.attention_width
-        self._dense_flops_per_token = 2.0 * (m.num_hidden_layers * m.layer_params
-                                             + m.vocab_size * m.hidden_size)
+        self._attn_flops_per_pair = m.attention_flops_per_pair
+        self._dense_flops_per_token = m.dense_flops_per_token
         self._weights_read_s = m.weight_bytes / self._bytes_s  # every step reads every weight
         self._kv_bytes_per_token = m.kv_bytes_per_token
 

@@ -51,6 +51,19 @@ class StepShape:
         return self.num_tokens == 0 and self.swap_tokens == 0
 
 
+def step_extent(shape: StepShape) -> tuple[int, int, int]:
+    """(KV tokens the step reads, longest decode context with its new token, longest prefill
+    context): the steps table's range columns (``simulator.measured_range``)."""
+    kv = shape.decode_context_sum + shape.decode_count
+    longest_prefill = 0
+    for new, cached in shape.prefill_chunks:
+        kv += new + cached
+        if new + cached > longest_prefill:
+            longest_prefill = new + cached
+    decode_context = shape.decode_context_max + 1 if shape.decode_count else 0
+    return kv, decode_context, longest_prefill
+
+
 @dataclass(slots=True)
 class Step:
     """A policy's decision for the next step of one replica, as vLLM v1 frames it.

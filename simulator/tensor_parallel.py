@@ -71,6 +71,8 @@ class TensorParallelCostModel:
     def __post_init__(self) -> None:
         self.memory = self.shard_cost.memory
         self.name = f"{getattr(self.shard_cost, 'name', 'shard')} x tp{self.tp}"
+        # a TP step holds the same tokens and contexts as the shard's: the shard's range applies
+        self.measured_range = getattr(self.shard_cost, "measured_range", None)
 
     def _comm_s(self, tokens: int) -> float:
         message = tokens * self.model.hidden_size * self.model.dtype_bytes

@@ -16,6 +16,7 @@ FORMATS = {
     "sharegpt": 'ShareGPT JSON: [{"id", "conversations": [{"from", "value"}]}]',
     "length-csv": "length CSV: num_prefill_tokens,num_decode_tokens,...",
     "vllm-result": "vLLM benchmark result JSON with input_lens and output_lens",
+    "token-ids": 'token-id JSONL: {"input_toks", "output_toks", "arrival_time_ns", "input_tok_ids"}',
 }
 _HEADERS = [
     ("canonical", {"arrival_s", "prompt_tokens", "output_tokens"}),
@@ -88,6 +89,8 @@ def _json_object_format(path: Path, head: str) -> str:
         record = None
     if isinstance(record, dict) and "input_length" in record:
         return "mooncake"
+    if isinstance(record, dict) and "input_tok_ids" in record:
+        return "token-ids"
     if isinstance(record, dict) and "input_lens" in record:
         return "vllm-result"
     if record is None and '"input_length"' in first_line and '"input_lens"' not in first_line:

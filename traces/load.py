@@ -13,6 +13,7 @@ from batchsim.traces.readers.burstgpt import read_burstgpt
 from batchsim.traces.readers.canonical import read_canonical
 from batchsim.traces.readers.mooncake import read_mooncake
 from batchsim.traces.readers.sharegpt import read_length_csv, read_sharegpt
+from batchsim.traces.readers.token_ids import read_token_ids
 from batchsim.traces.readers.vllm_result import read_vllm_result
 from batchsim.traces.transforms import spread_ties as spread_equal_arrivals
 
@@ -51,6 +52,8 @@ def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
         trace = read_length_csv(path, skip_bad=skip_bad)
     elif fmt == "vllm-result":
         trace = read_vllm_result(path, skip_bad=skip_bad)
+    elif fmt == "token-ids":
+        trace = read_token_ids(path, skip_bad=skip_bad)
     else:
         trace = read_canonical(path, skip_bad=skip_bad)
     check_size(trace, path, limits)

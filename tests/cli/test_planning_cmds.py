@@ -67,6 +67,40 @@ def test_sweep_varies_the_trace_across_files(capsys, tmp_path):
     assert list(frame["completed"] + frame["rejected"]) == [120, 120, 80, 80]
 
 
+def long_prompt_trace(tmp_path):
+    """40 requests, one in four a 6,000-token prompt that decodes past the bundled profile's
+    4,097-token contexts (its last decode: 6,019, 1.47x)."""
+    trace = tmp_path / "long.csv"
+    rows = [f"{0.5 * i},{6000 if i % 4 == 1 else 100},20" for i in range(40)]
+    trace.write_text("arrival_s,prompt_tokens,output_tokens\n" + "\n".join(rows) + "\n")
+    return str(trace)
+
+
+def test_sweep_rows_plan_evidence_and_strict_range(capsys, tmp_path):
+    trace = long_prompt_trace(tmp_path)
+    code, out, _ = call(capsys, "sweep", "--trace", trace, "--set", "max_num_seqs=8,16",
+                        "--workers", "1", "--out", str(tmp_path / "s"))
+    frame = pd.read_csv(tmp_path / "s.csv")
+    assert code == 0 and list(frame["range_status"]) == ["extrapolated"] * 2
+    assert (frame["extrapolated_share"] > 0).all()
+    assert set(frame["extrapolation_worst_dimension"]) == {"context per decode"}
+    assert "measured range: 2 of 2 points extrapolated" in out
+    code, out, err = call(capsys, "sweep", "--trace", trace, "--set", "max_num_seqs=8,16",
+                          "--workers", "1", "--strict-range", "--out", str(tmp_path / "strict"))
+    assert code == 2 and not (tmp_path / "strict.csv").exists()
+    assert "--strict-range: 2 of 2 points" in err and "context per decode 1.47x" in err
+    code, out, _ = call(capsys, "plan", "--trace", trace, "--slo", "ttft_p99=1s",
+                        "--workers", "1", "--window-s", "0")
+    assert code == 0 and "Measured range (share of steps out)" in out
+    assert "Range at 1: extrapolated" in out and "range at that rate: extrapolated" in out
+    code, _, err = call(capsys, "plan", "--trace", trace, "--slo", "ttft_p99=1s",
+                        "--workers", "1", "--window-s", "0", "--strict-range")
+    assert code == 2 and "--strict-range: the continuous plan's evidence goes beyond" in err
+    code, out, _ = call(capsys, "plan", "--trace", trace, "--slo", "ttft_p99=1s", "--profile",
+                        "roofline", "--workers", "1", "--window-s", "0", "--json")
+    assert code == 0 and json.loads(out)["extrapolation"]["status"] == "unprofiled"
+
+
 def test_plan_reports_the_answer_and_evidence(capsys):
     code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=1s,tpot_p99=20ms", "--limit", "1200",
                         "--rate-scale", "8", "--profile", "roofline", "--workers", "1",

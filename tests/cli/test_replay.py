@@ -91,6 +91,25 @@ def test_a_70b_model_needs_tensor_parallelism(capsys):
     assert code == 0 and summary["gpus"] == 4 and summary["completed"] > 0
 
 
+def test_report_and_json_say_how_far_steps_went_beyond_the_measured_range(capsys, tmp_path):
+    # a 6,000-token prompt decodes with contexts past the bundled profile's 4,097
+    trace = tmp_path / "long.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens\n0.0,100,20\n0.5,6000,20\n")
+    code, out, _ = replay(capsys, "--trace", str(trace))
+    assert code == 0
+    assert "Range:                extrapolated:" in out and "Measured range" in out
+    code, out, _ = replay(capsys, "--trace", str(trace), "--json")
+    entry = json.loads(out)["extrapolation"]
+    assert entry["status"] == "extrapolated" and entry["worst_dimension"] == "context per decode"
+    assert entry["worst_ratio"] == pytest.approx((6000 + 19) / 4097, rel=1e-3)
+    code, out, err = replay(capsys, "--trace", str(trace), "--strict-range")
+    assert code == 2 and out == ""
+    assert err.strip().startswith("batchsim: error: --strict-range: the replay goes beyond")
+    assert "context per decode 1.47x" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = replay(capsys, "--trace", str(trace), "--profile", "roofline", "--strict-range")
+    assert code == 0 and "unprofiled: roofline estimate" in out
+
+
 def test_replay_runs_a_model_and_gpu_outside_the_catalog_on_the_roofline(capsys, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({

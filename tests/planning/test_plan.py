@@ -146,17 +146,20 @@ def test_unreachable_objective_is_reported():
                                                                             max_replicas=8))
 
 
-def test_profile_range_warnings_come_back_from_worker_processes():
-    # long prompts read more KV per step than the bundled profile measured: the warning must
-    # reach the parent's cost model whether the steps were priced here or in workers
+def test_plan_evidence_says_how_far_steps_went_beyond_the_measured_range():
+    # long prompts decode with contexts beyond the bundled profile's 4,097: the evidence and
+    # the sustainable rate carry it, whether the steps were priced here or in workers
     table = poisson_trace(400, 40.0, seed=4, prompt=(100, 6000))
     options = PlanOptions(window_s=None)
     serial = plan_capacity(Scenario(), table, SLO, options)
     with ProcessPoolExecutor(2) as pool:
         parallel = plan_capacity(Scenario(), table, SLO, options, pool=pool, workers=2)
-    warnings = serial.cost_model.range_warnings()
-    assert any("KV tokens read per step" in w for w in warnings)
-    assert parallel.cost_model.range_warnings() == warnings
+    entry = serial.at_count.summary["extrapolation"]
+    assert entry["status"] == "extrapolated" and entry["largest_ratio"]["context per decode"] > 1
+    assert parallel.at_count.summary["extrapolation"] == entry
+    assert serial.rate.extrapolation["status"] == "extrapolated"
+    roofline = plan_capacity(BASE, table, SLO, options)
+    assert roofline.at_count.summary["extrapolation"]["status"] == "unprofiled"
 
 
 def test_static_knob_search_keeps_the_candidate_needing_fewest_replicas():

@@ -50,6 +50,19 @@ def test_latency_against_rate_draws_the_slo():
     assert list(ttft_ax.get_lines()[0].get_ydata()) == [0.1, 0.2, 0.4, 0.8]  # seconds
 
 
+def test_extrapolated_points_are_ringed_in_sweep_figures():
+    frame = sweep_frame()
+    frame["extrapolated_share"] = [0.0] * 7 + [0.25]  # continuous at 64 slots (rate 8)
+    (ax,) = throughput_vs_batch(frame).axes
+    (rings,) = ax.collections
+    assert rings.get_offsets().tolist() == [[64, 3500]]
+    assert "beyond the profile's measured range" in legend_texts(ax)
+    ttft_ax, _ = latency_vs_rate(frame).axes
+    assert ttft_ax.collections[0].get_offsets().tolist() == [[8.0, 0.8]]
+    (plain,) = throughput_vs_batch(sweep_frame()).axes
+    assert not plain.collections
+
+
 def test_latency_cdfs_end_at_one_for_each_run():
     runs = {name: pd.DataFrame({"ttft_s": np.linspace(0.1, 1, 10) * k,
                                 "tpot_s": np.full(10, 0.02 * k), "e2e_s": np.arange(1, 11) * k,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from batchsim.policies import VllmV1Policy
+from batchsim.policies import ChunkedPrefillPolicy, ContinuousPolicy, VllmV1Policy
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.prefix_cache import PrefixCache
 from batchsim.simulator.request import Request
@@ -50,8 +50,9 @@ def test_a_second_request_sharing_three_blocks_computes_only_the_rest():
     finish(cache, second)
     assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (7, 2)  # its own 2 blocks cached
     finish(cache, first)
-    # every reference is back to zero: 6 + 2 cached full blocks, the rest empty
-    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 8)
+    # every reference is back to zero: 6 + 2 cached full blocks and the first request's partial
+    # block wait in the free queue; 11 blocks were never used
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 9)
     cache.check()
 
 
@@ -62,20 +63,23 @@ def test_the_last_prompt_token_is_never_a_hit():
     assert cache.lookup(Request(2, 0.0, 33, 1, (1, 2, 3))) == (32, 0)
 
 
-def test_eviction_takes_the_least_recently_freed_blocks_tail_first():
-    cache = new_cache(6)
+def test_eviction_takes_never_used_blocks_then_the_least_recently_freed_tail_first():
+    cache = new_cache(8)
     a, b = Request(0, 0.0, 33, 1, (1, 2)), Request(1, 0.0, 33, 1, (7, 8))
-    for request in (a, b):  # 3 blocks each, 2 of them full and cached when freed
+    for request in (a, b):  # 3 blocks each: 2 full ones cached, then the partial one
         serve_prompt(cache, request)
         finish(cache, request)
-    # free queue, oldest first: a's block 2, a's block 1, b's block 2, b's block 1
-    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 4)
+    # free queue, oldest first: 2 never used; a's partial block, a's block 2, a's block 1;
+    # then the same three of b
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 6)
     again_a, again_b = Request(2, 0.0, 33, 1, (1, 2)), Request(3, 0.0, 33, 1, (7, 8))
-    cache.kv.allocate(3)  # 2 empty blocks, then a's block 2 is evicted
-    assert cache.lookup(again_a) == (16, 1) and cache.lookup(again_b) == (32, 2)
-    cache.kv.allocate(2)  # a's block 1, then b's block 2
-    assert cache.lookup(again_a) == (0, 0) and cache.lookup(again_b) == (16, 1)
-    assert cache.kv.used_blocks + cache.kv.cached_blocks == 6
+    cache.kv.allocate(3)  # the 2 never used, then a's partial block
+    assert cache.lookup(again_a) == (32, 2) and cache.lookup(again_b) == (32, 2)
+    cache.kv.allocate(2)  # a's block 2, then a's block 1
+    assert cache.lookup(again_a) == (0, 0) and cache.lookup(again_b) == (32, 2)
+    cache.kv.allocate(2)  # b's partial block, then b's block 2
+    assert cache.lookup(again_b) == (16, 1)
+    assert cache.kv.used_blocks + cache.kv.cached_blocks == 8
     cache.check()
 
 
@@ -85,13 +89,13 @@ def test_a_preempted_request_finds_its_prompt_blocks_again():
     serve_prompt(cache, request)
     request.num_generated = 3  # three decode tokens later: 43 tokens, still 3 blocks
     compute(cache, request, 3)
-    cache.release(request)  # recompute preemption
+    cache.release(request)  # recompute preemption: the partial block, then its own 2 queue up
     request.num_computed_tokens = request.kv_blocks = 0
-    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 2)
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 3)
     assert cache.lookup(request) == (32, 2)
     cache.admit(request)
     assert (request.num_computed_tokens, request.kv_blocks) == (32, 2)
-    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (2, 0)
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (2, 1)
     assert (cache.hit_tokens, cache.query_tokens) == (32, 40 + 43)
 
 
@@ -139,15 +143,19 @@ def shared_prefix_requests(seed: int, n: int, gap_s: float) -> list[Request]:
     return requests
 
 
-@settings(max_examples=30, deadline=None)
+POLICIES = {"vllm": lambda: VllmV1Policy(8, 256), "chunked": lambda: ChunkedPrefillPolicy(8, 256),
+            "continuous": lambda: ContinuousPolicy(8, 4096)}
+
+
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 60), kv_blocks=st.integers(30, 300),
-       gap_s=st.sampled_from([0.002, 0.02, 0.2]))
+       gap_s=st.sampled_from([0.002, 0.02, 0.2]), name=st.sampled_from(sorted(POLICIES)))
 def test_blocks_return_and_runs_match_single_steps_with_prefix_caching(seed, n, kv_blocks,
-                                                                       gap_s):
+                                                                       gap_s, name):
     outcomes, rates = [], []
     for max_run_steps in (1, None):
         requests = shared_prefix_requests(seed, n, gap_s)
-        result = run(requests, lambda: VllmV1Policy(8, 256), LinearCost(1e-3, 1e-5, 1e-4, 1e-7),
+        result = run(requests, POLICIES[name], LinearCost(1e-3, 1e-5, 1e-4, 1e-7),
                      kv_blocks=kv_blocks, prefix_caching=True, prefix_block_tokens=16,
                      max_run_steps=max_run_steps)
         cache = result.replicas[0].prefix_cache
@@ -161,3 +169,16 @@ def test_blocks_return_and_runs_match_single_steps_with_prefix_caching(seed, n, 
     assert jumped == stepped
     np.testing.assert_allclose(jumped_s, stepped_s, rtol=1e-9)
     assert rates[0] == rates[1]
+
+
+def test_the_next_turn_hits_the_previous_turns_answer_too():
+    cost = LinearCost(base_s=0.01)
+    conversation = (1, 2, 3, 4, 5)  # 16-token blocks of turn 1's 32 + 17 tokens, then turn 2's
+    requests = [Request(0, 0.0, 32, 17, conversation[:4]),
+                Request(1, 5.0, 64, 2, conversation)]
+    run(requests, lambda: VllmV1Policy(4, 1024), cost, prefix_caching=True,
+        prefix_block_tokens=16)
+    chunks = [s.prefill_chunks for s in cost.shapes if s.prefill_chunks]
+    # turn 1 computed 48 tokens (its last answer token is sampled, never computed): 3 full
+    # blocks, the third of answer tokens; turn 2 recomputes only its last block
+    assert chunks == [((32, 0),), ((16, 48),)]

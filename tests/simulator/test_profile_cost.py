@@ -1,4 +1,4 @@
-"""The profile cost model: loading, pricing, range warnings, swap, and no torch needed."""
+"""The profile cost model: loading, pricing, its measured range, swap, and no torch needed."""
 import subprocess
 import sys
 
@@ -45,7 +45,6 @@ def test_prices_unseen_steps_of_its_own_law(synthetic):
     shape = StepShape(prefill_chunks=((300, 700),), decode_count=20, decode_context_sum=20 * 900,
                       decode_context_max=900)
     assert model.step_time_s(shape) == pytest.approx(_law([(300, 700)], [900] * 20), rel=2e-3)
-    assert model.range_warnings() == []
 
 
 def test_skewed_batch_costs_its_actual_contexts_not_the_mean(synthetic):
@@ -55,13 +54,13 @@ def test_skewed_batch_costs_its_actual_contexts_not_the_mean(synthetic):
     assert model.step_time_s(shape) == pytest.approx(_law([], skewed), rel=2e-3)
 
 
-def test_out_of_range_warns_once_per_kind_with_the_excess(synthetic):
-    model = load_profile_cost_model(str(synthetic))
-    for batch in (200, 256):  # profiled up to 128 decodes: 256 is 2x
-        model.step_time_s(StepShape(decode_count=batch, decode_context_sum=batch * 100, decode_context_max=100))
-    warnings = model.range_warnings()
-    assert len([w for w in warnings if "decodes per step" in w]) == 1
-    assert "up to 256 exceeds the profiled maximum 128 (2.00x)" in warnings[0]
+def test_measured_range_is_the_largest_of_each_dimension_among_the_steps(synthetic):
+    limits = load_profile_cost_model(str(synthetic)).measured_range.limits
+    # 8192-token prefill; 128 decodes; 128 x 4097 KV tokens read; a 4096-token context decoding
+    # its 4097th; 2048 new after 8192 cached
+    assert limits == {"tokens per step": 8192, "decodes per step": 128,
+                      "KV tokens per step": 128 * 4097, "context per decode": 4097,
+                      "prefill length": 2048 + 8192}
 
 
 def test_swap_costs_kv_bytes_over_the_host_link(synthetic):
@@ -102,7 +101,7 @@ def test_bundled_profile_prices_monotone_along_grid_lines(name):
     longest = min(8192, model.model.max_position_embeddings)  # no prompt beyond the model's context
     prefill = [model.step_time_s(StepShape(prefill_chunks=((n, 0),))) for n in range(1, longest + 1, 61)]
     assert all(b >= a for a, b in zip(prefill, prefill[1:]))
-    kv_limit = model.limits["KV tokens read per step"]
+    kv_limit = model.measured_range.limits["KV tokens per step"]
     for ctx in (128, 1024, 4000):
         decode = [model.step_time_s(StepShape(decode_count=b, decode_context_sum=b * ctx, decode_context_max=ctx))
                   for b in range(1, 129) if b * (ctx + 1) <= kv_limit]
@@ -110,7 +109,6 @@ def test_bundled_profile_prices_monotone_along_grid_lines(name):
     longer = [model.step_time_s(StepShape(decode_count=16, decode_context_sum=16 * c, decode_context_max=c))
               for c in range(16, 4096, 64) if 16 * (c + 1) <= kv_limit]
     assert all(b >= a for a, b in zip(longer, longer[1:]))
-    assert model.range_warnings() == []
 
 
 @pytest.mark.parametrize("name", bundled_profiles())
@@ -127,3 +125,45 @@ def test_default_profile_follows_gpu_and_model():
     assert default_profile_name("h200", "llama-3-8b") == DEFAULT_PROFILE
     assert default_profile_name("a100", "llama-3-8b") is None
     assert default_profile_name("h200", "llama-3-8b", modes=("engine",)) == "h200-llama-3-8b-engine"
+
+
+def test_prefill_beyond_the_grid_keeps_the_quadratic_attention_by_hand(synthetic):
+    # The law: 8 ms + 3 us per token past 128 + 40 ps per causal (query, key) pair + 10 us per
+    # sequence. Its attention is cheaper than arithmetic allows: Llama-3-8B does 524,288
+    # attention FLOPs per pair and 15,009,316,864 dense FLOPs per token, so at the 3 us per
+    # token of its GEMMs a pair costs at least 3e-6 * 524288 / 15009316864 = 104.79 ps. Up to
+    # the grid's largest prefill attention (8,192 tokens: 8192 * 8193 / 2 pairs) the fit
+    # follows the measurements; beyond it every further pair costs the arithmetic's 104.79 ps.
+    model = load_profile_cost_model(str(synthetic))
+    pairs = lambda n: n * (n + 1) / 2  # noqa: E731
+    floor_s = 3e-6 * 524288 / 15009316864
+    by_hand = {n: (8e-3 + 3e-6 * (n - 128) + 4e-11 * pairs(n) + 1e-5
+                   + (floor_s - 4e-11) * (pairs(n) - pairs(8192))) for n in (32768, 65536)}
+    assert by_hand[32768] == pytest.approx(0.160018, rel=1e-5)
+    assert by_hand[65536] == pytest.approx(0.427106, rel=1e-5)
+    priced = {n: model.step_time_s(StepShape(prefill_chunks=((n, 0),))) for n in by_hand}
+    assert priced[65536] / priced[32768] == pytest.approx(0.427106 / 0.160018, rel=1e-3)
+    assert priced[32768] == pytest.approx(by_hand[32768], rel=1e-3)
+    # inside the grid the law itself, untouched by the floor
+    assert model.step_time_s(StepShape(prefill_chunks=((8192, 0),))) == pytest.approx(
+        8e-3 + 3e-6 * (8192 - 128) + 4e-11 * pairs(8192) + 1e-5, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", bundled_profiles())
+def test_bundled_prefill_beyond_the_grid_is_never_a_straight_line(name):
+    """Past the grid, doubling a prompt adds at least the attention FLOPs' quadratic growth.
+
+    With prompt lengths 2L, 4L, 8L past every knot the dense part is linear, so the second
+    difference t(8L) - 2 t(4L) + ... leaves the quadratic part only: for c seconds per causal
+    pair, [t(8L) - t(4L)] - 2 [t(4L) - t(2L)] = c (32 - 8 - 2 (8 - 2)) L^2 = 12 c L^2, and c is
+    at least attention FLOPs per pair over the FLOP rate of the fitted GEMM slope.
+    """
+    model = load_profile_cost_model(name)
+    longest = int(model.measured_range.limits["prefill length"])
+    t = {k: model.step_time_s(StepShape(prefill_chunks=((k * longest, 0),))) for k in (2, 4, 8)}
+    second_difference = (t[8] - t[4]) - 2 * (t[4] - t[2])
+    spec = model.model
+    arithmetic_s_per_pair = (model.fitted.final_slope * spec.attention_flops_per_pair
+                             / spec.dense_flops_per_token)
+    assert second_difference >= 12 * arithmetic_s_per_pair * longest ** 2 * (1 - 1e-9)
+    assert t[8] / t[4] > 2.0

@@ -6,15 +6,13 @@ prefixes, kept as ``prefix_block_ids`` tuples for prefix-caching studies.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from batchsim.traces.canonical import LoadedTrace, finish
-from batchsim.traces.errors import TraceError
-from batchsim.traces.rows import RowChecker, parse_float, parse_int
+from batchsim.traces.readers.jsonl import flag_id_lists, read_jsonl_columns, record_checker
+from batchsim.traces.rows import parse_float, parse_int
 
 BLOCK_TOKENS = 512
 FIELDS = {"arrival_s": "timestamp", "prompt_tokens": "input_length",
@@ -25,12 +23,7 @@ def read_mooncake(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
     """Read a Mooncake-style JSONL trace (timestamps in ms) into canonical form."""
     path = Path(path)
     columns, lines, blank, not_json = _read_records(path)
-    checker = RowChecker(path.name, np.asarray(lines, dtype=np.int64), field_word="field")
-    if not_json:
-        messages = dict(not_json)
-        unreadable = np.zeros(len(lines), dtype=bool)
-        unreadable[list(messages)] = True
-        checker.flag(unreadable, "", lambda i: messages[i])
+    checker = record_checker(path, lines, not_json)
     table = pd.DataFrame({
         "arrival_s": parse_float(pd.Series(columns["timestamp"], dtype=object), "timestamp",
                                  checker) / 1000.0,
@@ -43,9 +36,7 @@ def read_mooncake(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
     hash_ids = columns["hash_ids"]
     if any(ids is not None for ids in hash_ids):
         block_tokens = BLOCK_TOKENS
-        bad = np.array([not _is_id_list(ids) for ids in hash_ids], dtype=bool)
-        checker.flag(bad, "hash_ids", lambda i: "missing value" if hash_ids[i] is None
-                     else "not a list of integers")
+        bad = flag_id_lists(hash_ids, "hash_ids", checker)
         table["prefix_block_ids"] = pd.Series(
             [tuple(ids) if not b else () for ids, b in zip(hash_ids, bad)], dtype=object)
     notes: list[str] = [f"skipped {blank} blank lines"] if blank else []
@@ -56,38 +47,4 @@ def read_mooncake(path: str | Path, *, skip_bad: bool = False) -> LoadedTrace:
 
 def _read_records(path: Path):
     """Parse each non-blank line; returns columns, line numbers, blank count, JSON failures."""
-    columns: dict[str, list] = {k: [] for k in ("timestamp", "input_length", "output_length",
-                                                "hash_ids")}
-    lines: list[int] = []
-    not_json: list[tuple[int, str]] = []
-    blank = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8").removeprefix("\ufeff")
-            except UnicodeDecodeError as error:
-                raise TraceError(f"{path.name} line {number}: not UTF-8 text "
-                                 f"({error.reason})") from None
-            if not text.strip():
-                blank += 1
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                record = None
-                not_json.append((len(lines), f"not valid JSON ({error.msg})"))
-            except RecursionError:
-                record = None
-                not_json.append((len(lines), "JSON nested too deeply"))
-            if record is not None and not isinstance(record, dict):
-                not_json.append((len(lines), "not a JSON object"))
-                record = None
-            record = record or {}
-            for key, values in columns.items():
-                values.append(record.get(key))
-            lines.append(number)
-    return columns, lines, blank, not_json
-
-
-def _is_id_list(ids) -> bool:
-    return isinstance(ids, list) and all(type(x) is int for x in ids)
+    return read_jsonl_columns(path, ("timestamp", "input_length", "output_length", "hash_ids"))
