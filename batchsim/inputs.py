@@ -96,12 +96,22 @@ def _no_constants(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {quote(repeated, 40)} given twice in one object")
+    return result
+
+
 def parse_json(text: str, name: str, allow_constants: bool = False):
-    """JSON (NaN/Infinity constants refused unless allowed); errors name the file and line."""
+    """JSON; strict unless ``allow_constants`` (then NaN/Infinity constants and repeated keys
+    pass, for foreign files whose unread fields may hold them). Errors name the file."""
     try:
         if allow_constants:
             return json.loads(text)
-        return json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
         raise InputError(f"{name} line {error.lineno}, column {error.colno}: not valid JSON "
                          f"({error.msg})") from None
@@ -131,18 +141,24 @@ def parse_yaml(text: str, name: str) -> tuple[object, dict[tuple, int]]:
         raise InputError(f"{name}: YAML nested too deeply") from None
     lines: dict[tuple, int] = {}
     if node is not None:
-        _key_lines(node, (), lines, 0)
+        _key_lines(node, (), lines, 0, name)
     return value, lines
 
 
-def _key_lines(node, prefix: tuple, lines: dict, depth: int) -> None:
+def _key_lines(node, prefix: tuple, lines: dict, depth: int, name: str) -> None:
+    """Record each mapping key's line; a key given twice in one mapping is an error (PyYAML
+    would silently keep the last)."""
     if depth > 20 or not isinstance(node, yaml.MappingNode):
         return
     for key_node, value_node in node.value:
         if isinstance(key_node, yaml.ScalarNode):
             key = prefix + (key_node.value,)
-            lines[key] = key_node.start_mark.line + 1
-            _key_lines(value_node, key, lines, depth + 1)
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                raise InputError(f"{name} line {line}: {'.'.join(key)}: given twice (also line "
+                                 f"{lines[key]})"[:MESSAGE_CHARS])
+            lines[key] = line
+            _key_lines(value_node, key, lines, depth + 1, name)
 
 
 def read_yaml(path: str | Path, what: str = "YAML file") -> tuple[object, dict[tuple, int]]:

@@ -12,18 +12,20 @@ the command's inputs); Ctrl-C exits 130 with no traceback, and outputs are writt
 from __future__ import annotations
 
 import argparse
-import math
+import os
+import stat
 import sys
 
 from batchsim.cli import (plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd, trace_cmd,
                  validate_cmd)
+from batchsim.cli.argtypes import finite_float
 from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
 COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
                    record_cmd]
 INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
-              "profile", "resume")
+              "gpu", "model", "tokenizer", "profile")
 
 
 class CliError(Exception):
@@ -39,17 +41,6 @@ class BatchsimParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise ArgumentError(f"{self.prog}: {message}")
-
-
-def finite_float(text: str) -> float:
-    """A float flag's value: a finite number (nan and inf refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
-    return value
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser):
@@ -140,6 +131,32 @@ def describe_inputs(args) -> str:
     return ", ".join(names) or "the command line"
 
 
+def check_input_kinds(args) -> None:
+    """Refuse a device, pipe or socket given as an input file before anything reads it (a
+    symlink to /dev/zero would otherwise be read forever)."""
+    for name in INPUT_ARGS:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or not item:
+                continue
+            try:
+                mode = os.stat(item).st_mode
+            except OSError:
+                continue  # missing files are reported by the reader, with their context
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise CliError(f"{item}: not a regular file (a device, pipe or socket)")
+
+
+def check_workers(args) -> None:
+    """Worker processes between 1 and 8 per core: each imports the simulator and holds a trace."""
+    workers = getattr(args, "workers", None)
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        return
+    most = 8 * (os.cpu_count() or 1)
+    if not 1 <= workers <= most:
+        raise CliError(f"--workers: {workers} is not in 1..{most} (8 per core)")
+
+
 def error_text(error: BaseException) -> str:
     """The one-line message of an expected error."""
     if isinstance(error, OSError) and not str(error).startswith("/") and error.filename:
@@ -161,6 +178,8 @@ def run_command(args) -> int:
     """Run the parsed command; every failure becomes one line."""
     try:
         args.limits = parse_limit_raises(getattr(args, "limit_raise", None))
+        check_input_kinds(args)
+        check_workers(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("batchsim: interrupted (no partial output written)", file=sys.stderr)

@@ -75,7 +75,8 @@ def run(args) -> int:
         args.policy = None
     scenario = scenario_from_args(args)
     table, trace_text = load_table(args, scenario)
-    options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas)
+    options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas,
+                          limits=args.limits)
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
     static_knobs = static_knob_candidates(objectives, args.batch_size, args.max_wait_s)
@@ -154,12 +155,14 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
 
     from batchsim.planning.plan import plan_capacity
     from batchsim.planning.scenario import with_overrides
+    from batchsim.planning.sweep import ignore_sigint
 
     bar, stages = progress
     workers = max(1, workers)
     scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
                  for policy, degree in layouts]
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    # workers leave Ctrl-C to this process, which exits 130 without their tracebacks
+    pool = ProcessPoolExecutor(workers, initializer=ignore_sigint) if workers > 1 else None
     whole_layouts = pool is not None and len(layouts) >= workers
     outcomes = []
     try:

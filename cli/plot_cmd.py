@@ -18,9 +18,11 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from pathlib import Path
+
+from batchsim.cli.argtypes import non_negative_int, positive_int
+from batchsim.inputs import read_json
 
 TITLE_WIDTH = 110  # characters per title line: long trace descriptions wrap, never cut off
 KINDS = ("throughput-vs-batch", "latency-throughput", "cdf", "timeline", "kv-queue")
@@ -41,10 +43,10 @@ def register(subparsers) -> None:
                         help="throughput-vs-batch: x column (default slots: the batch limit)")
     parser.add_argument("--by", help="latency-throughput: columns naming a line (default: policy "
                                       "and every other setting that varies, the rate aside)")
-    parser.add_argument("--replica", type=int, default=0,
+    parser.add_argument("--replica", type=non_negative_int, default=0,
                         help="timeline: which replica's slots to draw (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="timeline demo: trace seed")
-    parser.add_argument("--requests", type=int, default=48,
+    parser.add_argument("--requests", type=positive_int, default=48,
                         help="timeline: draw the first N requests admitted (default 48)")
     parser.set_defaults(func=run)
 
@@ -88,7 +90,7 @@ def read_replay(directory: str) -> tuple:
     if missing:
         raise ValueError(f"{directory}: not a replay --out directory "
                          f"(missing {', '.join(missing)})")
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_json(folder / "summary.json", what="summary.json", allow_constants=True)
     return pd.read_csv(folder / "requests.csv"), pd.read_csv(folder / "steps.csv"), summary
 
 

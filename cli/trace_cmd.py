@@ -178,6 +178,9 @@ def _arrivals(args, rng) -> np.ndarray:
         if not args.rate_csv or args.duration is None:
             raise TraceError("--arrival rate-csv needs --rate-csv FILE and --duration")
         starts, rates = arrivals.read_rate_csv(args.rate_csv)
+        widths = np.diff(np.append(starts, max(args.duration, float(starts[-1]))))
+        args.limits.check("requests", float(np.sum(rates * widths)),
+                          f"{args.rate_csv}: expected requests")
         return arrivals.rate_curve_arrivals(starts, rates, args.duration, rng)
     if args.rate is None:
         raise TraceError(f"--arrival {args.arrival} needs --rate")

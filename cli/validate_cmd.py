@@ -9,7 +9,6 @@ Example: batchsim validate records/cb_conv_light.json ../shared/vllm_runs/RTX409
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from batchsim.cli.progress import add_quiet_flag, progress_bar
@@ -91,10 +90,12 @@ def run(args) -> int:
     if args.out:
         import pandas as pd
 
+        from batchsim.atomic import atomic_files, dumps_json
+
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(all_rows).to_csv(out / "fidelity.csv", index=False)
-        (out / "fidelity.json").write_text(json.dumps(all_rows, indent=2) + "\n")
+        with atomic_files([out / "fidelity.csv", out / "fidelity.json"]) as (csv_temp, json_temp):
+            pd.DataFrame(all_rows).to_csv(csv_temp, index=False)
+            json_temp.write_text(dumps_json(all_rows, indent=2) + "\n")
         print(f"wrote {out}/fidelity.csv, fidelity.json and one CDF figure per run")
     return 0
 
@@ -118,11 +119,13 @@ def _write_figure(comparison, out: Path) -> None:
     done = table["finished"]
     sim = {"ttft": table["ttft_s"][done] * 1e3, "e2e": table["e2e_s"][done] * 1e3,
            "tpot": table["tpot_s"][done][~np.isnan(table["tpot_s"][done])] * 1e3}
-    out.mkdir(parents=True, exist_ok=True)
+    from batchsim.atomic import atomic_files
+
     serving = comparison.run.serving
     figure = validation_cdfs(comparison.record.case, real, sim,
                              f"simulated as {serving.policy}, "
                              f"{describe_cost_model(comparison.run.cost_model)}")
     stem = Path(comparison.record.source).stem
-    figure.savefig(out / f"{stem}_cdf.png", dpi=120)
-    figure.savefig(out / f"{stem}_cdf.svg")
+    with atomic_files([out / f"{stem}_cdf.png", out / f"{stem}_cdf.svg"]) as (png, svg):
+        figure.savefig(png, dpi=120, format="png")
+        figure.savefig(svg, format="svg")

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from batchsim.inputs import InputError, quote, read_yaml, where
+from batchsim.inputs import InputError, quote, read_yaml
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.scenario import Scenario
 from batchsim.planning.schema import MAX_COUNT, resolve_paths, validate
@@ -153,7 +153,8 @@ def load_grid(path: str) -> SweepGrid:
     axes, fixed = [], []
     base = Path(path).parent
     for key, value in values.items():
-        at = where(path, lines, (str(key),))
+        line = lines.get((str(key),))
+        at = f"{path} line {line}" if line else path
         try:
             name = setting_name(str(key))
             if isinstance(value, list):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.evaluate import Evaluator, Verdict
 from batchsim.planning.scenario import Scenario, with_overrides
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
@@ -32,6 +33,7 @@ class PlanOptions:
     rate_tolerance: float = 0.03  # relative width of the sustainable-rate bracket
     max_replicas: int = 1024
     rate_probes: int = 2  # scales asked per round of the rate search (run in parallel)
+    limits: Limits = DEFAULT_LIMITS  # stated size limits (windows)
 
     def __post_init__(self) -> None:
         if self.window_s is not None and not self.window_s > 0:
@@ -148,7 +150,8 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
         trace_rate_per_s = len(table) / span_s
         rate = _rate(whole, replicas, trace_rate_per_s, options)
         stage()
-        parts = split_windows(table, options.window_s) if options.window_s is not None else []
+        parts = (split_windows(table, options.window_s, options.limits)
+                 if options.window_s is not None else [])
         if len(parts) > 1:  # one window is the whole trace again
             tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
                                 w.index, w.start_s, w.end_s, w.table,
@@ -169,7 +172,8 @@ def plan_stages(table, options: PlanOptions) -> int:
     """How many times plan_capacity calls ``on_stage`` for ``table`` (for progress bars)."""
     if trace_span_s(table) <= 0:
         return 1
-    windows = len(split_windows(table, options.window_s)) if options.window_s is not None else 0
+    windows = (len(split_windows(table, options.window_s, options.limits))
+               if options.window_s is not None else 0)
     return 2 + (windows if windows > 1 else 0)
 
 

@@ -10,13 +10,12 @@ time is unknown.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from batchsim.inputs import read_json
 from batchsim.planning.observed import ObservedRun, requests_from_columns
 from batchsim.simulator.config import ServingConfig
 from batchsim.simulator.hardware import GPUS, GpuSpec
@@ -71,10 +70,7 @@ def check_record(data, source: str = "record") -> None:
 
 def load_record(path: str) -> Record:
     """Read and check one record file (JSON, safe parser)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} line {error.lineno}: not valid JSON ({error.msg})") from None
+    data = read_json(path, what="record JSON file")  # bounded, no NaN, nesting caught
     check_record(data, str(path))
     return Record(data, str(path))
 

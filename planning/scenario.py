@@ -125,6 +125,11 @@ def prepare(scenario: Scenario, cost_model=None,
         serving.block_size, serving.gpu_memory_utilization)
     if kv_blocks < 1:
         memory = cost_model.memory
+        block_bytes = serving.block_size * memory.kv_bytes_per_token
+        if cost_model.memory.kv_capacity_blocks(1, serving.gpu_memory_utilization) >= 1:
+            raise ValueError(f"block_size: one block of {serving.block_size:,} tokens needs "
+                             f"{block_bytes / 1e9:.1f} GB, more than the memory left for the KV "
+                             "cache; use a smaller block_size")
         raise ValueError(f"no room for a KV cache: weights {memory.weight_bytes / 1e9:.1f} GB in "
                          f"{memory.gpu_memory_bytes * serving.gpu_memory_utilization / 1e9:.1f} GB "
                          f"usable; use more GPUs per replica or a larger gpu_memory_utilization")

@@ -51,14 +51,14 @@ class Settings(BaseModel):
     window: str | None = None
     sample: PosInt | None = None
     limit: Annotated[int, Field(ge=1, le=1 << 40)] | None = None
-    rate_scale: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)] | None = None
+    rate_scale: Annotated[float, Field(ge=1e-6, le=1e6, allow_inf_nan=False)] | None = None
     clip_to_max_len: Annotated[int, Field(ge=2, le=MAX_TOKENS)] | None = None
     seed: Annotated[int, Field(ge=0, lt=1 << 63)] | None = None
     # cost model and hardware
     gpu: str | None = None
     model: str | None = None
     profile: str | None = None
-    replicas: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    replicas: Annotated[int, Field(ge=1, le=10_000)] | None = None
     router: str | None = None
     tensor_parallel_size: Annotated[int, Field(ge=1, le=1024)] | None = None
     gpu_memory_utilization: Fraction | None = None
@@ -82,7 +82,7 @@ class Settings(BaseModel):
     print_json: bool | None = None
     window_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     rate_tolerance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
-    max_replicas: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    max_replicas: Annotated[int, Field(ge=1, le=10_000)] | None = None
     gpu_cost_per_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     tp_options: str | None = None
 

@@ -132,7 +132,7 @@ def flatten_summary(summary: dict) -> dict:
     return row
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
     """Worker processes leave Ctrl-C to the parent, which stops the sweep cleanly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -160,7 +160,7 @@ def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
             finished(position, run_point(task))
         return results_frame(rows)
     pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp_context,
-                               initializer=_ignore_sigint)
+                               initializer=ignore_sigint)
     try:
         futures = {pool.submit(run_point, task): position for position, task in enumerate(tasks)}
         for future in as_completed(futures):

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from batchsim.atomic import atomic_files
+
 PNG_DPI = 150
 
 
 def save_figure(figure, out_dir: str, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.svg under ``out_dir``; return the paths."""
+    """Write ``name``.png and ``name``.svg under ``out_dir``, both or neither (atomically);
+    return the paths."""
     directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"{name}.png", directory / f"{name}.svg"]
-    figure.savefig(paths[0], dpi=PNG_DPI)
-    figure.savefig(paths[1])
+    with atomic_files(paths) as (png, svg):
+        figure.savefig(png, dpi=PNG_DPI, format="png")
+        figure.savefig(svg, format="svg")
     return paths
 
 

@@ -10,10 +10,13 @@ module imports neither torch nor numpy and serves the profiler and the simulator
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from batchsim.inputs import quote, read_yaml
 
 FORMAT = "batchsim-profile/1"
 PROFILE_FILE = "profile.yaml"
@@ -54,6 +57,10 @@ class StepRecord:
             raise ValueError(f"step kind '{self.kind}' is not one of {', '.join(STEP_KINDS)}")
         if self.status not in STATUSES:
             raise ValueError(f"step status '{self.status}' is not one of {', '.join(STATUSES)}")
+        times = (self.wall_s, self.wall_p10_s, self.wall_p90_s, self.gpu_s, self.gpu_p10_s,
+                 self.gpu_p90_s)
+        if self.status == "ok" and not all(math.isfinite(t) for t in times):
+            raise ValueError("an ok step's times must be finite numbers of seconds")
         if self.status == "ok" and not (self.wall_s > 0 and self.gpu_s >= 0):
             raise ValueError("an ok step needs wall_s > 0 and gpu_s >= 0")
         if self.decode_count < 0 or self.decode_context_sum < 0 or self.decode_context_max < 0:
@@ -133,11 +140,7 @@ def read_depth_rows(directory: str | Path) -> list[tuple[int, StepRecord]]:
 def read_meta(directory: str | Path) -> dict:
     """Load and check ``profile.yaml``; errors name the file and field."""
     path = Path(directory) / PROFILE_FILE
-    try:
-        with open(path) as handle:
-            meta = yaml.safe_load(handle)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    meta, _ = read_yaml(path, "profile.yaml")
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     if meta.get("format") != FORMAT:
@@ -145,7 +148,23 @@ def read_meta(directory: str | Path) -> dict:
     for field in ("name", "mode", "model", "memory", "environment"):
         if field not in meta:
             raise ValueError(f"{path}: missing field '{field}'")
+    _check_memory(meta["memory"], path)
     return meta
+
+
+def _check_memory(memory, path: Path) -> None:
+    """Byte counts given: whole numbers >= 0 (a CPU profile has no GPU memory), KV per token
+    positive (it divides); the cost model names any it needs that are missing."""
+    if not isinstance(memory, dict):
+        raise ValueError(f"{path}: memory: expected a mapping")
+    for name, least in (("gpu_memory_bytes", 0), ("weight_bytes", 0), ("kv_bytes_per_token", 1),
+                        ("reserved_bytes", 0)):
+        value = memory.get(name)
+        if value is None and name not in memory:
+            continue
+        if type(value) is not int or not least <= value < 1 << 62:
+            raise ValueError(f"{path}: memory.{name}: expected an integer >= {least}, got "
+                             f"{quote(value, 40)}")
 
 
 def _parse_row(row: dict, path: Path, line: int) -> StepRecord:

@@ -25,46 +25,17 @@ PERCENTILE_METRICS = ("ttft", "tpot", "itl", "e2el", "queue")
 
 @dataclass(frozen=True)
 class Slo:
-    """Latency objectives in seconds; None means not set."""
+    """Per-request latency limits in seconds for goodput (parsed by planning.slo, the one SLO
+    grammar); None means not set."""
 
     ttft_s: float | None = None
     tpot_s: float | None = None
     e2e_s: float | None = None
 
-    @classmethod
-    def parse(cls, text: str | None) -> "Slo":
-        """Parse ``ttft=2s,tpot=100ms,e2e=30s`` (units s or ms; p99 suffixes accepted)."""
-        if not text:
-            return cls()
-        values: dict[str, float] = {}
-        for part in text.split(","):
-            name, _, raw = part.partition("=")
-            key = name.strip().lower().removesuffix("_p99")
-            key = {"e2el": "e2e"}.get(key, key)
-            if key not in ("ttft", "tpot", "e2e") or not raw:
-                raise ValueError(f"bad SLO term '{part}' (expected ttft=, tpot= or e2e= with s/ms)")
-            values[key + "_s"] = parse_seconds(raw)
-        return cls(**values)
-
     @property
     def is_set(self) -> bool:
         """True if any objective is given."""
         return any(v is not None for v in (self.ttft_s, self.tpot_s, self.e2e_s))
-
-
-def parse_seconds(raw: str) -> float:
-    """'2s', '100ms' or a bare number of seconds."""
-    text = raw.strip().lower()
-    try:
-        if text.endswith("ms"):
-            value = float(text[:-2]) / 1000
-        else:
-            value = float(text.removesuffix("s"))
-    except ValueError:
-        raise ValueError(f"bad duration '{raw}' (expected e.g. 2s or 100ms)") from None
-    if value <= 0:
-        raise ValueError(f"duration '{raw}' must be positive")
-    return value
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -16,7 +16,7 @@ import pandas as pd
 from batchsim.atomic import atomic_file
 from batchsim.inputs import quote
 from batchsim.traces.errors import TraceError
-from batchsim.traces.rows import RowChecker, check_positive
+from batchsim.traces.rows import MAX_TOKENS, RowChecker, check_positive
 
 REQUIRED_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + ("request_id", "prefix_block_ids")
@@ -110,8 +110,8 @@ def validate_table(table: pd.DataFrame, name: str = "table") -> None:
     if np.any(arrival[1:] < arrival[:-1]):
         raise TraceError(f"{name}: arrival_s must be sorted ascending")
     for column in ("prompt_tokens", "output_tokens"):
-        if len(table) and int(table[column].min()) < 1:
-            raise TraceError(f"{name}: {column} must be >= 1")
+        if len(table) and not 1 <= int(table[column].min()) <= int(table[column].max()) < MAX_TOKENS:
+            raise TraceError(f"{name}: {column} must be in 1..{MAX_TOKENS - 1}")
 
 
 def write_canonical(table: pd.DataFrame, path: str | Path, *,

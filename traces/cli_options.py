@@ -10,12 +10,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from batchsim.limits import DEFAULT_LIMITS
 from batchsim.traces import transforms
 from batchsim.traces.canonical import LoadedTrace
 from batchsim.traces.default import SOURCE, default_trace
 from batchsim.traces.detect import FORMATS
 from batchsim.traces.errors import TraceError
-from batchsim.traces.load import load_trace
+from batchsim.traces.load import check_size, load_trace
 
 
 def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--model") -> None:
@@ -53,7 +54,8 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     else:
         trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.trace_model,
                            spread_ties=args.spread_ties, tokenizer=args.tokenizer,
-                           sharegpt_filters=args.sharegpt_filters)
+                           sharegpt_filters=args.sharegpt_filters,
+                           limits=getattr(args, "limits", DEFAULT_LIMITS))
     steps = []
     if args.window:
         steps.append(_window_step(args.window))
@@ -69,6 +71,9 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     for step in steps:
         table, note = step(trace.table)
         trace = replace(trace, table=table, notes=[*trace.notes, note])
+    if steps:  # a rate scale can stretch the arrivals past the stated span
+        check_size(trace, f"{path or 'trace'} after --rate-scale/--window",
+                   getattr(args, "limits", DEFAULT_LIMITS))
     return trace
 
 

@@ -24,6 +24,9 @@ MODEL_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_at
 CB_INT_KNOBS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch")
 CB_BOOL_KNOBS = ("use_async_batching",)
 CUDA_GRAPH_PATHS = ("varlen", "decode")
+# Bounds that keep every count exact in int64 arithmetic (2**63 would wrap to a negative)
+MAX_TOKENS = 1 << 31
+MAX_INDEX = 1 << 62
 # Rounding to microseconds leaves at most half a microsecond of error on any time.
 TIME_DECIMALS = 6
 _TIME_SLACK_S = 1e-6
@@ -120,9 +123,11 @@ def _validate_request(index: int, entry, exact_lengths: bool) -> None:
     _require(isinstance(entry, dict), where, "must be an object")
     for key in REQUEST_KEYS:
         _require(key in entry, f"{where}.{key}", "missing")
-    _require(_is_int(entry["i"]) and entry["i"] >= 0, f"{where}.i", "must be a non-negative integer")
+    _require(_is_int(entry["i"]) and 0 <= entry["i"] < MAX_INDEX, f"{where}.i",
+             f"must be an integer in 0..{MAX_INDEX - 1}")
     for key in ("in", "out"):
-        _require(_is_int(entry[key]) and entry[key] > 0, f"{where}.{key}", "must be a positive integer")
+        _require(_is_int(entry[key]) and 0 < entry[key] < MAX_TOKENS, f"{where}.{key}",
+                 f"must be an integer in 1..{MAX_TOKENS - 1}")
     for key in ("arrival", "submit"):
         _require(_is_number(entry[key]) and entry[key] >= 0, f"{where}.{key}",
                  "must be a non-negative number")

@@ -97,8 +97,10 @@ def _show(value) -> str:
 
 def parse_int(values: pd.Series, field: str, checker: RowChecker) -> np.ndarray:
     """Integer column as int64; non-integers and missing values are flagged (filled with 1)."""
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
-        return values.to_numpy(dtype=np.int64)
+    if pd.api.types.is_signed_integer_dtype(values.dtype) and not values.hasnans:
+        exact = values.to_numpy(dtype=np.int64)
+        if not exact.size or np.abs(exact).max() < MAX_TOKENS:
+            return exact
     raw = values.to_numpy(dtype=object) if not pd.api.types.is_float_dtype(values.dtype) else None
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):

@@ -139,3 +139,35 @@ def test_a_bad_datasheet_is_a_one_line_error(capsys, tmp_path):
     code, _, err = replay(capsys, "--gpu", str(gpu), "--limit", "10")
     assert code == 2
     assert err.strip().count("\n") == 0 and "gpu.yaml: key 'bf16_flops' must be a positive number" in err
+
+
+def test_sectioned_yaml_with_paths_relative_to_the_file(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    rows = "\n".join(f"{i},{100 + i},{10 + i}" for i in range(40))
+    (folder / "t.csv").write_text("arrival_s,prompt_tokens,output_tokens\n" + rows + "\n")
+    (folder / "scenario.yaml").write_text(
+        "trace:\n  path: t.csv\n  limit: 12\n  rate_scale: 2\n"
+        "policy:\n  name: chunked\n  max_num_seqs: 16\n  max_num_batched_tokens: 512\n"
+        "hardware:\n  gpu: h200\n  replicas: 2\n"
+        "cost model:\n  model: llama-3-8b\n  profile: roofline\n"
+        "slo:\n  ttft_p99: 2s\n  tpot_p99: 100ms\n"
+        "output:\n  out: run\n  json: true\n")
+    monkeypatch.chdir(tmp_path)  # the YAML's paths are the YAML folder's, not the cwd's
+    code, out, err = replay(capsys, "--config", str(folder / "scenario.yaml"))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["completed"] + result["rejected"] == 12
+    assert result["policy"] == "chunked" and result["gpus"] == 2
+    assert result["request_goodput"] is not None
+    assert (folder / "run" / "summary.json").is_file()
+    # a flag still wins over the file
+    code, out, _ = replay(capsys, "--config", str(folder / "scenario.yaml"), "--limit", "7")
+    assert code == 0 and json.loads(out)["completed"] + json.loads(out)["rejected"] == 7
+
+
+def test_trace_format_in_a_scenario_is_used(capsys, tmp_path):
+    (tmp_path / "t.csv").write_text("arrival_s,prompt_tokens,output_tokens\n0,1,1\n")
+    (tmp_path / "s.yaml").write_text("trace: t.csv\ntrace_format: azure\n")
+    code, _, err = replay(capsys, "--config", str(tmp_path / "s.yaml"))
+    assert code == 2 and "missing column(s) TIMESTAMP" in err

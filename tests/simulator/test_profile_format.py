@@ -42,7 +42,7 @@ def test_missing_meta_field_is_named(tmp_path):
 
 def test_yaml_tags_are_refused(tmp_path):
     (tmp_path / "profile.yaml").write_text("format: !!python/object:os.system {}\n")
-    with pytest.raises(ValueError, match="profile.yaml: not valid YAML"):
+    with pytest.raises(ValueError, match=r"profile.yaml line 1: not valid YAML"):
         read_meta(tmp_path)
 
 

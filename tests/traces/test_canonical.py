@@ -48,5 +48,5 @@ def test_write_refuses_unsorted_or_bad_tables(tmp_path):
         write_canonical(make_table(), tmp_path / "t.txt")
     bad = make_table()
     bad.loc[1, "output_tokens"] = 0
-    with pytest.raises(TraceError, match="output_tokens must be >= 1"):
+    with pytest.raises(TraceError, match="output_tokens must be in 1.."):
         validate_table(bad)
