@@ -25,6 +25,12 @@ LONG_PROMPT_OUTPUT = (48.0, 0.5, 8, 128)
 LONG_OUTPUT_PROMPT = (180.0, 0.5, 16, 512)
 LONG_OUTPUT_RANGE = (800, 1200)
 LONG_OUTPUT_RANGE_WIDE = (800, 1500)  # calibration bursts used the wider range
+# chat: short turns, so that a few hundred requests run at once within a minute on the H200
+CHAT_PROMPT = (220.0, 0.7, 16, 1536)
+CHAT_OUTPUT = (110.0, 0.6, 8, 400)
+# KV pressure: outputs long enough that the cache of a small block count fills and preempts
+PRESSURE_PROMPT = (300.0, 0.5, 32, 1024)
+PRESSURE_OUTPUT_RANGE = (200, 500)
 
 # hf_cb settings shared by every continuous-batching case (see records/README.md for why).
 CB_SETTINGS = {"max_batch_tokens": 512, "num_blocks": 2048}
@@ -40,6 +46,11 @@ def workload_lengths(kind: str, n: int, rng: np.random.Generator) -> tuple[np.nd
     if kind in ("conv", "conv_wide"):
         output = CONV_OUTPUT if kind == "conv" else CONV_OUTPUT_WIDE
         return _lognormal(rng, n, CONV_PROMPT), _lognormal(rng, n, output)
+    if kind == "chat":
+        return _lognormal(rng, n, CHAT_PROMPT), _lognormal(rng, n, CHAT_OUTPUT)
+    if kind == "pressure":
+        outputs = rng.integers(PRESSURE_OUTPUT_RANGE[0], PRESSURE_OUTPUT_RANGE[1] + 1, n)
+        return _lognormal(rng, n, PRESSURE_PROMPT), outputs
     if kind == "longprompt":
         prompts = rng.integers(LONG_PROMPT_RANGE[0], LONG_PROMPT_RANGE[1] + 1, n)
         return prompts, _lognormal(rng, n, LONG_PROMPT_OUTPUT)
@@ -48,7 +59,7 @@ def workload_lengths(kind: str, n: int, rng: np.random.Generator) -> tuple[np.nd
         outputs = rng.integers(low, high + 1, n)
         return _lognormal(rng, n, LONG_OUTPUT_PROMPT), outputs
     raise ValueError(f"unknown workload kind '{kind}' "
-                     "(known: conv, conv_wide, longprompt, longoutput, longoutput_wide)")
+                     "(known: conv, conv_wide, chat, pressure, longprompt, longoutput, longoutput_wide)")
 
 
 def poisson_arrivals(rate_per_s: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,6 +120,23 @@ CASES = {
 }
 
 
+# The load the first cases never reached (issue #12): hundreds of concurrent decodes at the 512-token
+# budget, the same trace with CUDA graphs on, a 2048-token budget, a light graphs-on run, and a
+# block count small enough that the engine preempts. Rates are set by the requests a run holds at
+# once, not by a calibration burst: at 12 req/s a 110-token output (about 40 steps of 100-300 ms)
+# keeps a few hundred requests in the engine.
+GRAPHS_ON = {"use_cuda_graph": True, "use_async_batching": False}
+LOAD_CASES = {
+    "cb_chat_sat512": ("chat", 300, 12.0, 301, {"engine": "hf_cb", **CB_SETTINGS}),
+    "cb_chat_sat512_graphs": ("chat", 300, 12.0, 301, {"engine": "hf_cb", **CB_SETTINGS, **GRAPHS_ON}),
+    "cb_chat_b2048": ("chat", 300, 12.0, 302, {"engine": "hf_cb", "max_batch_tokens": 2048,
+                                                "num_blocks": 2048}),
+    "cb_pressure_preempt": ("pressure", 80, 8.0, 303, {"engine": "hf_cb", "max_batch_tokens": 512,
+                                                         "num_blocks": 128}),
+    "cb_chat_light_graphs": ("chat", 150, 2.5, 304, {"engine": "hf_cb", **CB_SETTINGS, **GRAPHS_ON}),
+}
+
+
 def plan_entry(name: str, spec, trace_dir: str) -> dict:
     """One case of a recorder plan."""
     kind, n, rate, seed, settings = spec
@@ -134,6 +162,7 @@ def main() -> None:
     out_dir = Path(args.out_dir)
     write_set(out_dir, CALIBRATION, "calibration_plan.json")
     write_set(out_dir, CASES, "plan.json")
+    write_set(out_dir, LOAD_CASES, "load_plan.json")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from batchsim.cli.tables import render_table
-from batchsim.planning.costs import describe_cost_model
+from batchsim.planning.costs import describe_cost_model, profile_mismatch
+from batchsim.planning.scenario import Scenario, run_settings, step_time_mode
 from batchsim.planning.pricing import autoscaling, fleet_cost
 from batchsim.planning.slo import format_duration, format_slo
 
@@ -39,6 +40,9 @@ def format_plan(plan, context: dict) -> str:
              f"{'Policy:':<14}{serving.policy} ({knobs}, block_size={serving.block_size}), "
              f"{serving.router} routing",
              f"{'Cost model:':<14}{describe_cost_model(plan.cost_model)}",
+             f"{'Step times:':<14}{step_time_mode(plan.cost_model)}",
+             *(f"{'MISMATCH:':<14}profile measured differently: {m}"
+               for m in profile_mismatch(plan.cost_model, run_settings(Scenario(), serving))),
              f"{'Objectives:':<14}{format_slo(plan.objectives)} (over every request of the trace)",
              f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
              f"{plan.gpus} {context['gpu']} GPU(s)"]

@@ -47,6 +47,12 @@ def add_scenario_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, *aliases, type=kind, help=text)
     parser.add_argument("--strict-range", action="store_true",
                         help="fail (exit 2) when any step goes beyond the profile's measured range")
+    parser.add_argument("--step-time", choices=("mean", "sampled"), default=None,
+                        help="price each step at its mean (default) or draw it from the profile's measured "
+                             "spread, seeded by --seed")
+    parser.add_argument("--allow-profile-mismatch", action="store_true", default=None,
+                        help="run on a profile measured under another engine configuration (the report "
+                             "names the settings that differ)")
     parser.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction,
                         default=None, help="cache full KV blocks by prefix and reuse them "
                         "(default: on for the vllm policy, off for the others)")
@@ -83,6 +89,8 @@ def scenario_from_args(args):
         name = flag.lstrip("-").replace("-", "_")
         overrides[name] = getattr(args, name)
     overrides["enable_prefix_caching"] = getattr(args, "enable_prefix_caching", None)
+    overrides["step_time"] = getattr(args, "step_time", None)
+    overrides["allow_profile_mismatch"] = getattr(args, "allow_profile_mismatch", None)
     scenario = with_overrides(Scenario(), overrides)
     check_knobs_apply(scenario, set(from_file) | set(getattr(args, "explicit", ())))
     return scenario
@@ -194,7 +202,9 @@ def run(args) -> int:
         ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "
                      f"({serving.router} routing)"),
         ("Range", outcome.summary["extrapolation"]["description"]),
+        ("Step times", outcome.summary["step_time"]),
     ]
+    context += [("PROFILE MISMATCH", m) for m in outcome.summary["profile_mismatch"]]
     print(format_report(outcome.summary, context))
     if args.out:
         print(f"wrote {args.out}/requests.csv, steps.csv, summary.json")

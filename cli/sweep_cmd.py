@@ -79,6 +79,9 @@ def run(args) -> int:
               file=sys.stderr)
     tables = _tables(args, base, points)
     partial = PartialResults(args.out, sweep_fingerprint(base, points, tables))
+    if partial.path.exists() and not args.resume:
+        print(f"batchsim: note: {partial.path} (an interrupted sweep) is replaced; --resume "
+              "would have continued it", file=sys.stderr)
     kept = partial.resume() if args.resume else {}
     partial.start(kept)
     tasks = [SweepTask(i, base, settings, table)

@@ -31,6 +31,13 @@ def register(subparsers) -> None:
     for flag, _ in OVERRIDE_FLAGS:
         parser.add_argument(flag, type=int, help="engine setting, where the run does not record it")
     parser.add_argument("--out", help="directory for fidelity.csv, fidelity.json and CDF figures")
+    parser.add_argument("--step-time", choices=("mean", "sampled"), default="mean",
+                        help="price each step at its mean (default) or draw it from the profile's measured "
+                             "spread, seeded by --seed")
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampled step times")
+    parser.add_argument("--allow-profile-mismatch", action="store_true",
+                        help="run on a profile measured under another engine configuration (the report names "
+                             "the settings that differ)")
     parser.add_argument("--strict-range", action="store_true",
                         help="fail (exit 2) when a replay goes beyond the profile's measured range")
     add_quiet_flag(parser)
@@ -57,6 +64,11 @@ def header(comparison) -> list[str]:
              f"max_num_batched_tokens={serving.max_num_batched_tokens} block_size={serving.block_size} "
              f"kv_blocks={serving.kv_blocks}): "
              f"{describe_cost_model(comparison.run.cost_model)}"]
+    lines.append(f"step times: {comparison.run.summary['step_time']}")
+    lines += [f"PROFILE MISMATCH (run anyway): {m}" for m in comparison.run.summary["profile_mismatch"]]
+    hit_rate = comparison.run.summary.get("prefix_cache_hit_rate")
+    if hit_rate is not None:
+        lines.append(f"simulated prefix-cache hit rate: {hit_rate:.1%}")
     lines += [f"note: {note}" for note in run.notes]
     return lines
 
@@ -64,6 +76,7 @@ def header(comparison) -> list[str]:
 def run(args) -> int:
     """Validate each run and print its table."""
     from batchsim.cli.replay import check_strict_range
+    from batchsim.planning.costs import cost_model_keys
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.planning.validate import compare
 
@@ -72,7 +85,8 @@ def run(args) -> int:
     with progress_bar(args, len(args.records), "validate", "run") as bar:
         for path in args.records:
             observed = load_observed_run(path, args.model, args.gpu, overrides)
-            comparison = compare(observed, args.profile)
+            comparison = compare(observed, args.profile, step_time=args.step_time, seed=args.seed,
+                                 allow_profile_mismatch=args.allow_profile_mismatch)
             bar.clear()  # the report goes to stdout between bar updates
             print("\n".join(header(comparison)))
             entry = comparison.run.summary["extrapolation"]
@@ -80,10 +94,11 @@ def run(args) -> int:
             check_strict_range(args, comparison.run.summary, f"the replay of {path}")
             print(format_table(comparison.rows()))
             print()
-            all_rows += [{**row, "range_status": entry["status"],
-                          "extrapolated_share": entry["share_outside"],
-                          "extrapolation_worst_ratio": entry["worst_ratio"]}
-                         for row in comparison.rows()]
+            evidence = {**cost_model_keys(comparison.run.cost_model),
+                        "notes": "; ".join(observed.notes), "range_status": entry["status"],
+                        "extrapolated_share": entry["share_outside"],
+                        "extrapolation_worst_ratio": entry["worst_ratio"]}
+            all_rows += [{**row, **evidence} for row in comparison.rows()]
             if args.out:
                 _write_figure(comparison, Path(args.out))
             bar.update(1)

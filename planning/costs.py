@@ -1,13 +1,20 @@
 """Choosing the cost model for a scenario: a GPU profile when one exists, else the roofline.
 
-``profile`` may be a bundled profile name, a profile directory, or ``roofline`` to force the
-analytic model. With no profile given, a bundled profile for the same GPU and model is used
-(CUDA-graph mode first: see simulator.profile_cost.MODE_PREFERENCE).
+``profile`` may be a bundled profile name, a profile directory, a calibrated profile directory
+(simulator.calibrated_cost: applied to the scenario's model and GPU), or ``roofline`` to force
+the analytic model. With no profile given, a bundled profile for the same GPU and model is used
+(CUDA-graph mode first: see simulator.profile_cost.MODE_PREFERENCE), or, for a run that states its
+engine configuration (a recorded engine run), the bundled profile measured under that
+configuration (``matching_profile``; simulator.engine_match says what must match).
 """
 from __future__ import annotations
 
+from batchsim.simulator import engine_match
+from batchsim.simulator.calibrated_cost import calibrated_cost_model, is_calibration_dir, read_calibration
 from batchsim.simulator.hardware import get_gpu
-from batchsim.simulator.profile_cost import default_profile_name, load_profile_cost_model
+from batchsim.simulator.profile_cost import (bundled_profiles_for, default_profile_name, load_profile_cost_model,
+                                             resolve_profile_path)
+from batchsim.simulator.profile_format import read_meta
 from batchsim.simulator.models import get_model
 from batchsim.simulator.roofline import RooflineCostModel
 from batchsim.simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
@@ -23,6 +30,8 @@ def build_cost_model(gpu: str, model: str, profile: str | None = None, tp: int =
     """
     if tp > 1:
         return _tensor_parallel(gpu, model, profile, tp)
+    if profile and is_calibration_dir(profile):
+        return load_calibrated(profile, get_model(model), get_gpu(gpu))
     if profile and profile != ROOFLINE:
         return load_profile_cost_model(profile)
     if profile is None:
@@ -36,11 +45,19 @@ def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
     spec, gpu_spec = get_model(model), get_gpu(gpu)
     if profile is None:
         profile = default_profile_name(gpu, model, tp)
-    if profile and profile != ROOFLINE:
+    if profile and is_calibration_dir(profile):
+        shard = load_calibrated(profile, shard_spec(spec, tp), gpu_spec)
+    elif profile and profile != ROOFLINE:
         shard = load_profile_cost_model(profile)
     else:
         shard = RooflineCostModel(shard_spec(spec, tp), gpu_spec)
     return TensorParallelCostModel(shard, spec, tp, AllReduceModel(gpu_spec.nvlink_bytes_per_s))
+
+
+def load_calibrated(path: str, model, gpu) -> RooflineCostModel:
+    """A calibrated profile applied to ``model`` on ``gpu`` (carried by the datasheet ratio)."""
+    meta, coefficients = read_calibration(path)
+    return calibrated_cost_model(coefficients, model, gpu, str(meta.get("name") or path))
 
 
 def is_profiled(cost_model) -> bool:
@@ -52,6 +69,12 @@ def is_profiled(cost_model) -> bool:
 
 def describe_cost_model(cost_model) -> str:
     """One line naming the cost model, for reports; a roofline says it is unprofiled."""
+    if isinstance(cost_model, RooflineCostModel) and cost_model.calibration:
+        return (f"calibrated profile {cost_model.calibration} ({cost_model.model.name} on "
+                f"{cost_model.gpu.name}: roofline at {cost_model.memory_efficiency:.2f} of datasheet "
+                f"HBM and {cost_model.compute_efficiency:.2f} of FLOP/s, host "
+                f"{cost_model.step_overhead_s * 1e3:.2f} ms + {cost_model.per_sequence_s * 1e6:.0f} us/seq "
+                f"+ {cost_model.per_token_s * 1e6:.1f} us/token a step; no measured profile)")
     if isinstance(cost_model, RooflineCostModel):
         return (f"roofline, UNPROFILED ({cost_model.model.name} on {cost_model.gpu.name}: "
                 f"datasheet peaks, no measured profile)")
@@ -65,3 +88,33 @@ def describe_cost_model(cost_model) -> str:
 def cost_model_keys(cost_model) -> dict:
     """The keys every summary carries about its cost model (JSON, sweep rows)."""
     return {"cost_model": describe_cost_model(cost_model), "profiled": is_profiled(cost_model)}
+
+
+def matching_profile(gpu, model, run: dict, modes: tuple[str, ...], tp: int = 1) -> str | None:
+    """The bundled profile for this GPU and model (shard), in one of ``modes``, measured under the
+    engine configuration ``run`` states; None when none of those modes is bundled, ValueError
+    naming the settings that differ when some are but none matches."""
+    candidates = bundled_profiles_for(gpu, model, tp, modes)
+    if not candidates:
+        return None
+    differences = {}
+    for name in candidates:
+        meta = read_meta(resolve_profile_path(name))
+        differences[name] = engine_match.mismatches(engine_match.profile_settings(meta), run)
+        if not differences[name]:
+            return name
+    closest = min(candidates, key=lambda name: len(differences[name]))
+    raise ValueError(f"no bundled profile matches this run's engine configuration (closest, {closest}: "
+                     f"{'; '.join(differences[closest])}); profile it, or pass --profile NAME with "
+                     f"--allow-profile-mismatch")
+
+
+def profile_mismatch(cost_model, run: dict) -> list[str]:
+    """Settings in which the run's engine configuration differs from its profile's (none for the
+    roofline, which states no engine)."""
+    meta = getattr(cost_model, "meta", None)
+    if meta is None and hasattr(cost_model, "shard_cost"):
+        meta = getattr(cost_model.shard_cost, "meta", None)
+    if not isinstance(meta, dict):
+        return []
+    return engine_match.mismatches(engine_match.profile_settings(meta), run)

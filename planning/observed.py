@@ -77,14 +77,20 @@ class ObservedRun:
     serving: ServingConfig
     profile_modes: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
-    prefix_token_ids: tuple | None = None  # per request (arrival order), where the run has them
+    prefix_block_ids: tuple | None = None  # per request (arrival order): ids of its prompt's blocks
+    prefix_block_tokens: int | None = None  # tokens per prefix block id
+    engine_settings: dict = field(default_factory=dict)  # as simulator.engine_match.record_settings reads them
 
     def trace_table(self) -> pd.DataFrame:
         """The requests as a canonical trace: the run's own arrivals and lengths."""
         reqs = self.requests
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "arrival_s": reqs.arrival_s - reqs.arrival_s.min(),
             "prompt_tokens": reqs.prompt_tokens,
             "output_tokens": np.maximum(1, reqs.output_tokens),
             "request_id": reqs.request_id,
         })
+        if self.prefix_block_ids is not None:
+            table["prefix_block_ids"] = list(self.prefix_block_ids)
+            table.attrs["prefix_block_tokens"] = int(self.prefix_block_tokens)
+        return table

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from batchsim.inputs import read_json
+from batchsim.simulator.engine_match import record_settings
 from batchsim.planning.observed import ObservedRun, requests_from_columns
 from batchsim.simulator.config import ServingConfig
 from batchsim.simulator.hardware import GPUS, GpuSpec
@@ -110,10 +111,13 @@ def observed_run(record: Record, gpu: GpuSpec | None = None) -> ObservedRun:
     reqs = record.data["requests"]
     times = [r["token_times"] for r in reqs]
     known = np.array([bool(t) and len(t) == r["n_gen"] for r, t in zip(reqs, times)])
+    # the recorder keeps a preempted request's true first-token time beside its restarted list
+    first = [r.get("first_token", t[0] if t else np.nan) for r, t in zip(reqs, times)]
+    first_known = known | np.array(["first_token" in r for r in reqs], dtype=bool)
     requests = requests_from_columns(
         [r["i"] for r in reqs], [r["arrival"] for r in reqs],
-        [t[0] if t else np.nan for t in times], [t[-1] if t else np.nan for t in times],
-        [r["in"] for r in reqs], [r["n_gen"] for r in reqs], known,
+        first, [t[-1] if t else np.nan for t in times],
+        [r["in"] for r in reqs], [r["n_gen"] for r in reqs], first_known,
         itl_gaps_s=np.concatenate([np.diff(t) for t, ok in zip(times, known) if ok] or [[]]))
     model = ModelSpec.from_hf_config(record.data["model_config"], name="custom",
                                      source=f"{record.source}: model_config")
@@ -123,6 +127,12 @@ def observed_run(record: Record, gpu: GpuSpec | None = None) -> ObservedRun:
     if requests.restarted:
         notes.append(f"{requests.restarted} request(s) with timestamps restarted after preemption: "
                      f"counted in throughput and E2E, left out of TTFT, TPOT and ITL")
+    recovered = int((first_known & ~known).sum())
+    if recovered:
+        notes.append(f"{recovered} request(s) with timestamps restarted after preemption and a first-token "
+                     f"time from the recorder's step log: counted in throughput, E2E, TTFT and TPOT, "
+                     f"left out of ITL")
     return ObservedRun(record.case, record.engine, record.source, requests, model,
                        gpu or gpu_from_device_name(record.data["gpu"], record.source), serving,
-                       ENGINE_MODES[record.engine], tuple(notes))
+                       ENGINE_MODES[record.engine], tuple(notes),
+                       engine_settings=record_settings(record.engine, record.engine_config))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from batchsim.inputs import InputError
 from batchsim.limits import DEFAULT_LIMITS, Limits
-from batchsim.planning.costs import build_cost_model, cost_model_keys
+from batchsim.planning.costs import build_cost_model, cost_model_keys, describe_cost_model, profile_mismatch
 from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, load_settings, validate
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
@@ -18,6 +18,7 @@ from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
 from batchsim.simulator.measured_range import extrapolation, measured_range_of
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
+from batchsim.simulator.step_spread import SampledStepTimes, spread_of
 from batchsim.simulator.summary import summarize
 from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
 
@@ -34,6 +35,9 @@ class Scenario:
     seed: int = 0
     slo: str | None = None
     goodput: str | None = None  # vLLM's spelling: "ttft:2000 tpot:100" (milliseconds)
+    step_time: str = "mean"  # mean: each step at the cost model's mean; sampled: drawn from the profile's spread
+    engine: dict | None = None  # engine settings the run states (simulator.engine_match.SETTINGS)
+    allow_profile_mismatch: bool = False  # run on a profile of another engine configuration, and say so
     serving: ServingConfig = field(default_factory=ServingConfig)
 
 
@@ -106,6 +110,7 @@ class Prepared:
     serving: ServingConfig  # resolved knobs
     cost_model: object
     setup: ReplicaSetup
+    profile_mismatch: list = field(default_factory=list)  # settings the profile was measured differently
 
 
 def prepare(scenario: Scenario, cost_model=None,
@@ -113,12 +118,18 @@ def prepare(scenario: Scenario, cost_model=None,
     """Resolve knobs, build (or reuse) the cost model and the replica setup; validate once."""
     cost_model = cost_model or build_cost_model(scenario.gpu, scenario.model, scenario.profile,
                                                 scenario.serving.tensor_parallel_size)
+    cost_model = with_step_times(cost_model, scenario.step_time, scenario.seed)
     model_max_len = _max_context(scenario.model, cost_model.model)
     asked = scenario.serving.max_model_len
     if asked is not None and asked > model_max_len:
         raise InputError(f"max_model_len: {asked:,} is above {cost_model.model.name}'s context "
                          f"of {model_max_len:,} tokens")
     serving = scenario.serving.resolved(model_max_len)
+    mismatch = profile_mismatch(cost_model, run_settings(scenario, serving))
+    if mismatch and not scenario.allow_profile_mismatch:
+        raise ValueError(f"profile {describe_cost_model(cost_model).removeprefix('profile ')} was measured under "
+                         f"another engine configuration ({'; '.join(mismatch)}); pass --allow-profile-mismatch "
+                         f"to run anyway")
     cls = policy_class(serving.policy)
     cls.from_config(serving)  # validate knobs once, before any replica exists
     kv_blocks = serving.kv_blocks or cost_model.memory.kv_capacity_blocks(
@@ -141,7 +152,7 @@ def prepare(scenario: Scenario, cost_model=None,
         swap_preemption=serving.preemption_mode == "swap",
         prefix_caching=bool(serving.enable_prefix_caching),
         prefix_block_tokens=prefix_block_tokens)
-    return Prepared(scenario, serving, cost_model, setup)
+    return Prepared(scenario, serving, cost_model, setup, mismatch)
 
 
 def _max_context(model: str, priced) -> int:
@@ -163,7 +174,44 @@ def scenario_keys(prepared: Prepared) -> dict:
                 model=getattr(scenario.model, "name", scenario.model),
                 tensor_parallel_size=serving.tensor_parallel_size,
                 gpus=serving.replicas * serving.tensor_parallel_size,
-                **cost_model_keys(prepared.cost_model))
+                **cost_model_keys(prepared.cost_model),
+                step_time=step_time_mode(prepared.cost_model),
+                profile_mismatch=list(prepared.profile_mismatch))
+
+
+def run_settings(scenario: Scenario, serving: ServingConfig) -> dict:
+    """The engine configuration a scenario states (``serving`` resolved): its token budget and
+    block size, and whatever engine settings it names (a recorded run names them all)."""
+    settings = {"block_size": serving.block_size}
+    if serving.policy != "static" and serving.max_num_batched_tokens:
+        settings["max_batch_tokens"] = serving.max_num_batched_tokens
+    return {**settings, **(scenario.engine or {})}
+
+
+STEP_TIME_MODES = ("mean", "sampled")
+
+
+def with_step_times(cost_model, mode: str, seed: int):
+    """The cost model priced as ``mode`` says: as it is (mean), or drawn from its profile's spread."""
+    if mode not in STEP_TIME_MODES:
+        raise ValueError(f"step_time '{mode}' is not one of {', '.join(STEP_TIME_MODES)}")
+    if mode == "mean" or isinstance(cost_model, SampledStepTimes):
+        return cost_model
+    spread = spread_of(cost_model)
+    if spread is None:
+        raise ValueError(f"step_time sampled needs a profile that kept every repeat of its steps; "
+                         f"{describe_cost_model(cost_model)} has none")
+    return SampledStepTimes(cost_model, spread, seed)
+
+
+def step_time_mode(cost_model) -> str:
+    """How the run priced its steps, in words (every report carries it)."""
+    if isinstance(cost_model, SampledStepTimes):
+        chain = cost_model.spread.describe()
+        return (f"sampled (seed {cost_model.seed}): two-state chain fitted to the profile's repeats, "
+                f"slow steps {chain['slow_excess_ms'] - chain['fast_excess_ms']:+.0f} ms, "
+                f"{100 * chain['slow_share']:.0f}% of steps, in streaks of {chain['mean_slow_streak_steps']:.1f}")
+    return "mean (each step at the cost model's mean time)"
 
 
 def extrapolation_entry(cost_model, result: SimulationResult) -> dict:

@@ -16,7 +16,7 @@ import numpy as np
 from batchsim.planning.observed import ObservedRequests, ObservedRun
 from batchsim.planning.records import Record, observed_run, serving_for  # noqa: F401 (API)
 from batchsim.planning.scenario import Scenario, ScenarioRun, run_scenario
-from batchsim.simulator.profile_cost import default_profile_name
+from batchsim.planning.costs import matching_profile
 from batchsim.simulator.summary import request_table, weighted_percentile
 
 METRICS = (
@@ -48,7 +48,9 @@ class Comparison:
             real, sim = self.real[key], self.simulated[key]
             error = (sim - real) / real if real else float("nan")
             out.append({"case": self.record.case, "metric": key, "label": label,
-                        "real": real, "simulated": sim, "rel_error": error})
+                        "real": real, "simulated": sim, "rel_error": error,
+                        "step_time": self.run.summary["step_time"],
+                        "profile_mismatch": "; ".join(self.run.summary["profile_mismatch"])})
         return out
 
 
@@ -114,18 +116,27 @@ def simulated_metrics(run: ScenarioRun, with_itl: bool = True, unknown_first_ids
                            first_known=known[done])
 
 
-def scenario_for(run: ObservedRun, profile: str | None = None) -> Scenario:
-    """The scenario that re-simulates ``run``: its own model, GPU and mirrored knobs."""
+def scenario_for(run: ObservedRun, profile: str | None = None, step_time: str = "mean", seed: int = 0,
+                 allow_profile_mismatch: bool = False) -> Scenario:
+    """The scenario that re-simulates ``run``: its own model, GPU and mirrored knobs, on the
+    bundled profile measured under its engine configuration unless ``profile`` names one."""
+    engine = run.engine_settings
     if profile is None:
-        profile = default_profile_name(run.gpu, run.model, modes=run.profile_modes)
-    return Scenario(gpu=run.gpu, model=run.model, profile=profile, serving=run.serving)
+        run_config = {"block_size": run.serving.block_size, **engine}
+        if run.serving.max_num_batched_tokens and run.serving.policy != "static":
+            run_config["max_batch_tokens"] = run.serving.max_num_batched_tokens
+        profile = matching_profile(run.gpu, run.model, run_config, run.profile_modes)
+    return Scenario(gpu=run.gpu, model=run.model, profile=profile, serving=run.serving, step_time=step_time,
+                    seed=seed, engine=engine or None, allow_profile_mismatch=allow_profile_mismatch)
 
 
-def compare(record, profile: str | None = None, cost_model=None) -> Comparison:
+def compare(record, profile: str | None = None, cost_model=None, step_time: str = "mean", seed: int = 0,
+            allow_profile_mismatch: bool = False) -> Comparison:
     """Simulate ``record`` (a Record or an ObservedRun) and compare; ``cost_model`` overrides
     the profile (calibration passes its own)."""
     run = observed_run(record) if isinstance(record, Record) else record
-    scenario = scenario_for(run, profile if cost_model is None else "roofline")
+    scenario = scenario_for(run, profile if cost_model is None else "roofline", step_time, seed,
+                            allow_profile_mismatch)
     outcome = run_scenario(scenario, run.trace_table(), cost_model)
     real = observed_metrics(run.requests)
     unknown = run.requests.request_id[~run.requests.first_token_known]

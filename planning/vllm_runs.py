@@ -12,9 +12,11 @@ from the first. There are no per-token times, so no ITL; TPOT = (last - first) /
 The file holds no engine settings: they come from the caller or vLLM's defaults, and the report
 says which.
 
-The mirrored settings are vLLM's resolved ones: max_num_seqs, max_num_batched_tokens, block
-size, num_gpu_blocks (computed from memory as vLLM sizes it when not recorded), max_model_len,
-gpu_memory_utilization; vLLM v1 keeps no free-block watermark.
+The run is simulated with the ``vllm`` policy (vLLM v1's scheduler) and the engine's resolved
+settings: max_num_seqs, max_num_batched_tokens, block size, num_gpu_blocks (computed from memory
+as vLLM sizes it when not recorded), max_model_len, gpu_memory_utilization, prefix caching (on,
+vLLM v1's default, when not recorded; prefix identity from the token ids of the workload the run
+replayed, where it lies beside the run); vLLM v1 keeps no free-block watermark.
 """
 from __future__ import annotations
 
@@ -92,8 +94,11 @@ def vllm_serving(meta: dict, model: ModelSpec, gpu: GpuSpec, source: str,
     block = int(_positive(cache, "block_size", f"{source}: kv_cache", 16))
     utilization = float(_positive(cache, "gpu_memory_utilization", f"{source}: kv_cache", 0.9))
     max_len = _positive(kwargs, "max_model_len", f"{source}: engine_kwargs")
+    prefix_caching = cache.get("enable_prefix_caching")
+    if prefix_caching is None:
+        notes.append("prefix caching not recorded: on, vLLM v1's default")
     serving = ServingConfig(
-        policy="chunked", max_num_batched_tokens=int(budget or VLLM_DEFAULT_BUDGET),
+        policy="vllm", enable_prefix_caching=prefix_caching is not False, max_num_batched_tokens=int(budget or VLLM_DEFAULT_BUDGET),
         max_num_seqs=int(seqs or VLLM_DEFAULT_SEQS), block_size=block,
         max_model_len=int(max_len or model.max_position_embeddings),
         gpu_memory_utilization=utilization, watermark=0.0,
@@ -108,10 +113,6 @@ def vllm_serving(meta: dict, model: ModelSpec, gpu: GpuSpec, source: str,
                      f"{gpu.memory_bytes / 2**30:.0f} GiB x {utilization:g} - weights "
                      f"{model.weight_bytes / 1e9:.1f} GB - {RESERVED_BYTES / 2**30:.0f} GiB activation "
                      f"reserve, over {model.kv_bytes_per_token // 1024} KiB of KV per token")
-    if cache.get("enable_prefix_caching"):
-        notes.append("engine ran with prefix caching on; simulated without a prefix cache")
-    notes.append("policy chunked (decodes first, then prompt chunks up to the budget) stands for "
-                 "vLLM v1's scheduler")
     return serving, notes
 
 
@@ -141,6 +142,39 @@ def _request_number(row: dict, default: int) -> int:
     return int(match.group(1)) if match else default
 
 
+def prefix_block_ids(token_ids: list, block_tokens: int) -> tuple[int, ...]:
+    """Ids of a prompt's full blocks of ``block_tokens`` tokens, each naming the whole prefix up
+    to its block's end (a chain hash: equal ids = equal prefix, as Mooncake's hash_ids)."""
+    ids, parent = [], 0
+    for start in range(0, len(token_ids) - block_tokens + 1, block_tokens):
+        parent = hash((parent, tuple(token_ids[start:start + block_tokens]))) & (2**62 - 1)
+        ids.append(parent)
+    return tuple(ids)
+
+
+def _workload_prefixes(directory: Path, meta: dict, rows: list[dict], block_tokens: int):
+    """Prefix ids per request from the workload file the run replayed (its ``input_tok_ids``),
+    looked for by name beside the run folder; None when absent or not matching the run."""
+    name = Path(str(meta.get("dataset_path") or "")).name
+    candidates = [folder / name for folder in (directory, directory.parent)] if name else []
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        return None, None
+    prompts = []
+    with open(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    prompts.append(json.loads(line).get("input_tok_ids"))
+                except (json.JSONDecodeError, AttributeError):
+                    raise ValueError(f"{path}, line {line_number}: not a JSON object") from None
+    numbers = [_request_number(r, i) for i, r in enumerate(rows)]
+    if any(n >= len(prompts) or not isinstance(prompts[n], list)
+           or len(prompts[n]) != int(rows[i]["input_toks"]) for i, n in enumerate(numbers)):
+        return None, f"workload {path.name} does not match the run's prompts: no prefix identity"
+    return [prefix_block_ids(prompts[n], block_tokens) for n in numbers], path.name
+
+
 def load_vllm_run(directory: str | Path, model=None, gpu=None,
                   overrides: dict | None = None) -> ObservedRun:
     """Read a vLLM run folder (see module docstring); ``model``/``gpu`` override meta.json."""
@@ -166,8 +200,17 @@ def load_vllm_run(directory: str | Path, model=None, gpu=None,
         np.array([r["last_token_ts"] for r in rows]) - queued.min(),
         [int(r["input_toks"]) for r in rows], [int(r["output_toks"]) for r in rows])
     serving, setting_notes = vllm_serving(meta, spec, gpu_spec, str(meta_path), overrides)
+    prefixes, workload = _workload_prefixes(directory, meta, rows, serving.block_size)
+    if prefixes is None:
+        if workload:
+            notes.append(workload)
+        return ObservedRun(directory.name, "vllm", str(directory), requests, spec, gpu_spec,
+                           serving, VLLM_MODES, tuple(notes + setting_notes))
+    notes.append(f"prefix identity from the token ids of {workload}")
+    order = {n: i for i, n in enumerate(_request_number(r, i) for i, r in enumerate(rows))}
+    ordered = tuple(prefixes[order[n]] for n in requests.request_id.tolist())
     return ObservedRun(directory.name, "vllm", str(directory), requests, spec, gpu_spec, serving,
-                       VLLM_MODES, tuple(notes + setting_notes))
+                       VLLM_MODES, tuple(notes + setting_notes), ordered, serving.block_size)
 
 
 def load_bench_result(path: str | Path, data: dict, model=None, gpu=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from time import perf_counter
 
 STEP_COLUMNS = ("t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
-                "q_padded", "kv_tokens", "kv_padded", "n_new_tokens")
+                "q_padded", "kv_tokens", "kv_padded", "n_new_tokens", "n_preempted")
 
 
 def _host_io(batch_processor):
@@ -40,13 +40,51 @@ class StepRecorder:
     def __init__(self, batch_processor) -> None:
         self.rows: list[list] = []
         self.t0_s = perf_counter()
+        self.first_token_s: dict[str, float] = {}  # request id -> perf_counter of its first token
+        self.preemptions: list[tuple[float, str]] = []  # (perf_counter, request id) per eviction
         self._pending: dict = {}
         self._wrap(batch_processor)
+        self._wrap_offloading(batch_processor)
 
     def restart(self, t0_s: float) -> None:
         """Drop collected rows and measure step starts from ``t0_s`` (a perf_counter value)."""
         self.rows = []
+        self.first_token_s, self.preemptions = {}, []
         self.t0_s = t0_s
+
+    def _wrap_offloading(self, bp) -> None:
+        manager = getattr(bp, "offloading_manager", None)
+        if manager is None:
+            return
+        offload = manager.offload_requests
+
+        def logged_offload():
+            before = set(bp.scheduler.active_requests)  # read each time: a reset replaces the dict
+            evicted = offload()
+            if evicted:
+                now = perf_counter()
+                gone = [rid for rid in before if rid not in bp.scheduler.active_requests]
+                self.preemptions += [(now, rid) for rid in gone]
+                self._pending["preempted"] = self._pending.get("preempted", 0) + len(gone)
+            return evicted
+
+        manager.offload_requests = logged_offload
+
+    def _note_first_tokens(self, scheduled) -> None:
+        firsts = self.first_token_s
+        for future in scheduled:
+            state = future.state
+            if future.has_new_token and state.request_id not in firsts and not state._true_initial_tokens:
+                stamps = state._timestamps  # the engine's own stamp when it records timestamps
+                firsts[state.request_id] = stamps[0] if stamps else perf_counter()
+
+    def relative_first_tokens(self) -> dict[str, float]:
+        """First-token times of requests, seconds from ``t0_s``."""
+        return {rid: t - self.t0_s for rid, t in self.first_token_s.items()}
+
+    def preemption_log(self) -> list[list]:
+        """Evictions as [seconds from t0_s, request id], in order."""
+        return [[round(t - self.t0_s, 6), rid] for t, rid in self.preemptions if t >= self.t0_s]
 
     def _wrap(self, bp) -> None:
         prepare, step, update = bp.prepare_next_batch, bp._generation_step, bp.update_batch
@@ -67,12 +105,15 @@ class StepRecorder:
             pending["forward"] = perf_counter() - start
 
         def timed_update():
+            scheduled = list(_host_io(bp).requests_in_batch)
             start = perf_counter()
             update()
             took = perf_counter() - start
+            self._note_first_tokens(scheduled)
             if "start" in pending:
                 self.rows.append([pending["start"] - self.t0_s, pending["prepare"],
-                                  pending.get("forward", 0.0), took, *pending["shape"]])
+                                  pending.get("forward", 0.0), took, *pending["shape"],
+                                  pending.get("preempted", 0)])
                 pending.clear()
 
         bp.prepare_next_batch = timed_prepare

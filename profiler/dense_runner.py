@@ -14,7 +14,7 @@ import torch
 
 from batchsim.profiler.dense_model import DenseLlama
 from batchsim.profiler.grid import GridPoint
-from batchsim.profiler.timing import GpuInterval, summarize, synchronize
+from batchsim.profiler.timing import GpuInterval, spread, summarize, synchronize
 from batchsim.simulator.profile_format import StepRecord
 
 
@@ -125,5 +125,5 @@ def record_for(point: GridPoint, walls: list[float], gpus: list[float], status: 
         decode_context_max=max(contexts, default=0),
         wall_s=wall[0], wall_p10_s=wall[1], wall_p90_s=wall[2],
         gpu_s=gpu[0], gpu_p10_s=gpu[1], gpu_p90_s=gpu[2],
-        repeats=len(walls), status=status, note=note,
+        repeats=len(walls), status=status, note=note, **spread(walls, gpus),
     )

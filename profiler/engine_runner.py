@@ -14,6 +14,7 @@ shape (a diagnostic: kernels and plan caches that key on the KV length then see 
 """
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ from transformers import ContinuousBatchingConfig, GenerationConfig
 from transformers.generation.continuous_batching.requests import RequestStatus
 
 from batchsim.profiler.grid import GridPoint
-from batchsim.profiler.timing import GpuInterval, summarize
+from batchsim.profiler.timing import GpuInterval, spread, summarize
 from batchsim.simulator.profile_format import StepRecord
 
 RESOLVED_FIELDS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
@@ -36,9 +37,21 @@ class EngineRunner:
 
     def __init__(self, model, repeats: int, warmup: int, seed: int = 0, overrides: dict | None = None,
                  fixed_kv: bool = False) -> None:
+        self.model, self.overrides = model, dict(overrides or {})
+        self.device = model.device
+        self.repeats, self.warmup, self.fixed_kv = repeats, warmup, fixed_kv
+        self.rng = np.random.default_rng(seed)
+        self.vocab = model.config.vocab_size
+        self._counter = 0
+        self._interval = GpuInterval(self.device)
+        self._last: dict = {}
+        self.budget: int | None = None  # the token budget asked of the open engine (None: its default)
+        self._open(self.overrides)
+
+    def _open(self, overrides: dict) -> None:
         generation = GenerationConfig(max_new_tokens=16, do_sample=False, eos_token_id=-1, pad_token_id=0)
-        self.manager = model.init_continuous_batching(
-            generation_config=generation, continuous_batching_config=ContinuousBatchingConfig(**(overrides or {})))
+        self.manager = self.model.init_continuous_batching(
+            generation_config=generation, continuous_batching_config=ContinuousBatchingConfig(**overrides))
         if self.manager.continuous_batching_config.use_async_batching:
             # the async loop overlaps step N+1's preparation with step N; timing it step by step
             # from here would not be how that engine runs
@@ -47,13 +60,6 @@ class EngineRunner:
         self.manager.warmup()  # creates the batch processor and captures graphs if the engine uses them
         self.manager.current_batch = 0  # set by the background loop, which we replace
         self.processor = self.manager.batch_processor
-        self.device = model.device
-        self.repeats, self.warmup, self.fixed_kv = repeats, warmup, fixed_kv
-        self.rng = np.random.default_rng(seed)
-        self.vocab = model.config.vocab_size
-        self._counter = 0
-        self._interval = GpuInterval(self.device)
-        self._last: dict = {}
         original = self.manager._generation_step
 
         def timed_generation_step() -> None:
@@ -64,6 +70,21 @@ class EngineRunner:
             self._interval.stop(stream)
 
         self.manager._generation_step = timed_generation_step
+
+    def use_budget(self, budget: int | None) -> bool:
+        """Reopen the engine with token budget ``budget`` (None: the profile's own settings);
+        True when it was reopened (its first step shapes are then new: warm them up)."""
+        if budget == self.budget:
+            return False
+        self.manager.destroy()
+        self.manager.batch_processor = None  # its KV cache must be freed before the next engine sizes one
+        self.manager = self.processor = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self._open({**self.overrides, "max_batch_tokens": budget} if budget else self.overrides)
+        self.budget = budget
+        return True
 
     def resolved_config(self) -> dict:
         """The engine's resolved defaults, as the simulator must mirror them."""
@@ -167,13 +188,15 @@ def _record(kind: str, samples: list, status: str, note: str) -> StepRecord:
     if not samples:
         return StepRecord(kind, (), 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, status, note)
     batch = samples[len(samples) // 2][0]  # contexts grow one token a step; take the middle step
-    wall, gpu = summarize([s[1] for s in samples]), summarize([s[2] for s in samples])
+    walls, gpus = [s[1] for s in samples], [s[2] for s in samples]
+    wall, gpu = summarize(walls), summarize(gpus)
     q_padded, kv_padded = batch["padded"]
     return StepRecord(
         kind=kind, prefill_chunks=batch["chunks"], decode_count=len(batch["contexts"]),
         decode_context_sum=sum(batch["contexts"]), decode_context_max=max(batch["contexts"], default=0),
         wall_s=wall[0], wall_p10_s=wall[1], wall_p90_s=wall[2], gpu_s=gpu[0], gpu_p10_s=gpu[1],
         gpu_p90_s=gpu[2], repeats=len(samples), status=status, note=f"q_padded={q_padded} kv_padded={kv_padded}",
+        **spread(walls, gpus),
     )
 
 

@@ -5,6 +5,12 @@ groups as (sequences, cached context). Step time bends at small token counts (we
 dominate until the GEMMs become compute-bound), so token counts are powers of two at the low end;
 contexts are spaced geometrically. Skewed decode batches (many short contexts, a few long) test
 that cost follows the actual context lengths, not their mean.
+
+Engine mode adds the load that served runs reach (``serving_points``): hundreds of concurrent
+decodes, a quarter of a million KV tokens in one step, mixed steps whose decodes hold 8k-token
+contexts, and the steps smaller token budgets make (prompts split into budget-sized chunks over
+their cached prefix, decodes plus the chunk that fills the budget). A point's ``budget`` is the
+engine's token budget it is timed under (None: the profile's own).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ class GridPoint:
     kind: str  # prefill, decode, skewed or mixed
     chunks: tuple[tuple[int, int], ...] = ()
     decodes: tuple[tuple[int, int], ...] = ()  # (sequences, cached context) groups
+    budget: int | None = None  # engine token budget to time it under; None: the profile's own
 
     @property
     def decode_count(self) -> int:
@@ -83,6 +90,36 @@ def _decode_points(max_batch_tokens, max_context, max_kv_tokens, batches, contex
     return [GridPoint("decode", decodes=((batch, ctx),)) for batch in batches for ctx in contexts
             if batch * (ctx + 1) <= max_kv_tokens and batch <= max_batch_tokens
             and (dense or batch <= 8 or ctx in (128, 1024, 4096))]
+
+
+# the serving load of engine mode: (decodes, context) pairs and 8k-context mixed steps
+SATURATION_DECODES = ((384, 256), (512, 128), (512, 256), (512, 496))
+LONG_CONTEXT_MIXED = (((8, 7680),), 512), (((16, 7680),), 2048), (((32, 7680),), 128)
+SATURATION_SKEWED = ((448, 128), (16, 2048))
+
+
+def serving_points(budget: int, max_context: int, max_kv_tokens: int,
+                   small_budgets: tuple[int, ...] = (512, 2048)) -> list[GridPoint]:
+    """Engine-mode points of served load under the profile's own ``budget``, and the chunked
+    steps of each smaller budget (timed under that budget: only it splits prompts that way)."""
+    points = [GridPoint("decode", decodes=((n, ctx),)) for n, ctx in SATURATION_DECODES]
+    points.append(GridPoint("skewed", decodes=SATURATION_SKEWED))
+    points += [GridPoint("mixed", ((chunk, 0),), groups) for groups, chunk in LONG_CONTEXT_MIXED]
+    for small in small_budgets:
+        if small >= budget:
+            continue
+        half = min(small // 2, 256)
+        points += [
+            GridPoint("prefill", ((small, small),), budget=small),
+            GridPoint("prefill", ((small, 3 * small),), budget=small),
+            GridPoint("mixed", ((small - 64, 0),), ((64, 1024),), budget=small),
+            GridPoint("mixed", ((small - half, 0),), ((half, 256),), budget=small),
+            GridPoint("mixed", ((small - 128, small),), ((128, 512),), budget=small),
+        ]
+    return [p for p in points if p.kv_tokens <= max_kv_tokens
+            and all(ctx + 64 < max_context for _, ctx in p.decodes)
+            and all(new + cached <= max_context for new, cached in p.chunks)
+            and p.num_tokens <= (p.budget or budget)]
 
 
 def build_static_grid(max_context: int, max_kv_tokens: int, quick: bool = False) -> list[GridPoint]:

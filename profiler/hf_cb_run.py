@@ -16,7 +16,7 @@ import torch
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
 from batchsim.profiler.cb_steps import StepRecorder
-from batchsim.traces.record_format import make_request_entry, relative_times
+from batchsim.traces.record_format import make_request_entry, relative_times, round_time
 from batchsim.profiler.trace_csv import TraceRow
 
 
@@ -176,15 +176,24 @@ def replay_cb(model, rows: list[TraceRow], prompts, warm_prompts, knobs: CbKnobs
 
 
 def _assemble(rows, results, submits_s, t0_s, config, steps, extra) -> dict:
-    entries, preempted = [], 0
+    """Request entries as the engine reports them: ``token_times`` is the engine's timestamp list,
+    which a preemption restarts, and ``n_gen`` the tokens generated; ``first_token`` (the true
+    first-token time, from the step log) and ``preemptions`` (times evicted) are added."""
+    entries = []
+    firsts = steps.relative_first_tokens()
+    log = steps.preemption_log()
+    evicted: dict[str, int] = {}
+    for _, rid in log:
+        evicted[rid] = evicted.get(rid, 0) + 1
     for i, row in enumerate(rows):
         output = results[f"r{i}"]
         times = relative_times(output.timestamps or [], t0_s)
-        if len(times) != len(output.generated_tokens):
-            preempted += 1  # a soft-reset request restarts its timestamp list
         entry = make_request_entry(i, row.arrival_s, submits_s[i], row.prompt_tokens,
                                    row.output_tokens, times)
         entry["n_gen"] = len(output.generated_tokens)
+        if f"r{i}" in firsts:
+            entry["first_token"] = round_time(firsts[f"r{i}"])
+        entry["preemptions"] = evicted.get(f"r{i}", 0)
         entries.append(entry)
     return {"requests": entries, "engine_config": config, "steps": steps.table(),
-            "preempted_requests": preempted, **extra}
+            "preempted_requests": len(evicted), "preemptions": log, **extra}

@@ -38,6 +38,8 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cap on the KV tokens one grid point holds")
     parser.add_argument("--kinds", type=kind_list, default=None, metavar="KIND,...",
                         help=f"time only these step kinds of the grid ({', '.join(KINDS)})")
+    parser.add_argument("--resume-from", type=int, default=0, metavar="K",
+                        help="skip the first K grid points (finish a profile that its time limit cut)")
     parser.add_argument("--engine-kv", choices=("advance", "fixed"), default="advance",
                         help="engine decode repeats: contexts grow a token a step (as served) or stay fixed")
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from time import perf_counter
 
+from batchsim.profiler.environment import host_speed_stamp
 from batchsim.profiler.hf_cb_run import CbKnobs, replay_cb
 from batchsim.profiler.hf_model import build_model, environment, model_config_fields, random_prompts
 from batchsim.profiler.hf_static_run import replay_static
@@ -49,6 +50,8 @@ def record_case(model, case: str, engine: str, trace_path: str, settings: dict, 
               "engine_config": result.pop("engine_config"), "gpu": env["gpu"], "torch": env["torch"],
               "transformers": env["transformers"], "requests": result.pop("requests")}
     record.update({"trace_file": Path(trace_path).name, "seed": seed, **result})
+    # host-bound engine steps differ between hosts: the same stamp profiles carry, to match them
+    record["host"] = host_speed_stamp(model.device)
     if settings.get("notes"):
         record["notes"] = settings["notes"]
     return record

@@ -23,15 +23,17 @@ from batchsim.profiler.dense_model import build_dense_model
 from batchsim.profiler.dense_runner import DenseRunner
 from batchsim.profiler.depth import DepthPlan, check_errors, full_depth_rows, time_point
 from batchsim.profiler.environment import GpuMonitor, host_link_bytes_per_s, host_speed_stamp, memory_facts, software_stamp
-from batchsim.profiler.grid import build_grid, build_static_grid
+from batchsim.profiler.grid import build_grid, build_static_grid, serving_points
 from batchsim.profiler.options import add_profile_arguments, parse_engine_options
 from batchsim.simulator.models import ModelSpec, get_model
-from batchsim.simulator.profile_cost import fit_summary
+from batchsim.simulator.profile_cost import fit_summary, input_padding
 from batchsim.simulator.profile_format import write_depth_rows, write_profile
 from batchsim.simulator.tensor_parallel import shard_spec
 
 TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 EAGER_MAX_KV_TOKENS = 33_000  # generate's padded batches: B x P up to 32 x 1024, 8 x 4096, 4 x 8192
+ENGINE_MAX_KV_TOKENS = 270_000  # a quarter of a million KV tokens in one step: served load
+ENGINE_MAX_PACKED_PAIRS = 1_000_000_000
 
 
 def resolve_spec(model: str | None, config_path: str | None, dtype: str, tp: int = 1) -> ModelSpec:
@@ -71,6 +73,9 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     started = time.perf_counter()
     setup = {"engine": _engine_setup, "eager": _eager_setup, "cuda-graph": _dense_setup}[args.mode]
     runner, grid, memory, engine, plan = setup(args, spec, device, env)
+    grid = grid[args.resume_from:]
+    if not grid:
+        raise ValueError(f"--resume-from {args.resume_from} skips every grid point")
     runner.run_point(grid[0])  # warm-up: first-use allocations and kernel selection stay out of the grid
     log(f"{spec.name} {args.mode} on {env['gpu_name']}: {len(grid)} grid points, load {time.perf_counter() - started:.0f}s")
     steps, depth_rows, skipped = [], [], 0
@@ -80,6 +85,10 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
             log(f"time limit reached: {skipped} grid points not run")
             break
         check = ""
+        if getattr(runner, "use_budget", None) and runner.use_budget(point.budget):
+            runner.run_point(point)  # a reopened engine: first-use costs stay out of the grid
+            resolved = runner.resolved_config()
+            log(f"engine reopened: max_batch_tokens {resolved['max_batch_tokens']}, num_blocks {resolved['num_blocks']}")
         if plan:
             record, rows = time_point(runner, point, plan, i)
             depth_rows += rows
@@ -96,6 +105,8 @@ def profile(args: argparse.Namespace, log=lambda line: None) -> Path:
     steps = measured or steps
     meta = _meta(args, spec, env, memory, engine, link, steps, time.perf_counter() - started)
     meta["grid"]["not_run_time_limit"] = skipped
+    if args.resume_from:
+        meta["grid"]["resumed_from"] = args.resume_from
     if plan:
         meta["depth_scaling"] = {**_depth_summary(plan, depth_rows),
                                  "steps_csv": "measured at full depth" if measured else "scaled to full depth"}
@@ -116,11 +127,17 @@ def _engine_setup(args, spec, device, env):
     env["attn_implementation"] = engine["attn_implementation"]
     memory.update(block_size=engine["block_size"], kv_capacity_blocks=engine["num_blocks"])
     kv_capacity = engine["num_blocks"] * engine["block_size"]
-    kv_bound = min(kv_capacity * 8 // 10, args.max_kv_tokens or 140_000)  # points must prefill their context first
-    grid = _only(args.kinds, build_grid(
-        engine["max_batch_tokens"], spec.max_position_embeddings, kv_bound, quick=args.quick,
-        cached_multiple=engine["max_batch_tokens"], decode_batches=args.decode_batches,
-        decode_contexts=args.decode_contexts))
+    kv_bound = min(kv_capacity * 8 // 10, args.max_kv_tokens or ENGINE_MAX_KV_TOKENS)  # points prefill their context first
+    budget, context = engine["max_batch_tokens"], spec.max_position_embeddings
+    grid = build_grid(budget, context, kv_bound, quick=args.quick, cached_multiple=budget,
+                      decode_batches=args.decode_batches, decode_contexts=args.decode_contexts)
+    if not (args.quick or args.decode_batches or args.decode_contexts):
+        grid += serving_points(budget, context, kv_bound)
+        # a step of over 1e9 query-key pairs takes seconds in paged sdpa; its neighbours bound it
+        grid = [p for p in grid if p.num_tokens * p.kv_tokens <= ENGINE_MAX_PACKED_PAIRS]
+    # smaller budgets first (each reopens the engine once), then the profile's own
+    grid = _only(args.kinds, sorted(grid, key=lambda p: p.budget or budget))
+    engine["max_batch_tokens_profiled"] = sorted({p.budget or budget for p in grid})
     return runner, grid, memory, engine, None
 
 
@@ -195,7 +212,7 @@ def _meta(args, spec, env, memory, engine, link, steps, elapsed_s) -> dict:
                    "timer": "cuda events + host clock" if env["gpu_name"] != "cpu" else "host clock",
                    "statistic": "median, p10, p90", "profile_seconds": round(elapsed_s, 1)},
         "grid": {"points": len(steps), "ok": len(ok), "failed": failed},
-        "fit": fit_summary(steps),
+        "fit": fit_summary(steps, input_padding({"engine": engine})),
     }
     if args.tp > 1:
         meta["tensor_parallel"] = {"degree": args.tp, "full_model": args.model or args.config,

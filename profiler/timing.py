@@ -2,7 +2,8 @@
 
 On a CUDA device the GPU interval is measured with events recorded on the stream doing the work;
 on the CPU the same interface falls back to the host clock, so the profiler's code path is the
-one CI runs. Repeats are summarised by median with 10th and 90th percentiles.
+one CI runs. Repeats are summarised by median with 10th and 90th percentiles, and ``spread``
+keeps what the median drops: the mean and every repeat in the order it ran.
 """
 from __future__ import annotations
 
@@ -57,3 +58,11 @@ def summarize(samples: list[float]) -> tuple[float, float, float]:
         return ordered[0], ordered[0], ordered[0]
     deciles = statistics.quantiles(ordered, n=10, method="inclusive")
     return statistics.median(ordered), deciles[0], deciles[-1]
+
+
+def spread(walls: list[float], gpus: list[float]) -> dict:
+    """StepRecord fields keeping the repeats' spread: mean wall and GPU time, and the wall samples."""
+    if not walls:
+        return {}
+    return {"wall_mean_s": statistics.fmean(walls), "gpu_mean_s": statistics.fmean(gpus) if gpus else None,
+            "wall_samples_s": tuple(round(t, 6) for t in walls)}  # whole microseconds, as written

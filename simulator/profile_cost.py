@@ -24,6 +24,7 @@ from batchsim.simulator.measured_range import MeasuredRange
 from batchsim.simulator.models import ModelSpec, get_model
 from batchsim.simulator.profile_format import read_meta, read_steps, write_profile
 from batchsim.simulator.step import StepShape
+from batchsim.simulator.step_spread import fit_spread
 
 PROFILES_PACKAGE_DIR = ("data", "profiles")
 
@@ -45,11 +46,17 @@ def default_profile_name(gpu: str, model: str, tp: int = 1,
 
     ``gpu`` and ``model`` are catalog names or datasheet / config.json paths; a profile matches
     by the shapes that set a step's cost, not by the model's name or maximum context."""
+    return next(iter(bundled_profiles_for(gpu, model, tp, modes)), None)
+
+
+def bundled_profiles_for(gpu: str, model: str, tp: int = 1, modes: tuple[str, ...] = MODE_PREFERENCE) -> list[str]:
+    """Every bundled profile measured on this GPU for this model's cost shape, in the order of
+    ``modes`` (names sorted within a mode: an engine's default configuration sorts first)."""
     gpu_key = _alphanumeric(get_gpu(gpu).name)
     shape = shard_shape(get_model(model), tp)
-    found = {mode: name for name, (profile_shape, gpu_name, mode) in _bundled_index().items()
-             if profile_shape == shape and gpu_key in _alphanumeric(gpu_name)}
-    return next((found[mode] for mode in modes if mode in found), None)
+    index = _bundled_index()
+    return [name for mode in modes for name in sorted(index)
+            if index[name][2] == mode and index[name][0] == shape and gpu_key in _alphanumeric(index[name][1])]
 
 
 def shard_shape(model: ModelSpec, tp: int) -> tuple:
@@ -114,14 +121,17 @@ class ProfileCostModel:
         self.name = str(meta["name"])
         self.engine = dict(meta.get("engine") or {})  # the engine's resolved defaults, engine mode only
         self.host_link_bytes_per_s = float(meta.get("host_link_bytes_per_s") or 64e9)
-        self.feats = profile_fit.record_features(self.records)
-        self.times_s = np.array([r.wall_s for r in self.records])
+        self.q_pad, self.kv_pad = input_padding(meta)
+        self.feats = profile_fit.record_features(self.records, self.q_pad, self.kv_pad)
+        self.times_s = step_times_s(self.records)
         form = meta.get("fit", {}).get("form")
         if form not in profile_fit.CANDIDATES:
             form, self._report = profile_fit.select_form(self.feats, self.times_s)
         else:
             self._report = meta.get("fit", {}).get("held_out")
         self.fitted = profile_fit.fit(self.feats, self.times_s, form)
+        # the measured repeats around the fitted prices: None where the profile kept no repeats
+        self.spread = fit_spread(self.records, profile_fit.predict(self.fitted, self.feats))
         self._set_hot_path(self.fitted)
         self.measured_range = MeasuredRange.of_records(self.name, self.records)
 
@@ -161,11 +171,15 @@ class ProfileCostModel:
         swap = shape.swap_tokens * self._swap_s_per_token
         if tokens == 0:
             return swap
-        i = bisect.bisect_right(self._knots, tokens) - 1
-        t = (self._values[i] + self._slopes[i] * (tokens - self._knots[i])
+        dense, read, pad = tokens, kv, 0
+        if self.q_pad > 1 or self.kv_pad > 1:  # the engine runs padded inputs (CUDA graphs)
+            dense, read = -(-tokens // self.q_pad) * self.q_pad, -(-kv // self.kv_pad) * self.kv_pad
+            pad = read - shape.decode_context_sum - count  # every step reads the padded KV (profile_fit.features_of)
+        i = bisect.bisect_right(self._knots, dense) - 1
+        t = (self._values[i] + self._slopes[i] * (dense - self._knots[i])
              + (self._c_prefill_step if shape.prefill_chunks else 0.0) + (self._c_read_step if reads else 0.0)
              + self._c_seq * (len(shape.prefill_chunks) + count) + self._c_pre * pre
-             + self._c_dec * (shape.decode_context_sum + count) + self._c_pack * tokens * kv
+             + self._c_dec * (shape.decode_context_sum + count + pad) + self._c_pack * dense * read
              + self._c_max * count * shape.decode_context_max)
         if pre > self._pre_measured:
             t += self._c_pre_beyond * (pre - self._pre_measured)
@@ -177,10 +191,14 @@ class ProfileCostModel:
         if count == 0:
             return 0.0
         kv = context_sum + count
-        i = bisect.bisect_right(self._knots, count) - 1
-        t = (self._values[i] + self._slopes[i] * (count - self._knots[i]) + 0.0 + self._c_read_step
-             + self._c_seq * count + self._c_pre * 0.0 + self._c_dec * kv
-             + self._c_pack * count * kv + self._c_max * count * context_max)
+        dense, read, pad = count, kv, 0
+        if self.q_pad > 1 or self.kv_pad > 1:  # the engine runs padded inputs (CUDA graphs)
+            dense, read = -(-count // self.q_pad) * self.q_pad, -(-kv // self.kv_pad) * self.kv_pad
+            pad = read - kv
+        i = bisect.bisect_right(self._knots, dense) - 1
+        t = (self._values[i] + self._slopes[i] * (dense - self._knots[i]) + 0.0 + self._c_read_step
+             + self._c_seq * count + self._c_pre * 0.0 + self._c_dec * (kv + pad)
+             + self._c_pack * dense * read + self._c_max * count * context_max)
         return t + 0.0
 
     def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
@@ -189,13 +207,16 @@ class ProfileCostModel:
         sequence), vectorized."""
         if count == 0:
             return np.zeros(steps)
-        i = bisect.bisect_right(self._knots, count) - 1
-        base = (self._values[i] + self._slopes[i] * (count - self._knots[i]) + 0.0
+        dense = count if self.q_pad <= 1 else -(-count // self.q_pad) * self.q_pad
+        i = bisect.bisect_right(self._knots, dense) - 1
+        base = (self._values[i] + self._slopes[i] * (dense - self._knots[i]) + 0.0
                 + self._c_read_step + self._c_seq * count + self._c_pre * 0.0)
         step = np.arange(steps, dtype=np.float64)
         kv = step * count + (context_sum + count)  # whole numbers far below 2**53: exact
+        if self.kv_pad > 1:  # attention over the padded KV the engine's graphs run
+            kv = np.ceil(kv / self.kv_pad) * self.kv_pad
         times_s = base + self._c_dec * kv
-        times_s += (self._c_pack * count) * kv
+        times_s += (self._c_pack * dense) * kv
         step += context_max
         times_s += (self._c_max * count) * step
         times_s += 0.0
@@ -212,6 +233,20 @@ class ProfileCostModel:
         if self._report is None or len(self._report) < len(profile_fit.CANDIDATES):
             _, self._report = profile_fit.select_form(self.feats, self.times_s)
         return dict(self._report)
+
+
+def input_padding(meta: dict) -> tuple[int, int]:
+    """(query, KV) padding intervals of an engine that pads its inputs (for CUDA graphs), else (1, 1)."""
+    engine = meta.get("engine") or {}
+    if not engine.get("pads_inputs"):
+        return 1, 1
+    return int(engine.get("q_padding_interval_size") or 1), int(engine.get("kv_padding_interval_size") or 1)
+
+
+def step_times_s(records: list) -> np.ndarray:
+    """The time each measured step is priced at: the mean of its repeats where the profile kept it
+    (a run's duration is a sum of step times, so means add up to it), else the median."""
+    return np.array([r.wall_mean_or_median_s for r in records])
 
 
 def _model_from_meta(meta: dict, source: str) -> ModelSpec:
@@ -241,19 +276,46 @@ def load_profile_cost_model(path_or_name: str) -> ProfileCostModel:
     return ProfileCostModel(meta, read_steps(path), source=str(path / "profile.yaml"))
 
 
-def fit_summary(records: list) -> dict:
-    """The ``fit`` entry of profile.yaml: the form chosen by held-out error and every form's errors."""
+WORST_POINTS = 5
+
+
+def fit_summary(records: list, padding: tuple[int, int] = (1, 1)) -> dict:
+    """The ``fit`` entry of profile.yaml: the form chosen by held-out error, every form's errors,
+    the chosen form's held-out error per region of the step space, and its worst points."""
     ok = [r for r in records if r.status == "ok"]
     if len(ok) < 8:
         return {"form": profile_fit.DEFAULT_CANDIDATE, "held_out": {}}
-    form, report = profile_fit.select_form(profile_fit.record_features(ok), np.array([r.wall_s for r in ok]))
-    return {"form": form, "held_out": report}
+    feats, times_s = profile_fit.record_features(ok, *padding), step_times_s(ok)
+    form, report = profile_fit.select_form(feats, times_s)
+    predicted = profile_fit.held_out_predictions(feats, times_s, form)
+    errors = 100.0 * (predicted / times_s - 1.0)
+    worst = np.argsort(-np.nan_to_num(np.abs(errors), nan=-1.0))[:WORST_POINTS]
+    return {"form": form, "held_out": report,
+            "held_out_by_region": profile_fit.region_errors(feats, np.abs(errors)),
+            "worst_points": [{"step": describe_step(ok[i]), "measured_ms": round(1e3 * float(times_s[i]), 3),
+                              "predicted_ms": round(1e3 * float(predicted[i]), 3),
+                              "error_pct": round(float(errors[i]), 2)} for i in worst if not np.isnan(errors[i])]}
+
+
+def describe_step(record) -> str:
+    """A step's composition in words: prefill chunks (new over cached) and decodes (count at mean context)."""
+    parts = []
+    if record.prefill_chunks:
+        chunks = record.prefill_chunks
+        same = all(c == chunks[0] for c in chunks)
+        text = f"{chunks[0][0]} new" + (f" over {chunks[0][1]} cached" if chunks[0][1] else "")
+        parts.append(f"{len(chunks)} x prefill {text}" if same and len(chunks) > 1 else
+                     ("prefill " + text if same else f"{len(chunks)} prefill chunks, {sum(n for n, _ in chunks)} new"))
+    if record.decode_count:
+        mean_ctx = record.decode_context_sum // record.decode_count
+        parts.append(f"{record.decode_count} decodes at context {mean_ctx} (max {record.decode_context_max})")
+    return " + ".join(parts)
 
 
 def refit_profile(path_or_name: str) -> dict:
     """Recompute and store a profile's fit summary (after a change to the model form); returns it."""
     path = resolve_profile_path(path_or_name)
     meta, records = read_meta(path), read_steps(path)
-    meta["fit"] = fit_summary(records)
+    meta["fit"] = fit_summary(records, input_padding(meta))
     write_profile(path, {k: v for k, v in meta.items() if k != "format"}, records)
     return meta["fit"]

@@ -54,6 +54,7 @@ class StepFeatures:
     attn_decode: np.ndarray
     packed: np.ndarray
     padded_decode: np.ndarray
+    decodes: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -67,28 +68,40 @@ class FittedModel:
     coefficients: dict
 
 
-def features_of(chunks_list, decode_counts, context_sums, context_maxes) -> StepFeatures:
-    """Features of many steps given as parallel sequences."""
-    tokens, has_prefill, reads, seqs, pre, dec, packed, padded = [], [], [], [], [], [], [], []
+def pad_up(value: float, interval: int) -> float:
+    """``value`` rounded up to a multiple of ``interval`` (an engine padding its inputs for CUDA graphs)."""
+    return value if interval <= 1 else -(-value // interval) * interval
+
+
+def features_of(chunks_list, decode_counts, context_sums, context_maxes, q_pad: int = 1,
+                kv_pad: int = 1) -> StepFeatures:
+    """Features of many steps given as parallel sequences. An engine that pads its inputs (to
+    replay CUDA graphs) runs ``q_pad``-multiples of query tokens against ``kv_pad``-multiples of
+    KV tokens: its dense work follows the padded tokens and its attention the padded KV."""
+    tokens, has_prefill, reads, seqs, pre, dec, packed, padded, decodes = [], [], [], [], [], [], [], [], []
     for chunks, count, ctx_sum, ctx_max in zip(chunks_list, decode_counts, context_sums, context_maxes):
-        new_total = sum(new for new, _ in chunks) + count
-        kv_read = sum(new + cached for new, cached in chunks) + ctx_sum + count
+        new_total = pad_up(sum(new for new, _ in chunks) + count, q_pad)
+        kv_true = sum(new + cached for new, cached in chunks) + ctx_sum + count
+        kv_read = pad_up(kv_true, kv_pad)
         tokens.append(new_total)
         has_prefill.append(1.0 if chunks else 0.0)
         reads.append(1.0 if count or any(cached for _, cached in chunks) else 0.0)
         seqs.append(len(chunks) + count)
         pre.append(sum(new * (cached + (new + 1) / 2) for new, cached in chunks))
-        dec.append(ctx_sum + count)
+        # padded inputs: every step's attention reads the padded KV, prompt chunks' too
+        dec.append(kv_read if kv_pad > 1 else ctx_sum + count)
         packed.append(new_total * kv_read)
         padded.append(count * ctx_max)
+        decodes.append(count)
     as_array = lambda values: np.asarray(values, dtype=float)  # noqa: E731
-    return StepFeatures(*(as_array(v) for v in (tokens, has_prefill, reads, seqs, pre, dec, packed, padded)))
+    return StepFeatures(*(as_array(v) for v in (tokens, has_prefill, reads, seqs, pre, dec, packed, padded, decodes)))
 
 
-def record_features(records: list[StepRecord]) -> StepFeatures:
+def record_features(records: list[StepRecord], q_pad: int = 1, kv_pad: int = 1) -> StepFeatures:
     """Features of profiled steps."""
     return features_of([r.prefill_chunks for r in records], [r.decode_count for r in records],
-                       [r.decode_context_sum for r in records], [r.decode_context_max for r in records])
+                       [r.decode_context_sum for r in records], [r.decode_context_max for r in records],
+                       q_pad, kv_pad)
 
 
 def dense_knots(max_tokens: float) -> np.ndarray:
@@ -195,20 +208,54 @@ def anchor_rows(feats: StepFeatures) -> np.ndarray:
     return anchors
 
 
-def held_out_errors(feats: StepFeatures, times_s: np.ndarray, form: str, folds: int = 10,
-                    seed: int = 0) -> np.ndarray:
-    """Absolute percentage errors of k-fold predictions on rows left out of the fit (NaN for anchors)."""
+def held_out_predictions(feats: StepFeatures, times_s: np.ndarray, form: str, folds: int = 10,
+                         seed: int = 0) -> np.ndarray:
+    """Seconds predicted for each row by a k-fold fit that left it out (NaN for anchors)."""
     anchors = anchor_rows(feats)
     candidates = np.flatnonzero(~anchors)
     order = np.random.default_rng(seed).permutation(candidates)
-    errors = np.full(len(times_s), np.nan)
+    predicted = np.full(len(times_s), np.nan)
     max_tokens = float(feats.tokens.max())
     for fold in range(min(folds, len(order))):
         test = order[fold::folds]
         train = np.setdiff1d(np.arange(len(times_s)), test)
         model = fit(_take(feats, train), times_s[train], form, max_tokens)
-        errors[test] = 100.0 * np.abs(predict(model, _take(feats, test)) / times_s[test] - 1.0)
-    return errors
+        predicted[test] = predict(model, _take(feats, test))
+    return predicted
+
+
+def held_out_errors(feats: StepFeatures, times_s: np.ndarray, form: str, folds: int = 10,
+                    seed: int = 0) -> np.ndarray:
+    """Absolute percentage errors of k-fold predictions on rows left out of the fit (NaN for anchors)."""
+    return 100.0 * np.abs(held_out_predictions(feats, times_s, form, folds, seed) / times_s - 1.0)
+
+
+# Regions of the step space whose held-out error is reported (and weighs equally in choosing the
+# form): what a step holds, and whether its batch is large. A step is large from 64 sequences
+# (decode or mixed) or from 2048 new tokens (prefill only).
+REGIONS = ("prefill small", "prefill large", "decode small", "decode large", "mixed small", "mixed large")
+LARGE_BATCH_SEQS = 64
+LARGE_PREFILL_TOKENS = 2048
+
+
+def regions_of(feats: StepFeatures) -> np.ndarray:
+    """The region name of every step."""
+    kind = np.where(feats.has_prefill == 0, "decode", np.where(feats.decodes > 0, "mixed", "prefill"))
+    large = np.where(kind == "prefill", feats.tokens >= LARGE_PREFILL_TOKENS, feats.seqs >= LARGE_BATCH_SEQS)
+    return np.char.add(np.char.add(kind, " "), np.where(large, "large", "small"))
+
+
+def region_errors(feats: StepFeatures, errors: np.ndarray) -> dict:
+    """Per region with held-out points: points, mean and worst absolute percentage error."""
+    names = regions_of(feats)
+    out = {}
+    for region in REGIONS:
+        chosen = (names == region) & ~np.isnan(errors)
+        if chosen.any():
+            out[region] = {"held_out_points": int(chosen.sum()),
+                           "mean_ape_pct": round(float(errors[chosen].mean()), 3),
+                           "worst_ape_pct": round(float(errors[chosen].max()), 3)}
+    return out
 
 
 def _take(feats: StepFeatures, rows: np.ndarray) -> StepFeatures:
@@ -216,17 +263,21 @@ def _take(feats: StepFeatures, rows: np.ndarray) -> StepFeatures:
 
 
 def select_form(feats: StepFeatures, times_s: np.ndarray) -> tuple[str, dict]:
-    """The candidate with the lowest held-out mean error (ties within 0.1 points go to fewer terms,
-    then to weaker smoothing)."""
+    """The candidate with the lowest held-out error averaged over regions, each region's mean
+    counting once, so that many small steps do not outvote the few large ones a loaded run
+    visits (ties within 0.1 points go to fewer terms, then to weaker smoothing)."""
     report = {}
     for form in CANDIDATES:
         errors = held_out_errors(feats, times_s, form)
         held = errors[~np.isnan(errors)]
+        regions = region_errors(feats, errors)
         report[form] = {"mean_ape_pct": round(float(held.mean()), 3) if held.size else None,
                         "worst_ape_pct": round(float(held.max()), 3) if held.size else None,
-                        "held_out_points": int(held.size)}
-    scored = [(report[f]["mean_ape_pct"], len(CANDIDATES[f][0]), CANDIDATES[f][1], f)
-              for f in CANDIDATES if report[f]["mean_ape_pct"] is not None]
+                        "held_out_points": int(held.size),
+                        "region_mean_ape_pct": round(float(np.mean([r["mean_ape_pct"] for r in regions.values()])), 3)
+                        if regions else None}
+    scored = [(report[f]["region_mean_ape_pct"], len(CANDIDATES[f][0]), CANDIDATES[f][1], f)
+              for f in CANDIDATES if report[f]["region_mean_ape_pct"] is not None]
     if not scored:
         return DEFAULT_CANDIDATE, report
     best_mean = min(score for score, _, _, _ in scored)

@@ -4,7 +4,10 @@ Times are seconds, sizes bytes, lengths tokens. A row records one grid point: th
 composition as the engine ran it (prefill chunks as ``new:cached`` pairs joined by ``;``, decodes
 by count, context sum and maximum), the median wall time of the whole step and the median GPU
 time of its forward with their 10th and 90th percentiles, the number of repeats, and a status
-(``ok``, ``oom`` or ``error``). Files are read with ``yaml.safe_load`` and ``csv`` only, so this
+(``ok``, ``oom`` or ``error``). Three later columns keep the spread of the repeats: the mean wall and
+GPU times and every repeat's wall time in whole microseconds, in the order the repeats ran
+(``wall_samples_us``, ``;``-joined), so streaks of slow steps stay visible; profiles written before
+them read with the mean equal to the median and no samples. Files are read with ``yaml.safe_load`` and ``csv`` only, so this
 module imports neither torch nor numpy and serves the profiler and the simulator alike.
 """
 from __future__ import annotations
@@ -26,6 +29,8 @@ STEP_COLUMNS = (
     "wall_s", "wall_p10_s", "wall_p90_s", "gpu_s", "gpu_p10_s", "gpu_p90_s", "repeats",
     "status", "note",
 )
+# columns a profile may lack (written before they existed); read with the defaults below
+SPREAD_COLUMNS = ("wall_mean_s", "gpu_mean_s", "wall_samples_us")
 # a depth-scaled profile also keeps every step as timed at each reduced depth (and the full-depth
 # check points) in depths.csv: the step columns behind a ``layers`` column
 DEPTHS_FILE = "depths.csv"
@@ -51,6 +56,14 @@ class StepRecord:
     repeats: int
     status: str = "ok"
     note: str = ""
+    wall_mean_s: float | None = None  # None: not measured (older profile); read as the median
+    gpu_mean_s: float | None = None
+    wall_samples_s: tuple[float, ...] = ()  # every timed repeat's wall time, in the order run
+
+    @property
+    def wall_mean_or_median_s(self) -> float:
+        """The mean wall time where the profile kept it, else the median."""
+        return self.wall_s if self.wall_mean_s is None else self.wall_mean_s
 
     def __post_init__(self) -> None:
         if self.kind not in STEP_KINDS:
@@ -101,8 +114,8 @@ def write_profile(directory: str | Path, meta: dict, steps: list[StepRecord]) ->
         yaml.safe_dump(meta, handle, sort_keys=False)
     with open(out / STEPS_FILE, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(STEP_COLUMNS)
-        writer.writerows(_row(step) for step in steps)
+        writer.writerow(STEP_COLUMNS + SPREAD_COLUMNS)
+        writer.writerows(_row(step) + _spread(step) for step in steps)
     return out
 
 
@@ -113,13 +126,23 @@ def _row(step: StepRecord) -> list:
             step.repeats, step.status, step.note]
 
 
+def _spread(step: StepRecord) -> list:
+    mean = lambda value: "" if value is None else f"{value:.9g}"  # noqa: E731
+    return [mean(step.wall_mean_s), mean(step.gpu_mean_s),
+            ";".join(str(round(t * 1e6)) for t in step.wall_samples_s)]
+
+
+def _optional_float(text) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
 def write_depth_rows(directory: str | Path, rows: list[tuple[int, StepRecord]]) -> Path:
     """Write ``depths.csv``: each step as timed at a given number of layers."""
     path = Path(directory) / DEPTHS_FILE
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("layers",) + STEP_COLUMNS)
-        writer.writerows([layers, *_row(step)] for layers, step in rows)
+        writer.writerow(("layers",) + STEP_COLUMNS + SPREAD_COLUMNS)
+        writer.writerows([layers, *_row(step), *_spread(step)] for layers, step in rows)
     return path
 
 
@@ -175,6 +198,8 @@ def _parse_row(row: dict, path: Path, line: int) -> StepRecord:
             decode_context_max=int(row["decode_context_max"]),
             **{name: float(row[name]) for name in STEP_COLUMNS[5:11]},
             repeats=int(row["repeats"]), status=row["status"], note=row.get("note") or "",
+            wall_mean_s=_optional_float(row.get("wall_mean_s")), gpu_mean_s=_optional_float(row.get("gpu_mean_s")),
+            wall_samples_s=tuple(int(t) / 1e6 for t in (row.get("wall_samples_us") or "").split(";") if t),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}, line {line}: {error}") from None

@@ -11,7 +11,7 @@ import math
 import statistics
 
 from batchsim.simulator.hardware import GPUS, GpuSpec
-from batchsim.simulator.profile_cost import ProfileCostModel
+from batchsim.simulator.profile_cost import ProfileCostModel, fit_summary
 from batchsim.simulator.step import StepShape
 
 
@@ -47,6 +47,7 @@ def format_report(model: ProfileCostModel, gpu_name: str | None = None) -> str:
     held = model.held_out_error()
     lines.append(f"cost model form {held['form']}: held-out error mean {held['mean_ape_pct']:.2f}%, worst "
                  f"{held['worst_ape_pct']:.2f}% over {held['held_out_points']} points left out of the fit")
+    lines += _regions(model)
     lines += _overhead(model)
     gpu = gpu_for(model, gpu_name)
     if gpu:
@@ -69,6 +70,19 @@ def _coverage(model: ProfileCostModel) -> list[str]:
     failed = grid.get("failed") or []
     lines.append(f"grid points failed: {len(failed)}" + (f" ({'; '.join(failed)})" if failed else "")
                  + f"; not run (time limit): {grid.get('not_run_time_limit', 0)}")
+    return lines
+
+
+def _regions(model: ProfileCostModel) -> list[str]:
+    fit = model.meta.get("fit") or {}
+    if "held_out_by_region" not in fit:
+        fit = fit_summary(model.records, (model.q_pad, model.kv_pad))
+    lines = ["held-out error by region (points, mean, worst):"]
+    lines += [f"  {region:14s} {r['held_out_points']:3d}  {r['mean_ape_pct']:6.2f}%  {r['worst_ape_pct']:6.2f}%"
+              for region, r in fit["held_out_by_region"].items()]
+    lines.append("worst held-out points:")
+    lines += [f"  {p['error_pct']:+7.2f}%  {p['step']}: measured {p['measured_ms']:.1f} ms, "
+              f"predicted {p['predicted_ms']:.1f} ms" for p in fit["worst_points"]]
     return lines
 
 

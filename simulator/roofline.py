@@ -33,6 +33,11 @@ class RooflineCostModel:
     model: ModelSpec
     gpu: GpuSpec
     step_overhead_s: float = STEP_OVERHEAD_S
+    compute_efficiency: float = COMPUTE_EFFICIENCY  # achieved fraction of datasheet FLOP/s
+    memory_efficiency: float = MEMORY_EFFICIENCY  # achieved fraction of datasheet HBM bytes/s
+    per_sequence_s: float = 0.0  # per sequence in the step (input preparation, sampling)
+    per_token_s: float = 0.0  # per token computed (small kernels outside the GEMMs)
+    calibration: str | None = None  # name of the calibrated profile these values come from
     memory: MemoryFacts = field(init=False)
     _flops_s: float = field(init=False, repr=False)
     _bytes_s: float = field(init=False, repr=False)
@@ -45,8 +50,8 @@ class RooflineCostModel:
         m = self.model
         self.memory = MemoryFacts(self.gpu.memory_bytes, m.weight_bytes, m.kv_bytes_per_token,
                                   RESERVED_BYTES)
-        self._flops_s = self.gpu.bf16_flops * COMPUTE_EFFICIENCY
-        self._bytes_s = self.gpu.hbm_bytes_per_s * MEMORY_EFFICIENCY
+        self._flops_s = self.gpu.bf16_flops * self.compute_efficiency
+        self._bytes_s = self.gpu.hbm_bytes_per_s * self.memory_efficiency
         self._attn_flops_per_pair = m.attention_flops_per_pair
         self._dense_flops_per_token = m.dense_flops_per_token
         self._weights_read_s = m.weight_bytes / self._bytes_s  # every step reads every weight
@@ -54,21 +59,22 @@ class RooflineCostModel:
 
     def step_time_s(self, shape: StepShape) -> float:
         """Overhead + dense roofline + attention roofline + host-link transfer."""
-        tokens = shape.decode_count
+        tokens = seqs = shape.decode_count
         pairs = shape.decode_context_sum + shape.decode_count
         kv_read = shape.decode_context_sum
         for new, cached in shape.prefill_chunks:
             tokens += new
             pairs += new * cached + new * (new + 1) / 2
             kv_read += cached
+            seqs += 1
         swap_s = shape.swap_tokens * self.memory.kv_bytes_per_token / self.gpu.host_link_bytes_per_s
-        return self._time_s(tokens, pairs, kv_read, swap_s)
+        return self._time_s(tokens, pairs, kv_read, swap_s, seqs)
 
     def decode_step_time_s(self, count: int, context_sum: int, context_max: int) -> float:
         """``step_time_s`` of a decode-only step, without building its StepShape."""
-        return self._time_s(count, context_sum + count, context_sum, 0.0)
+        return self._time_s(count, context_sum + count, context_sum, 0.0, count)
 
-    def _time_s(self, tokens, pairs, kv_read, swap_s: float) -> float:
+    def _time_s(self, tokens, pairs, kv_read, swap_s: float, seqs) -> float:
         # the hot path of every simulation: plain comparisons instead of max(), and the same
         # operation order as decode_run_times_s so both give identical floats
         if tokens == 0:
@@ -80,7 +86,8 @@ class RooflineCostModel:
         kv_s = (kv_read + tokens) * self._kv_bytes_per_token / self._bytes_s
         if attention_s < kv_s:
             attention_s = kv_s
-        return self.step_overhead_s + dense_s + attention_s + swap_s
+        host_s = self.step_overhead_s + self.per_sequence_s * seqs + self.per_token_s * tokens
+        return host_s + dense_s + attention_s + swap_s
 
     def decode_run_times_s(self, count: int, context_sum: int, context_max: int,
                            steps: int) -> np.ndarray:
@@ -98,5 +105,6 @@ class RooflineCostModel:
         read *= self._kv_bytes_per_token
         read /= self._bytes_s
         np.maximum(compute_s, read, out=compute_s)
-        compute_s += self.step_overhead_s + dense_s
+        compute_s += (self.step_overhead_s + self.per_sequence_s * count
+                      + self.per_token_s * count) + dense_s
         return compute_s

@@ -44,6 +44,8 @@ CASES = [
      ["trace", "stats", "{d}/t.csv"], "t.csv line 2, column arrival_s: missing value"),
     ("arrival at 1e10 s", {"t.csv": CANON + "0,3,5\n1e10,3,5\n"},
      ["trace", "stats", "{d}/t.csv"], "over the limit arrival_span_s"),
+    ("burstgpt timestamps near 1e30 s", {"b.csv": BURST + "1e30,ChatGPT,10,20,30,x\n1.0000000000001e30,ChatGPT,10,20,30,x\n"},
+     ["trace", "stats", "{d}/b.csv"], "b.csv line 2, column Timestamp: 1e+30 s is out of range"),
     ("duplicate request ids", {"t.csv": CANON.strip() + ",request_id\n0,3,5,a\n1,3,5,a\n"},
      ["trace", "stats", "{d}/t.csv"], "t.csv line 3, column request_id: 'a' repeats"),
     ("not UTF-8", {"t.csv": CANON.encode() + b"0,3,\xff\n"},

@@ -10,6 +10,22 @@ def test_show_prints_environment_error_and_overhead(capsys, tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
+def test_show_reports_held_out_error_by_region_and_the_worst_points(capsys):
+    from batchsim.simulator.profile_format import read_meta
+    from batchsim.simulator.profile_cost import resolve_profile_path
+
+    assert main(["profile", "show", "h200-llama-3-8b-engine-graphs"]) == 0
+    out = capsys.readouterr().out
+    fit = read_meta(resolve_profile_path("h200-llama-3-8b-engine-graphs"))["fit"]
+    assert set(fit["held_out_by_region"]) == {"prefill small", "prefill large", "decode small", "decode large",
+                                              "mixed small", "mixed large"}
+    for region, errors in fit["held_out_by_region"].items():
+        assert f"{region:14s} {errors['held_out_points']:3d}  {errors['mean_ape_pct']:6.2f}%" in out
+    worst = fit["worst_points"][0]
+    assert f"{worst['error_pct']:+7.2f}%  {worst['step']}" in out
+    assert abs(worst["error_pct"]) == max(abs(p["error_pct"]) for p in fit["worst_points"])
+
+
 def test_show_of_missing_profile_is_one_line_error(capsys):
     assert main(["profile", "show", "does-not-exist"]) == 2
     err = capsys.readouterr().err

@@ -171,3 +171,29 @@ def test_trace_format_in_a_scenario_is_used(capsys, tmp_path):
     (tmp_path / "s.yaml").write_text("trace: t.csv\ntrace_format: azure\n")
     code, _, err = replay(capsys, "--config", str(tmp_path / "s.yaml"))
     assert code == 2 and "missing column(s) TIMESTAMP" in err
+
+
+def test_sampled_step_times_are_seeded_and_named_in_the_report(capsys):
+    import json as _json
+
+    from batchsim.cli.main import main as _main
+
+    args = ["replay", "--profile", "h200-llama-3-8b-engine", "--limit", "40", "--block-size", "256",
+            "--max-num-batched-tokens", "512", "--json", "--step-time", "sampled"]
+    outputs = []
+    for seed in ("1", "1", "2"):
+        assert _main(args + ["--seed", seed]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0] != outputs[2]
+    summary = _json.loads(outputs[0])
+    assert summary["step_time"].startswith("sampled (seed 1)") and summary["profile_mismatch"] == []
+
+
+def test_a_profile_of_another_engine_configuration_is_an_error_unless_allowed(capsys):
+    from batchsim.cli.main import main as _main
+
+    args = ["replay", "--profile", "h200-llama-3-8b-engine", "--limit", "20"]
+    assert _main(args) == 2
+    assert "block_size: run 16, profile 256" in capsys.readouterr().err
+    assert _main(args + ["--allow-profile-mismatch"]) == 0
+    assert "PROFILE MISMATCH:     block_size: run 16, profile 256" in capsys.readouterr().out

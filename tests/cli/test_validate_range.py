@@ -6,9 +6,12 @@ from tests.planning.test_validate import lone_request_record
 
 
 def test_validate_reports_the_range_and_strict_range_fails(capsys, tmp_path):
-    # a 6,000-token prompt decodes with contexts past the engine profile's 4,105
+    # a 7,900-token prompt decodes with contexts past the engine profile's longest decode context
+    # (about 7,690); block size 256 is the engine's own, which its profile ran
+    record = lone_request_record([300, 7900], [20, 20])
+    record["engine_config"]["block_size"] = 256
     path = tmp_path / "long.json"
-    path.write_text(json.dumps(lone_request_record([300, 6000], [20, 20])))
+    path.write_text(json.dumps(record))
     assert main(["validate", str(path), "--out", str(tmp_path / "fid")]) == 0
     out = capsys.readouterr().out
     assert "measured range: extrapolated" in out and "context per decode" in out

@@ -49,6 +49,7 @@ def test_restarted_requests_are_left_out_of_the_simulated_ttft_too():
 
 def test_a_model_given_as_a_config_matches_profiles_by_its_shapes():
     data = lone_request_record([10], [2])
+    data["engine_config"]["block_size"] = 256  # the engine's own, which the engine profile ran
     data["model_config"].update(max_position_embeddings=131072, rope_scaling={"factor": 8.0})
     run = observed_run(Record(data, "x"))
     assert run.model.name == "llama-3-8b"  # same cost shape as the catalog entry
@@ -63,6 +64,8 @@ def test_validate_cli_prints_the_restart_note(capsys, tmp_path):
 
     path = tmp_path / "run.json"
     path.write_text(json.dumps(restarted_record()))
-    assert main(["validate", str(path), "--profile", "roofline"]) == 0
+    assert main(["validate", str(path), "--profile", "roofline", "--out", str(tmp_path / "fid")]) == 0
     out = capsys.readouterr().out
     assert "note: 1 request(s) with timestamps restarted" in out and "roofline, UNPROFILED" in out
+    rows = json.loads((tmp_path / "fid" / "fidelity.json").read_text())
+    assert all(row["profiled"] is False and "restarted" in row["notes"] for row in rows)

@@ -95,6 +95,7 @@ def test_a_bench_result_with_per_token_gaps_compares_itl_too(tmp_path):
     for row in comparison.rows():
         assert row["rel_error"] == pytest.approx(0.0, abs=1e-9), row
     assert any("vLLM defaults" in note for note in run.notes)
+    assert run.serving.policy == "vllm" and run.serving.enable_prefix_caching
 
 
 @pytest.mark.parametrize("corrupt, message", [
@@ -126,3 +127,39 @@ def test_the_published_runs_print_every_metric(capsys, name):
         assert label in out, label
     run = load_observed_run(str(SHARED_RUNS / name))
     assert len(run.requests) == 300
+
+
+def test_prefix_identity_comes_from_the_workload_token_ids(tmp_path):
+    shared = list(range(1000, 1048))  # three full 16-token blocks both prompts start with
+    prompts = [shared + [1, 2, 3, 4, 5], shared + [9] * 20]
+    (tmp_path / "work.jsonl").write_text("\n".join(
+        json.dumps({"input_toks": len(p), "output_toks": 5, "input_tok_ids": p}) for p in prompts) + "\n")
+    meta = {"model": "meta-llama/Llama-3.1-8B", "dataset_path": "workloads/work.jsonl",
+            "hardware": {"device_name": "NVIDIA GeForce RTX 4090"},
+            "engine_kwargs": {"max_num_seqs": 8, "max_num_batched_tokens": 2048},
+            "kv_cache": {"num_gpu_blocks": 500, "block_size": 16, "enable_prefix_caching": True}}
+    run = load_observed_run(str(write_run(tmp_path / "run", prompts=(53, 68), outputs=(5, 5), meta=meta)))
+    first, second = run.prefix_block_ids
+    assert len(first) == 3 and len(second) == 4 and first == second[:3]
+    assert run.trace_table().attrs["prefix_block_tokens"] == 16
+    summary = compare(run, profile="roofline").run.summary
+    assert summary["prefix_cache_hit_rate"] == pytest.approx(48 / (53 + 68))  # vLLM's definition
+
+
+# Roofline-alone errors measured on the published runs (README, Fidelity, vLLM runs) plus 3
+# points: a change that moves the simulation further from the real engine fails here.
+ROOFLINE_BOUNDS = {
+    "RTX4090_Llama-3.1-8B": {"output_throughput": 0.19, "ttft_mean": 0.27, "tpot_mean": 0.23,
+                             "e2e_mean": 0.26},
+    "RTXPRO6000_Llama-3.1-8B": {"output_throughput": 0.07, "ttft_mean": 0.20, "tpot_mean": 0.10,
+                                "e2e_mean": 0.12},
+}
+
+
+@pytest.mark.skipif(not SHARED_RUNS.is_dir(), reason="../shared/vllm_runs not present")
+@pytest.mark.parametrize("name", sorted(ROOFLINE_BOUNDS))
+def test_the_published_runs_stay_within_their_measured_roofline_error(name):
+    comparison = compare(load_observed_run(str(SHARED_RUNS / name)))
+    errors = {row["metric"]: row["rel_error"] for row in comparison.rows()}
+    for metric, bound in ROOFLINE_BOUNDS[name].items():
+        assert abs(errors[metric]) <= bound, (name, metric, errors[metric])

@@ -114,3 +114,24 @@ def test_checking_every_point_keeps_the_full_depth_measurements(tmp_path):
 def test_reduced_depth_needs_cuda_graph_mode(tmp_path):
     with pytest.raises(ValueError, match="--layers"):
         profile(_args(tmp_path, "--mode", "eager", "--layers", "1", "--out", str(tmp_path / "x")))
+
+
+def test_engine_reopened_under_a_smaller_budget_splits_prompts_by_it(tmp_path):
+    pytest.importorskip("transformers")
+    from batchsim.profiler.engine_runner import EngineRunner
+    from batchsim.profiler.grid import GridPoint
+    from batchsim.profiler.run import build_hf_model, resolve_spec
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY))
+    model = build_hf_model(resolve_spec(None, str(config), "fp32"), torch.device("cpu"), torch.float32)
+    runner = EngineRunner(model, repeats=2, warmup=1,
+                          overrides={"num_blocks": 64, "max_batch_tokens": 64, "block_size": 16})
+    assert runner.use_budget(32) and not runner.use_budget(32)
+    # a 64-token prompt under a 32-token budget: its timed last chunk is 32 new over 32 cached
+    record = runner.run_point(GridPoint("prefill", ((32, 32),), budget=32))
+    assert record.status == "ok" and record.prefill_chunks == ((32, 32),)
+    assert record.repeats == 2 and len(record.wall_samples_s) == 2
+    assert record.wall_mean_s == pytest.approx(sum(record.wall_samples_s) / 2, abs=1e-6)
+    assert runner.use_budget(None)  # back to the profile's own settings
+    assert runner.run_point(GridPoint("prefill", ((48, 0),))).prefill_chunks == ((48, 0),)

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from batchsim.simulator.profile_cost import bundled_profiles, load_profile_cost_model
@@ -113,11 +114,19 @@ def test_bundled_profile_prices_monotone_along_grid_lines(name):
 
 @pytest.mark.parametrize("name", bundled_profiles())
 def test_bundled_profile_reproduces_its_measurements(name):
-    """In-sample: the fitted model stays close to the median of what was measured."""
+    """In-sample: the fitted model stays close to the mean (median where no mean was kept) of what
+    was measured; within 5%, or within half the gap between the engine's fast and slow modes where
+    the profile's repeats show two (transformers' engine without CUDA graphs: whole grid points sit
+    in one mode, so neighbouring points differ by that gap and no smooth form follows them)."""
     model = load_profile_cost_model(name)
     errors = sorted(abs(model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
-                                                         r.decode_context_max)) / r.wall_s - 1) for r in model.records)
-    assert errors[len(errors) // 2] < 0.05
+                                                         r.decode_context_max)) / r.wall_mean_or_median_s - 1)
+                    for r in model.records)
+    allowed = 0.05
+    if model.spread is not None:
+        gap_s = model.spread.levels[1] - model.spread.levels[0]
+        allowed = max(allowed, 0.5 * gap_s / float(np.median(model.times_s)))
+    assert errors[len(errors) // 2] < allowed
 
 
 def test_default_profile_follows_gpu_and_model():
