@@ -238,12 +238,14 @@ def watch_extrapolation(cost_model, recorder: Recorder) -> None:
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
-                 sink=None, keep_requests: bool | None = None, **summary_options) -> ScenarioRun:
+                 sink=None, keep_requests: bool | None = None, on_routed=None,
+                 **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``.
 
-    ``summary_options`` (percentiles, percentile_metrics) go to ``summarize``. ``sink`` (an
-    ``export.OutputSink``) receives request and step rows as the run goes; ``keep_requests``
-    overrides the Recorder's choice between keeping and streaming.
+    ``summary_options`` (percentiles, percentile_metrics) go to ``summarize``, ``on_routed`` to
+    ``simulate`` (progress). ``sink`` (an ``export.OutputSink``) receives request and step rows
+    as the run goes; ``keep_requests`` overrides the Recorder's choice between keeping and
+    streaming.
     """
     prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
@@ -252,7 +254,8 @@ def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DE
     slo = scenario_slo(scenario.slo, scenario.goodput)
     recorder = Recorder(trace, keep_requests, sink, slo)
     watch_extrapolation(prepared.cost_model, recorder)
-    result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder)
+    result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder,
+                      on_routed=on_routed)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
     summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)

@@ -50,13 +50,16 @@ class SimulationResult:
 
 def simulate(requests: Sequence[Request] | TraceColumns, setup: ReplicaSetup,
              num_replicas: int = 1, router: str = "round-robin",
-             max_run_steps: int | None = None, recorder: Recorder | None = None) -> SimulationResult:
+             max_run_steps: int | None = None, recorder: Recorder | None = None,
+             on_routed=None) -> SimulationResult:
     """Replay ``requests`` (Request objects or TraceColumns, sorted by arrival) through
     ``num_replicas`` replicas.
 
     Runs of identical decode steps advance in one event; ``max_run_steps=1`` steps one at a
     time (the reference the run mechanism is tested against). ``recorder`` (built for this
     trace) chooses streaming and a sink; by default a Recorder that keeps small runs whole.
+    ``on_routed(count)``, if given, is told how many requests have been routed, every
+    ``PROGRESS_EVERY`` requests (progress bars); it must not touch the simulation.
     """
     if num_replicas < 1:
         raise ValueError("replicas must be at least 1")
@@ -71,7 +74,7 @@ def simulate(requests: Sequence[Request] | TraceColumns, setup: ReplicaSetup,
     arrivals = _Arrivals(trace, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
-    env.process(_arrive(env, arrivals, replicas, router_, wakeups, recorder))
+    env.process(_arrive(env, arrivals, replicas, router_, wakeups, recorder, on_routed))
     env.run()
     end_s = max([env.now] + [replica.clock_s for replica in replicas])
     _close_unfinished(recorder, end_s)
@@ -102,10 +105,16 @@ class _Arrivals:
         return self.arrival_s[position] if position < len(self.arrival_s) else math.inf
 
 
-def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, recorder: Recorder):
+PROGRESS_EVERY = 4096
+
+
+def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, recorder: Recorder,
+            on_routed=None):
     # requests are built as they arrive: the trace stays columns
     trace, arrival_s = arrivals.trace, arrivals.arrival_s
     for position in range(len(trace)):
+        if on_routed is not None and position % PROGRESS_EVERY == 0:
+            on_routed(position)
         delay = arrival_s[position] - env.now
         if delay > 0:
             yield env.timeout(delay)

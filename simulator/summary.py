@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from batchsim.simulator.stability import stability
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.weighted import weighted_percentiles
 
@@ -103,7 +104,17 @@ def summarize(result: SimulationResult, slo: Slo | None = None,
     summary["percentile_relative_error"] = max(
         (latencies[name].relative_error for name in percentile_metrics), default=0.0)
     summary.update(_batchsim_keys(result, stats, recorder.step_totals(), duration))
+    summary.update(_stability(recorder))
     return summary
+
+
+def _stability(recorder) -> dict:
+    """The queue-growth verdict; a streamed run keeps no per-request table and says so."""
+    if not recorder.keeps_requests:
+        return {"verdict": "not judged (streamed run)", "queue_delay_by_third_ms": None,
+                "backlog_growth": None}
+    table = recorder.request_table()
+    return stability(table["arrival_s"], table["queue_s"], table["finish_s"], table["finished"])
 
 
 def _batchsim_keys(result: SimulationResult, stats, steps, duration: float) -> dict:
