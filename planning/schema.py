@@ -63,6 +63,9 @@ class Settings(BaseModel):
     tensor_parallel_size: Annotated[int, Field(ge=1, le=1024)] | None = None
     gpu_memory_utilization: Fraction | None = None
     kv_blocks: Annotated[int, Field(ge=1, le=1 << 40)] | None = None
+    step_time: str | None = None  # mean | sampled (simulator.step_spread)
+    engine: dict[str, Any] | None = None  # engine settings the run states (simulator.engine_match)
+    allow_profile_mismatch: bool | None = None
     # policy
     policy: str | None = None
     batch_size: PosInt | None = None
@@ -94,7 +97,18 @@ class Settings(BaseModel):
             parse_slo(value)
         return value
 
-    @field_validator("policy", "router", "preemption_mode", "trace_format")
+    @field_validator("engine")
+    @classmethod
+    def _engine_settings(cls, value):
+        if value is not None:
+            from batchsim.simulator.engine_match import SETTINGS
+            unknown = sorted(set(value) - set(SETTINGS))
+            if unknown:
+                raise ValueError(f"unknown engine setting(s) {', '.join(quote(k, 40) for k in unknown)} "
+                                 f"(known: {', '.join(SETTINGS)})")
+        return value
+
+    @field_validator("policy", "router", "preemption_mode", "trace_format", "step_time")
     @classmethod
     def _choice(cls, value, info):
         if value is not None:
@@ -120,7 +134,8 @@ def _choices(name: str) -> tuple[str, ...]:
     from batchsim.traces.detect import FORMATS
 
     return {"policy": tuple(POLICIES), "router": tuple(ROUTERS),
-            "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS)}[name]
+            "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS),
+            "step_time": ("mean", "sampled")}[name]
 
 
 SETTING_NAMES = tuple(Settings.model_fields)
@@ -137,7 +152,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "max_model_len", "watermark", "preemption_mode", "long_prefill_token_threshold",
         "enable_prefix_caching")}},
     "hardware": {k: k for k in ("gpu", "replicas", "router", "tensor_parallel_size",
-                                "gpu_memory_utilization", "kv_blocks")},
+                                "gpu_memory_utilization", "kv_blocks", "step_time", "engine",
+                                "allow_profile_mismatch")},
     "cost_model": {"model": "model", "profile": "profile"},
     "output": {"out": "out", "json": "print_json"},
     "planning": {k: k for k in ("window_s", "rate_tolerance", "max_replicas",
