@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import stat
 import sys
+import threading
 
-from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay, sweep_cmd,
-                          trace_cmd, validate_cmd)
 from batchsim.cli.argtypes import finite_float
 from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
-COMMAND_MODULES = [replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
-                   calibrate_cmd, record_cmd]
 INPUT_ARGS = ("config", "grid", "trace", "records", "inputs", "path", "lengths_from", "rate_csv",
               "gpu", "model", "tokenizer", "profile", "runs", "held_out")
 
@@ -34,6 +32,14 @@ class CliError(Exception):
 
 class ArgumentError(Exception):
     """A command line argparse refused: printed as one line, exit code 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (kill): raised like Ctrl-C so that temporary outputs are cleaned up."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
 
 
 class BatchsimParser(argparse.ArgumentParser):
@@ -71,8 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="batchsim",
         description="Simulate LLM-serving batching policies and plan GPU capacity.",
     )
+    # the command modules import pandas and numpy: imported here, inside main's Ctrl-C handling
+    from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay,
+                              sweep_cmd, trace_cmd, validate_cmd)
+
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
+    for module in (replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
+                   calibrate_cmd, record_cmd):
         module.register(subparsers)
     for leaf in _leaf_parsers(parser):
         if leaf is not parser:
@@ -175,7 +186,7 @@ def fail(message: str) -> int:
 
 
 def run_command(args) -> int:
-    """Run the parsed command; every failure becomes one line."""
+    """The command with every outcome mapped to an exit code and at most one error line."""
     try:
         args.limits = parse_limit_raises(getattr(args, "limit_raise", None))
         check_input_kinds(args)
@@ -184,6 +195,9 @@ def run_command(args) -> int:
     except KeyboardInterrupt:
         print("batchsim: interrupted (no partial output written)", file=sys.stderr)
         return 130
+    except Terminated:
+        print("batchsim: terminated (no partial output written)", file=sys.stderr)
+        return 143
     except RecursionError:
         return fail(f"{describe_inputs(args)}: input nested too deeply")
     except MemoryError:
@@ -196,16 +210,31 @@ def run_command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, turn every error into one line and exit code 2."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    """Entry point: parse, run, turn every error into one line and exit code 2. SIGTERM is
+    turned into an exception like Ctrl-C so that temporary outputs are removed."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         args.explicit = check_repeated_flags(parser, argv)
     except ArgumentError as error:
         return fail(str(error))
     except KeyboardInterrupt:
+        print("batchsim: interrupted (no partial output written)", file=sys.stderr)
         return 130
+    except Terminated:
+        print("batchsim: terminated (no partial output written)", file=sys.stderr)
+        return 143
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -25,6 +25,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from batchsim.inputs import InputError, quote, read_yaml, where
+from batchsim.planning.slo import parse_goodput, parse_slo
+from batchsim.policies import POLICIES
+from batchsim.simulator.config import PREEMPTION_MODES
+from batchsim.simulator.router import ROUTERS
+from batchsim.traces.detect import FORMATS
 
 MAX_COUNT = 1_000_000  # batch sizes, sequences in flight
 MAX_TOKENS = 1 << 31
@@ -58,14 +63,14 @@ class Settings(BaseModel):
     gpu: str | None = None
     model: str | None = None
     profile: str | None = None
+    step_time: str | None = None
+    engine: dict[str, Any] | None = None
+    allow_profile_mismatch: bool | None = None
     replicas: Annotated[int, Field(ge=1, le=10_000)] | None = None
     router: str | None = None
     tensor_parallel_size: Annotated[int, Field(ge=1, le=1024)] | None = None
     gpu_memory_utilization: Fraction | None = None
     kv_blocks: Annotated[int, Field(ge=1, le=1 << 40)] | None = None
-    step_time: str | None = None  # mean | sampled (simulator.step_spread)
-    engine: dict[str, Any] | None = None  # engine settings the run states (simulator.engine_match)
-    allow_profile_mismatch: bool | None = None
     # policy
     policy: str | None = None
     batch_size: PosInt | None = None
@@ -93,7 +98,6 @@ class Settings(BaseModel):
     @classmethod
     def _slo_grammar(cls, value):
         if value is not None:
-            from batchsim.planning.slo import parse_slo
             parse_slo(value)
         return value
 
@@ -122,20 +126,13 @@ class Settings(BaseModel):
     @classmethod
     def _goodput_grammar(cls, value):
         if value is not None:
-            from batchsim.planning.slo import parse_goodput
             parse_goodput(value)
         return value
 
 
 def _choices(name: str) -> tuple[str, ...]:
-    from batchsim.policies import POLICIES
-    from batchsim.simulator.config import PREEMPTION_MODES
-    from batchsim.simulator.router import ROUTERS
-    from batchsim.traces.detect import FORMATS
-
-    return {"policy": tuple(POLICIES), "router": tuple(ROUTERS),
-            "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS),
-            "step_time": ("mean", "sampled")}[name]
+    return {"policy": tuple(POLICIES), "router": tuple(ROUTERS), "step_time": ("mean", "sampled"),
+            "preemption_mode": PREEMPTION_MODES, "trace_format": ("auto", *FORMATS)}[name]
 
 
 SETTING_NAMES = tuple(Settings.model_fields)
@@ -152,9 +149,9 @@ SECTIONS: dict[str, dict[str, str]] = {
         "max_model_len", "watermark", "preemption_mode", "long_prefill_token_threshold",
         "enable_prefix_caching")}},
     "hardware": {k: k for k in ("gpu", "replicas", "router", "tensor_parallel_size",
-                                "gpu_memory_utilization", "kv_blocks", "step_time", "engine",
-                                "allow_profile_mismatch")},
-    "cost_model": {"model": "model", "profile": "profile"},
+                                "gpu_memory_utilization", "kv_blocks")},
+    "cost_model": {k: k for k in ("model", "profile", "step_time", "engine",
+                                  "allow_profile_mismatch")},
     "output": {"out": "out", "json": "print_json"},
     "planning": {k: k for k in ("window_s", "rate_tolerance", "max_replicas",
                                 "gpu_cost_per_hour", "tp_options")},

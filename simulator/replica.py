@@ -70,11 +70,6 @@ class Replica:
             return request.kv_blocks
         return request.kv_blocks - self.prefix_cache.shared_blocks(request)
 
-    def prefix_hit(self, request: Request) -> tuple[int, int]:
-        """(prompt tokens found cached, free cached blocks among them) for a waiting request."""
-        if self.prefix_cache is None or request.num_computed_tokens or request.swapped_tokens:
-            return 0, 0
-        return self.prefix_cache.lookup(request)
 
     # ----- arrivals -----------------------------------------------------------------------
     def enqueue(self, request: Request, now_s: float) -> None:
@@ -123,44 +118,43 @@ class Replica:
 
     def _begin_single_step(self, step: Step, now_s: float) -> float:
         kv, decoding = self.kv, self.decoding
-        swap_tokens = prefill_tokens = 0
+        swap_tokens = prefill_tokens = new_blocks = 0
         for victim in step.preempt:
             swap_tokens += self._preempt(victim)
         members = decoding.members_by_request
-        prefills = [(r, n) for r, n in step.tokens.items() if r not in members]
-        if not step.decode and decoding.count and len(prefills) < len(step.tokens):
-            self._sit_out(step.tokens)
-        for request, tokens in prefills:  # admissions take their cached prefix first
-            if request.status == WAITING:
+        prefills, chunks = [], []
+        for request, tokens in step.tokens.items():
+            if request in members:  # a decode listed explicitly
+                continue
+            if request.status == WAITING:  # takes its cached prefix, if any, as computed
                 self._admit(request, now_s)
                 swap_tokens += request.swapped_tokens
                 request.swapped_tokens = 0
-        chunks = []
-        new_blocks = 0
-        cache = self.prefix_cache
-        for i, (request, tokens) in enumerate(prefills):
             cached = request.num_computed_tokens
             if tokens > request.num_tokens - cached:  # a prefix hit left less to compute
                 tokens = request.num_tokens - cached
-                prefills[i] = (request, tokens)
             prefill_tokens += tokens
-            need = kv.blocks_for(cached + tokens) - request.kv_blocks
+            need = -(-(cached + tokens) // kv.block_size) - request.kv_blocks
             if need > 0:
                 new_blocks += need
                 request.kv_blocks += need
+            prefills.append((request, tokens))
             chunks.append((tokens, cached))
+        explicit_decodes = len(prefills) < len(step.tokens)
+        if explicit_decodes and not step.decode:
+            self._sit_out(step.tokens)
         self._prefills = prefills
-        self._decodes = (step.decode or len(prefills) < len(step.tokens)) and decoding.count > 0
+        self._decodes = (step.decode or explicit_decodes) and decoding.count > 0
         decode_count = context_sum = context_max = 0
         if self._decodes:
             new_blocks += decoding.blocks_needed()
             decode_count = decoding.count
             context_sum = decoding.context_sum()
             context_max = decoding.longest_context()
-        kv.allocate(new_blocks)  # at once: nothing is released between these allocations
-        if cache is not None:
-            for (request, _), (tokens, cached) in zip(prefills, chunks):
-                cache.register(request, cached + tokens)
+        kv.allocate(new_blocks)  # at once, after every admission took its cached prefix
+        if self.prefix_cache is not None:
+            for request, tokens in prefills:
+                self.prefix_cache.register(request, request.num_computed_tokens + tokens)
         shape = step.shape
         if shape is None:
             shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)

@@ -13,20 +13,21 @@ from collections.abc import Iterator
 
 from batchsim.simulator.request import Request
 
+NO_HIT = (0, 0)
+
 
 class ReplicaView:
     """What a policy may read about one replica; it changes nothing."""
 
-    __slots__ = ("_replica",)
+    __slots__ = ("_replica", "_kv", "_decoding", "_cache", "waiting", "prefilling")
 
     def __init__(self, replica) -> None:
         self._replica = replica
-
-    # ----- queues -------------------------------------------------------------------------
-    @property
-    def waiting(self):
-        """Waiting requests, first to be admitted first (a recomputed preemption at the front)."""
-        return self._replica.waiting
+        self._kv, self._decoding, self._cache = replica.kv, replica.decoding, replica.prefix_cache
+        # Waiting requests, first to be admitted first (a recomputed preemption at the front).
+        self.waiting = replica.waiting
+        # Running requests still computing their prompt (or a recompute), in admission order.
+        self.prefilling = replica.prefilling
 
     @property
     def num_running(self) -> int:
@@ -48,14 +49,9 @@ class ReplicaView:
             sync(request)
             yield request
 
-    @property
-    def prefilling(self):
-        """Running requests still computing their prompt (or a recompute), in admission order."""
-        return self._replica.prefilling
-
     def is_decoding(self, request: Request) -> bool:
         """True if ``request`` runs and its next step computes exactly one token."""
-        return request in self._replica.decoding
+        return request in self._decoding.members_by_request
 
     @property
     def recorder(self):
@@ -66,32 +62,33 @@ class ReplicaView:
     @property
     def num_decoding(self) -> int:
         """Running requests whose next step computes exactly one token."""
-        return self._replica.decoding.count
+        return self._decoding.count
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks one decode step of every decoding request needs."""
-        decoding = self._replica.decoding
+        decoding = self._decoding
         return decoding.phase_counts[-decoding.step % decoding.block_size]
 
     # ----- KV cache -----------------------------------------------------------------------
     @property
     def free_blocks(self) -> int:
         """Blocks a new allocation may take (cached blocks nobody holds count as free)."""
-        return self._replica.kv.free_blocks
+        kv = self._kv
+        return kv.total_blocks - kv.used_blocks
 
     @property
     def block_size(self) -> int:
         """Tokens per KV block."""
-        return self._replica.kv.block_size
+        return self._kv.block_size
 
     @property
     def watermark_blocks(self) -> int:
         """Blocks held back from new admissions."""
-        return self._replica.kv.watermark_blocks
+        return self._kv.watermark_blocks
 
     def blocks_for(self, tokens: int) -> int:
         """Blocks that hold ``tokens`` KV entries."""
-        return -(-tokens // self._replica.kv.block_size)
+        return -(-tokens // self._kv.block_size)
 
     def blocks_freed_by(self, request: Request) -> int:
         """Blocks that preempting running ``request`` would make free."""
@@ -101,4 +98,7 @@ class ReplicaView:
         """(tokens of a waiting request's prompt found in the prefix cache, how many of the
         blocks holding them are free cached blocks that admitting it takes out of the free
         count); (0, 0) without prefix caching or for a request with computed tokens."""
-        return self._replica.prefix_hit(request)
+        cache = self._cache
+        if cache is None or request.num_computed_tokens or request.swapped_tokens:
+            return NO_HIT
+        return cache.lookup(request)

@@ -152,7 +152,9 @@ def test_resume_refuses_a_partial_file_of_another_sweep(capsys, tmp_path):
     assert "from a different sweep" in capsys.readouterr().err
 
 
-def test_sigint_exits_130_without_traceback_or_output(tmp_path):
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "terminated")])
+def test_sigint_and_kill_leave_no_traceback_or_output(tmp_path, sig, code, word):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -160,8 +162,8 @@ def test_sigint_exits_130_without_traceback_or_output(tmp_path):
          "--profile", "roofline", "--out", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4.0)  # imports done, trace built or simulation running
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("batchsim: interrupted")
+    assert process.returncode == code, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"batchsim: {word}")
     assert list(tmp_path.iterdir()) == []  # nothing half-written

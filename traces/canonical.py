@@ -18,6 +18,8 @@ from batchsim.inputs import quote
 from batchsim.traces.errors import TraceError
 from batchsim.traces.rows import MAX_TOKENS, RowChecker, check_positive
 
+# float64 seconds keep ~15 microseconds at 1e11 s; beyond it arrivals would merge silently
+MAX_ABS_ARRIVAL_S = 1e11
 REQUIRED_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + ("request_id", "prefix_block_ids")
 
@@ -48,6 +50,9 @@ def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], sk
     check_positive(raw["prompt_tokens"].to_numpy(), fields["prompt_tokens"], checker)
     check_positive(raw["output_tokens"].to_numpy(), fields["output_tokens"], checker)
     arrival = raw["arrival_s"].to_numpy(dtype=np.float64)
+    far = np.abs(arrival) > MAX_ABS_ARRIVAL_S
+    checker.flag(far, fields["arrival_s"], lambda i: f"{float(arrival[i]):g} s is out of range "
+                 f"(|t| <= {MAX_ABS_ARRIVAL_S:g} s keeps 15-microsecond precision)")
     if not shift_to_zero:
         checker.flag(arrival < 0, fields["arrival_s"],
                      lambda i: f"{float(arrival[i])!r} is a negative arrival time")

@@ -44,6 +44,8 @@ CASES = [
      ["trace", "stats", "{d}/t.csv"], "t.csv line 2, column arrival_s: missing value"),
     ("arrival at 1e10 s", {"t.csv": CANON + "0,3,5\n1e10,3,5\n"},
      ["trace", "stats", "{d}/t.csv"], "over the limit arrival_span_s"),
+    ("burstgpt timestamps near 1e30 s", {"b.csv": BURST + "1e30,ChatGPT,10,20,30,x\n1.0000000000001e30,ChatGPT,10,20,30,x\n"},
+     ["trace", "stats", "{d}/b.csv"], "b.csv line 2, column Timestamp: 1e+30 s is out of range"),
     ("duplicate request ids", {"t.csv": CANON.strip() + ",request_id\n0,3,5,a\n1,3,5,a\n"},
      ["trace", "stats", "{d}/t.csv"], "t.csv line 3, column request_id: 'a' repeats"),
     ("not UTF-8", {"t.csv": CANON.encode() + b"0,3,\xff\n"},
@@ -251,3 +253,34 @@ def test_limit_raise_lifts_a_limit(capsys, tmp_path):
     code, out, _ = run_cli(capsys, ["trace", "stats", "--limit-raise", "arrival_span_s=1e9",
                                     str(tmp_path / "t.csv")])
     assert code == 0 and "requests            2" in out
+
+
+def test_profile_step_with_infinite_wall_time_is_refused_by_line(capsys, tmp_path):
+    root = Path(__file__).resolve().parents[2] / "simulator/data/profiles/h200-llama-3-8b-cuda-graph"
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "profile.yaml").write_text((root / "profile.yaml").read_text())
+    lines = (root / "steps.csv").read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[5] = "inf"  # wall_s
+    (folder / "steps.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    code, _, err = run_cli(capsys, ["replay", "--limit", "20", "--profile", str(folder)])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "steps.csv, line 2: an ok step's times must be finite" in err
+
+
+@pytest.mark.parametrize("columns, expected", [
+    ({"arrival_s": ["a", "1"]}, "t.parquet row 1, column arrival_s: 'a' is not a finite number"),
+    ({"prefix_block_ids": [["x"], ["y"]]}, "t.parquet row 1, column prefix_block_ids:"),
+    ({"prompt_tokens": [2**63, 2]}, "t.parquet row 1, column prompt_tokens: 9223372036854775808 is out"),
+])
+def test_hostile_parquet_columns_are_named_by_row(capsys, tmp_path, columns, expected):
+    import numpy as np
+    import pandas as pd
+
+    frame = {"arrival_s": [0.0, 1.0], "prompt_tokens": [1, 2], "output_tokens": [1, 2], **columns}
+    if "prompt_tokens" in columns:
+        frame["prompt_tokens"] = np.array(columns["prompt_tokens"], dtype=np.uint64)
+    pd.DataFrame(frame).to_parquet(tmp_path / "t.parquet")
+    code, _, err = run_cli(capsys, ["trace", "stats", str(tmp_path / "t.parquet")])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and expected in err

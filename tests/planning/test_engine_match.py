@@ -52,9 +52,9 @@ def test_a_scenario_file_states_engine_settings_and_the_step_time_mode():
     from batchsim.inputs import InputError
     from batchsim.planning.scenario import scenario_from_mapping
 
-    scenario = scenario_from_mapping({"hardware": {"step_time": "sampled", "engine": {"cuda_graph_decode": True},
+    scenario = scenario_from_mapping({"cost_model": {"step_time": "sampled", "engine": {"cuda_graph_decode": True},
                                                    "allow_profile_mismatch": True}})
     assert (scenario.step_time, scenario.engine, scenario.allow_profile_mismatch) == (
         "sampled", {"cuda_graph_decode": True}, True)
     with pytest.raises(InputError, match="unknown engine setting"):
-        scenario_from_mapping({"hardware": {"engine": {"graphs": True}}})
+        scenario_from_mapping({"cost_model": {"engine": {"graphs": True}}})
