@@ -3,7 +3,9 @@
 --policy takes static, continuous, chunked, vllm or all (compare the first three); with prefix
 caching on (the vllm policy's default) each layout is planned again without it and the GPUs
 it saves are printed. The SLO takes
-ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms.
+ttft, tpot and e2e at p50, p90 or p99 (p99 when omitted), in s or ms. Static batching's knobs
+are searched (batch_size 8 and 32, max_wait_s 0 and a quarter of the TTFT limit) unless
+--batch-size or --max-wait-s fixes them; the report lists each combination's count.
 
 Examples:
   batchsim plan --slo ttft_p99=2s,tpot_p99=100ms
@@ -19,6 +21,7 @@ import os
 import sys
 import time
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
 POLICIES = ("static", "continuous", "chunked")  # what --policy all compares
@@ -51,13 +54,15 @@ def register(subparsers) -> None:
     group.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="processes replaying replicas in parallel (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Plan each requested policy and print the report (or JSON)."""
     from batchsim.cli.plan_report import format_comparison, format_plan, plan_record
-    from batchsim.planning.plan import PlanOptions
+    from batchsim.planning.knob_search import static_knob_candidates
+    from batchsim.planning.plan import PlanOptions, plan_stages
     from batchsim.planning.slo import parse_slo
 
     if not args.slo:
@@ -74,8 +79,12 @@ def run(args) -> int:
                           limits=args.limits)
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
     started = time.perf_counter()
-    plans, skipped = _plan_layouts(scenario, [(p, t) for p in policies for t in degrees], table,
-                                   objectives, options, args.workers)
+    static_knobs = static_knob_candidates(objectives, args.batch_size, args.max_wait_s)
+    layouts = [(p, t) for p in policies for t in degrees]
+    stages = plan_stages(table, options)
+    with progress_bar(args, len(layouts) * stages, "plan", "stage") as bar:
+        plans, skipped = _plan_layouts(scenario, layouts, table, objectives, options,
+                                       args.workers, static_knobs, (bar, stages))
     uncached = _plans_without_prefix_caching(scenario, plans, table, objectives, options,
                                              args.workers)
     elapsed_s = time.perf_counter() - started
@@ -132,8 +141,11 @@ def _degrees(text: str | None) -> tuple[int, ...]:
     return degrees
 
 
-def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
+def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, static_knobs=(),
+                  progress=(None, 0)):
     """Plans for each (policy, TP degree); layouts that cannot hold the model are skipped.
+    Static layouts search ``static_knobs`` (knob overrides) for the fewest GPUs. ``progress``
+    is (bar, stages per layout): stages count as they end, or as whole layouts end in workers.
 
     With at least as many layouts as workers, each worker plans whole layouts (no process
     hands work to another); otherwise the workers share each plan's simulations. Both give the
@@ -145,6 +157,7 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     from batchsim.planning.scenario import with_overrides
     from batchsim.planning.sweep import ignore_sigint
 
+    bar, stages = progress
     workers = max(1, workers)
     scenarios = [with_overrides(scenario, {"policy": policy, "tensor_parallel_size": degree})
                  for policy, degree in layouts]
@@ -154,13 +167,22 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     outcomes = []
     try:
         if whole_layouts:
-            futures = [pool.submit(plan_capacity, layout, table, objectives, options)
+            futures = [pool.submit(plan_capacity, layout, table, objectives, options,
+                                   knob_candidates=_knobs_for(layout, static_knobs))
                        for layout in scenarios]
-            outcomes = [_outcome(future.result) for future in futures]
+            for future in futures:
+                outcomes.append(_outcome(future.result))
+                if bar is not None:
+                    bar.update(stages)
         else:
-            outcomes = [_outcome(lambda: plan_capacity(layout, table, objectives, options,
-                                                       pool=pool, workers=workers))
-                        for layout in scenarios]
+            on_stage = (lambda: bar.update(1)) if bar is not None else None
+            for layout in scenarios:
+                start = bar.n if bar is not None else 0
+                outcomes.append(_outcome(lambda: plan_capacity(
+                    layout, table, objectives, options, pool=pool, workers=workers,
+                    knob_candidates=_knobs_for(layout, static_knobs), on_stage=on_stage)))
+                if bar is not None:  # a skipped layout ends before its stages do
+                    bar.update(start + stages - bar.n)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -175,6 +197,10 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int):
     if not plans:
         raise ValueError(f"no layout can serve this model: {skipped[0][2]}")
     return plans, skipped
+
+
+def _knobs_for(layout, static_knobs):
+    return static_knobs if layout.serving.policy == "static" else ()
 
 
 def _outcome(call):

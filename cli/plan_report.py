@@ -1,6 +1,7 @@
 """Plain-text and JSON renderings of a capacity plan."""
 from __future__ import annotations
 
+from batchsim.cli.tables import render_table
 from batchsim.planning.costs import describe_cost_model, profile_mismatch
 from batchsim.planning.scenario import Scenario, run_settings, step_time_mode
 from batchsim.planning.pricing import autoscaling, fleet_cost
@@ -15,11 +16,14 @@ EVIDENCE_ROWS = (
     ("P99 TTFT (ms)", "p99_ttft_ms", "{:,.1f}"),
     ("P99 TPOT (ms)", "p99_tpot_ms", "{:,.1f}"),
     ("P99 E2E latency (ms)", "p99_e2el_ms", "{:,.1f}"),
-    ("GPU busy fraction", "gpu_busy_fraction", "{:.3f}"),
+    ("Time busy running steps (fraction)", "gpu_busy_fraction", "{:.3f}"),
     ("Mean batch size in flight", "mean_batch_size", "{:.1f}"),
+    ("Slot utilization (batch capacity used)", "slot_utilization", "{:.1%}"),
+    ("Mean KV usage", "mean_kv_usage", "{:.1%}"),
     ("Peak KV usage", "peak_kv_usage", "{:.1%}"),
     ("Max requests waiting (one replica)", "max_waiting", "{:,}"),
     ("Preemptions", "preemptions", "{:,}"),
+    ("Run verdict (queue growth)", "verdict", "{}"),
 )
 
 
@@ -30,10 +34,7 @@ def _money(value: float | None) -> str:
 def format_plan(plan, context: dict) -> str:
     """The plan report: answer, evidence at the count and one fewer, rate, cost, windows."""
     serving = plan.serving
-    knobs = (f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"
-             if serving.policy == "static" else
-             f"max_num_seqs={serving.max_num_seqs} "
-             f"max_num_batched_tokens={serving.max_num_batched_tokens}")
+    knobs = _knobs(serving)
     lines = [f"{' batchsim plan: ' + plan.policy + ' ':=^{WIDTH}}",
              f"{'Trace:':<14}{context['trace']}",
              f"{'Policy:':<14}{serving.policy} ({knobs}, block_size={serving.block_size}), "
@@ -45,6 +46,13 @@ def format_plan(plan, context: dict) -> str:
              f"{'Objectives:':<14}{format_slo(plan.objectives)} (over every request of the trace)",
              f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
              f"{plan.gpus} {context['gpu']} GPU(s)"]
+    if plan.knobs_searched:
+        tried = "; ".join(
+            f"{' '.join(f'{k}={v:g}' for k, v in knobs.items())}: "
+            f"{'none up to the maximum' if count is None else count}"
+            for knobs, count in plan.knobs_searched)
+        lines.append(f"{'Knobs tried:':<14}replicas needed by each: {tried}; kept the fewest "
+                     f"(ties: the first)")
     lines += _evidence(plan)
     if plan.rate is None:
         lines.append("Highest sustainable rate: not bracketed between 1/10,000 and 10,000 "
@@ -140,19 +148,31 @@ def _windows(plan, context: dict) -> list[str]:
     return lines
 
 
+def _knobs(serving) -> str:
+    if serving.policy == "static":
+        return f"batch_size={serving.batch_size} max_wait_s={serving.max_wait_s:g}"
+    return (f"max_num_seqs={serving.max_num_seqs} "
+            f"max_num_batched_tokens={serving.max_num_batched_tokens}")
+
+
 def format_comparison(plans, price: float | None, skipped=()) -> str:
-    """One row per policy and layout: the GPUs each needs for the same objectives."""
-    lines = [f"{' layouts compared: same trace, same objectives ':=^{WIDTH}}",
-             f"{'policy':<12}{'TP':>4}{'replicas':>9}{'GPUs':>6}{'rate/replica':>14}{'$/hour':>10}"
-             f"{'$/M out tok':>13}"]
+    """One row per policy and layout: the GPUs each needs for the same objectives, and how full
+    its batches ran at that count (mean batch size, slot utilization, run verdict)."""
+    headers = ["policy", "TP", "knobs", "replicas", "GPUs", "rate/replica", "mean batch",
+               "slot util", "verdict", "$/hour", "$/M out tok"]
+    rows = []
     for plan in plans:
         cost = fleet_cost(plan, price)
+        summary = plan.at_count.summary
         rate = f"{plan.rate.meeting_rate_per_replica:.3f}" if plan.rate else "n/a"
-        lines.append(f"{plan.policy:<12}{plan.gpus_per_replica:>4}{plan.replicas:>9}{plan.gpus:>6}"
-                     f"{rate:>14}{_money(cost.per_hour):>10}"
-                     f"{_money(cost.per_million_output_tokens):>13}")
-    for policy, degree, reason in skipped:
-        lines.append(f"{policy:<12}{degree:>4}  skipped: {reason[:56]}")
+        knobs = _knobs(plan.serving).replace(" ", "\n")  # one knob a line: never cut mid-name
+        rows.append([plan.policy, str(plan.gpus_per_replica), knobs,
+                     str(plan.replicas), str(plan.gpus), rate, f"{summary['mean_batch_size']:.1f}",
+                     f"{summary['slot_utilization']:.1%}", summary["verdict"],
+                     _money(cost.per_hour), _money(cost.per_million_output_tokens)])
+    lines = [f"{' layouts compared: same trace, same objectives ':=^{WIDTH}}",
+             render_table(headers, rows, align="lrlrrrrrlrr")]
+    lines += [f"{policy} TP {degree} skipped: {reason}" for policy, degree, reason in skipped]
     best = min(plans, key=lambda p: (p.gpus, p.gpus_per_replica))
     worst = max(plans, key=lambda p: p.gpus)
     lines.append(f"fewest GPUs: {best.policy}, {best.replicas} replica(s) x TP {best.gpus_per_replica}"
@@ -160,6 +180,9 @@ def format_comparison(plans, price: float | None, skipped=()) -> str:
     if worst.gpus > best.gpus and worst.policy != best.policy:
         lines.append(f"{best.policy} needs {worst.gpus - best.gpus} fewer GPUs than "
                      f"{worst.policy} ({worst.gpus} -> {best.gpus}) for the same objectives")
+    lines.append("mean batch: sequences per step, time-weighted; slot util: tokens sampled over "
+                 "the batch capacity offered; verdict: how the queue grew (README, Metric "
+                 "definitions)")
     return "\n".join(lines)
 
 
@@ -188,5 +211,7 @@ def plan_record(plan, price: float | None, window_s: float | None) -> dict:
         "autoscaling": None if scaling is None else {
             "fixed_gpu_hours": scaling.fixed_gpu_hours, "peak_gpu_hours": scaling.peak_gpu_hours,
             "autoscaled_gpu_hours": scaling.autoscaled_gpu_hours},
+        "knobs_searched": [{"knobs": knobs, "replicas": count}
+                           for knobs, count in plan.knobs_searched],
         "simulations": plan.simulations,
     }

@@ -18,11 +18,13 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from batchsim.cli.argtypes import non_negative_int, positive_int
 from batchsim.inputs import read_json
 
+TITLE_WIDTH = 110  # characters per title line: long trace descriptions wrap, never cut off
 KINDS = ("throughput-vs-batch", "latency-throughput", "cdf", "timeline", "kv-queue")
 
 
@@ -35,11 +37,12 @@ def register(subparsers) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="sweep results file or replay --out directories")
     parser.add_argument("--out", required=True, help="directory for KIND.png and KIND.svg")
-    parser.add_argument("--slo", help="latency-throughput: objectives to draw, e.g. ttft_p99=2s")
+    parser.add_argument("--slo",
+                        help="latency-throughput, cdf: objectives to draw, e.g. ttft_p99=2s")
     parser.add_argument("--x", default="slots",
                         help="throughput-vs-batch: x column (default slots: the batch limit)")
-    parser.add_argument("--by", default="policy",
-                        help="latency-throughput: columns naming a line (default policy)")
+    parser.add_argument("--by", help="latency-throughput: columns naming a line (default: policy "
+                                      "and every other setting that varies, the rate aside)")
     parser.add_argument("--replica", type=non_negative_int, default=0,
                         help="timeline: which replica's slots to draw (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="timeline demo: trace seed")
@@ -105,7 +108,7 @@ def _latency(args):
     for objective in parse_slo(args.slo) if args.slo else ():
         if objective.metric in ("ttft", "e2e") and objective.percentile == 99:
             slo_s[objective.metric] = objective.limit_s
-    by = tuple(c.strip() for c in args.by.split(","))
+    by = tuple(c.strip() for c in args.by.split(",")) if args.by else None
     return latency_vs_rate(read_results(_one_input(args, "results file")), slo_s, by)
 
 
@@ -118,14 +121,40 @@ def _labels(summaries: list[dict], inputs: list[str]) -> list[str]:
 
 def _cdf(args):
     from batchsim.plots.latency import latency_cdfs
-    from batchsim.plots.save import scenario_title
 
     if not args.inputs:
         raise ValueError("cdf needs one or more replay --out directories")
     runs = [read_replay(d) for d in args.inputs]
     labels = _labels([s for _, _, s in runs], args.inputs)
     return latency_cdfs({label: r for label, (r, _, _) in zip(labels, runs)},
-                        scenario_title(runs[0][2]))
+                        run_title([s for _, _, s in runs], labels), _slo_limits(args.slo))
+
+
+def _slo_limits(text: str | None) -> dict:
+    """Objective limits in seconds by metric ('ttft', 'tpot', 'e2e') from --slo."""
+    from batchsim.planning.slo import parse_slo
+
+    return {o.metric: o.limit_s for o in parse_slo(text)} if text else {}
+
+
+def run_title(summaries: list[dict], labels: list[str]) -> str:
+    """What the runs replayed, at what rate, under which policy and cost model: the parts all
+    runs share once, the rest per run."""
+    from batchsim.plots.save import scenario_title
+
+    def part(summary):
+        rate = summary.get("request_rate")
+        return {"trace": summary.get("trace"),
+                "rate": f"{rate:.2f} req/s offered" if isinstance(rate, (int, float)) else None,
+                "policy": summary.get("policy"), "cost model": summary.get("cost_model")}
+    parts = [part(s) for s in summaries]
+    shared = [f"{v}" for k, v in parts[0].items() if v and all(p[k] == v for p in parts)]
+    differing = [k for k in parts[0] if any(p[k] != parts[0][k] for p in parts)
+                 and not (k == "policy" and [p[k] for p in parts] == labels)]  # said by labels
+    per_run = ["; ".join(f"{label}: " + ", ".join(str(p[k]) for k in differing if p[k])
+                         for label, p in zip(labels, parts))] if differing else []
+    text = ", ".join([scenario_title(summaries[0]), *shared] + per_run)
+    return textwrap.fill(text, TITLE_WIDTH, break_on_hyphens=False)
 
 
 def _timeline(args):

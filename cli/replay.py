@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.report import format_report
 from batchsim.simulator.summary import PERCENTILE_METRICS
 
@@ -124,6 +125,7 @@ def register(subparsers) -> None:
     add_scenario_flags(parser)
     parser.add_argument("--out", help="directory for requests.csv, steps.csv, summary.json")
     add_result_flags(parser)
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -174,9 +176,13 @@ def run(args) -> int:
     if args.out is not None:
         check_output_directory(args.out)  # before the simulation, not after it
     table, trace_text = load_table(args, scenario)
-    outcome = run_scenario(scenario, table, limits=args.limits, **options)
+    with progress_bar(args, len(table), "replay", "req") as bar:
+        outcome = run_scenario(scenario, table, limits=args.limits,
+                               on_routed=lambda routed: bar.update(routed - bar.n), **options)
+        bar.update(len(table) - bar.n)
     check_strict_range(args, outcome.summary, "the replay")
-    result = {**result_header(table, scenario.model, date), **outcome.summary}
+    result = {**result_header(table, scenario.model, date), **outcome.summary,
+              "trace": trace_text, "cost_model": describe_cost_model(outcome.cost_model)}
     if args.save_detailed:
         result.update(detailed_lists(outcome.result.requests))
     if args.out:

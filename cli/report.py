@@ -12,6 +12,11 @@ def _row(label: str, value) -> str:
     return f"{label:<42}{value:>22}"
 
 
+def _thirds(summary: dict) -> str:
+    thirds = summary.get("queue_delay_by_third_ms")
+    return " / ".join(f"{value:,.1f}" for value in thirds) if thirds else "n/a"
+
+
 def _section(title: str) -> str:
     return f"{' ' + title + ' ':-^{WIDTH}}"
 
@@ -64,7 +69,7 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
                        ("queue", "Queueing Delay")):
         if f"mean_{key}_ms" not in summary:
             continue  # not among --percentile-metrics
-        name = key.upper()
+        name = {"queue": "queueing delay"}.get(key, key.upper())
         lines.append(_section(title))
         lines.append(_row(f"Mean {name} (ms):", summary[f"mean_{key}_ms"]))
         lines.append(_row(f"Median {name} (ms):", summary[f"median_{key}_ms"]))
@@ -72,8 +77,10 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
             lines.append(_row(f"P{word} {name} (ms):", value))
     lines.append(_section("Replica"))
     lines += [
-        _row("GPU busy fraction:", summary["gpu_busy_fraction"]),
-        _row("Slot utilization:", summary["slot_utilization"]),
+        _row("Run verdict (queue growth):", summary["verdict"]),
+        _row("Mean queueing delay by third of arrivals (ms):", _thirds(summary)),
+        _row("Time busy running steps (fraction):", summary["gpu_busy_fraction"]),
+        _row("Slot utilization (batch capacity used):", summary["slot_utilization"]),
         _row("Mean / max batch size in flight:",
              f"{summary['mean_batch_size']:.1f} / {summary['max_batch_size']}"),
         _row("KV cache blocks per replica:", summary["kv_capacity_blocks"]),

@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
 SHOWN = (("output_throughput", "out tok/s", "{:,.0f}"), ("p99_ttft_ms", "P99 TTFT ms", "{:,.1f}"),
@@ -48,17 +49,17 @@ def register(subparsers) -> None:
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")
     add_scenario_flags(parser)
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Build the grid, run it, write the table and print one line per point."""
-    from tqdm import tqdm
-
     from batchsim.planning.grid import SweepGrid, grid_from_sets, load_grid
     from batchsim.atomic import check_output_file
-    from batchsim.planning.sweep import (PartialResults, SweepTask, check_points, run_sweep,
-                                         sweep_fingerprint, write_results)
+    from batchsim.planning.sweep import (PartialResults, SweepTask, applicable_points,
+                                         check_points, run_sweep, sweep_fingerprint,
+                                         write_results)
 
     grids = [grid_from_sets(args.set)] if args.set else []
     if args.grid:
@@ -69,8 +70,13 @@ def run(args) -> int:
     for suffix in (".csv", ".parquet"):
         check_output_file(args.out + suffix)  # before any point runs
     base = scenario_from_args(args)
-    points = grid.points(args.limits)
+    points, skipped = applicable_points(base, grid.points(args.limits))
     check_points(base, points)
+    if skipped:
+        print(f"batchsim: skipped {skipped} of {skipped + len(points)} grid points that repeat "
+              f"another: a policy ignores the knobs it does not read (static: max_num_seqs, "
+              f"max_num_batched_tokens; continuous, chunked: batch_size, max_wait_s)",
+              file=sys.stderr)
     tables = _tables(args, base, points)
     partial = PartialResults(args.out, sweep_fingerprint(base, points, tables))
     if partial.path.exists() and not args.resume:
@@ -80,8 +86,7 @@ def run(args) -> int:
     partial.start(kept)
     tasks = [SweepTask(i, base, settings, table)
              for i, (settings, table) in enumerate(zip(points, tables)) if i not in kept]
-    with tqdm(total=len(points), initial=len(kept), desc="sweep", unit="point",
-              file=sys.stderr, disable=None) as bar:
+    with progress_bar(args, len(points), "sweep", "point", initial=len(kept)) as bar:
         done = lambda index: bar.update(1)  # noqa: E731
         try:
             if args.ray:
@@ -108,7 +113,8 @@ def run(args) -> int:
     partial.finish()
     print(_format(frame, [name for name, _ in grid.axes]))
     print(_range_line(frame))
-    print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points)")
+    skipped_text = f"; {skipped} duplicate grid points skipped" if skipped else ""
+    print(f"wrote {paths[0]} and {paths[1]} ({len(frame)} points{skipped_text})")
     return 0
 
 
@@ -151,9 +157,16 @@ def _tables(args, base, points):
     return tables
 
 
+def _setting(row, axis: str) -> str:
+    import pandas as pd
+
+    value = row.get(axis)
+    return "-" if pd.isna(value) else str(value)  # "-": the policy does not read this knob
+
+
 def _format(frame, axes: list[str]) -> str:
     headers = ["point", *axes, *(title for _, title, _ in SHOWN)]
-    rows = [[str(row["point"]), *(str(row[a]) for a in axes),
+    rows = [[str(row["point"]), *(_setting(row, a) for a in axes),
              *(fmt.format(row[key]) for key, _, fmt in SHOWN)] for _, row in frame.iterrows()]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]

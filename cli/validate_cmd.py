@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
+
 OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens", "max_num_batched_tokens"),
                   ("--kv-blocks", "kv_blocks"), ("--block-size", "block_size"))
 
@@ -38,6 +40,7 @@ def register(subparsers) -> None:
                              "the settings that differ)")
     parser.add_argument("--strict-range", action="store_true",
                         help="fail (exit 2) when a replay goes beyond the profile's measured range")
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -79,22 +82,26 @@ def run(args) -> int:
 
     overrides = {name: getattr(args, name) for _, name in OVERRIDE_FLAGS}
     all_rows = []
-    for path in args.records:
-        observed = load_observed_run(path, args.model, args.gpu, overrides)
-        comparison = compare(observed, args.profile, step_time=args.step_time, seed=args.seed,
-                             allow_profile_mismatch=args.allow_profile_mismatch)
-        print("\n".join(header(comparison)))
-        entry = comparison.run.summary["extrapolation"]
-        print(f"measured range: {entry['description']}")
-        check_strict_range(args, comparison.run.summary, f"the replay of {path}")
-        print(format_table(comparison.rows()))
-        print()
-        evidence = {**cost_model_keys(comparison.run.cost_model), "notes": "; ".join(observed.notes),
-                    "range_status": entry["status"], "extrapolated_share": entry["share_outside"],
-                    "extrapolation_worst_ratio": entry["worst_ratio"]}
-        all_rows += [{**row, **evidence} for row in comparison.rows()]
-        if args.out:
-            _write_figure(comparison, Path(args.out))
+    with progress_bar(args, len(args.records), "validate", "run") as bar:
+        for path in args.records:
+            observed = load_observed_run(path, args.model, args.gpu, overrides)
+            comparison = compare(observed, args.profile, step_time=args.step_time, seed=args.seed,
+                                 allow_profile_mismatch=args.allow_profile_mismatch)
+            bar.clear()  # the report goes to stdout between bar updates
+            print("\n".join(header(comparison)))
+            entry = comparison.run.summary["extrapolation"]
+            print(f"measured range: {entry['description']}")
+            check_strict_range(args, comparison.run.summary, f"the replay of {path}")
+            print(format_table(comparison.rows()))
+            print()
+            evidence = {**cost_model_keys(comparison.run.cost_model),
+                        "notes": "; ".join(observed.notes), "range_status": entry["status"],
+                        "extrapolated_share": entry["share_outside"],
+                        "extrapolation_worst_ratio": entry["worst_ratio"]}
+            all_rows += [{**row, **evidence} for row in comparison.rows()]
+            if args.out:
+                _write_figure(comparison, Path(args.out))
+            bar.update(1)
     if args.out:
         import pandas as pd
 
@@ -111,6 +118,7 @@ def run(args) -> int:
 def _write_figure(comparison, out: Path) -> None:
     import numpy as np
 
+    from batchsim.planning.costs import describe_cost_model
     from batchsim.plots.validation import validation_cdfs
     from batchsim.simulator.summary import request_table
 
@@ -128,7 +136,10 @@ def _write_figure(comparison, out: Path) -> None:
            "tpot": table["tpot_s"][done][~np.isnan(table["tpot_s"][done])] * 1e3}
     from batchsim.atomic import atomic_files
 
-    figure = validation_cdfs(comparison.record.case, real, sim)
+    serving = comparison.run.serving
+    figure = validation_cdfs(comparison.record.case, real, sim,
+                             f"simulated as {serving.policy}, "
+                             f"{describe_cost_model(comparison.run.cost_model)}")
     stem = Path(comparison.record.source).stem
     with atomic_files([out / f"{stem}_cdf.png", out / f"{stem}_cdf.svg"]) as (png, svg):
         figure.savefig(png, dpi=120, format="png")

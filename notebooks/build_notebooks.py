@@ -27,11 +27,11 @@ when long prompts arrive."""),
 import pandas as pd
 from batchsim.planning.scenario import Scenario
 from batchsim.planning.story import offline_batch, throughput_table, long_prompt_trace, itl_with_long_prompts
-from batchsim.simulator.profile_cost import bundled_profiles, default_profile_name
+from batchsim.simulator.profile_cost import bundled_profiles
 from batchsim.traces.default import default_trace
 
 pd.set_option("display.precision", 2)
-PROFILE_13B = default_profile_name("h200", "llama-2-13b")
+PROFILE_13B = "h200-llama-2-13b-cuda-graph"  # decode captured as CUDA graphs, as vLLM runs it
 print("bundled profiles:", bundled_profiles())
 print("Llama-2-13B profile used here:", PROFILE_13B)"""),
     ("md", """## The throughput table
@@ -64,11 +64,12 @@ for name, frame in (("H200 profile", h200), ("A100 roofline", a100)):
   measure batching alone.
 - *Hardware and engine.* A step's time at batch 1 is set by reading the weights (memory-bound) and
   by the engine's per-step host work; larger batches amortise both. The H200 profile in this
-  notebook is measured on transformers' continuous-batching engine as it runs on the H200 image
-  (paged attention through SDPA without flash-attn, no CUDA graphs), whose steps are host-bound
-  (tens of milliseconds at any small batch): the bigger the batch, the more those fixed
-  milliseconds are shared, so batching pays even more than on the A100 roofline, where a batch-1
-  step is the weight-read time alone.
+  notebook, `h200-llama-2-13b-cuda-graph`, times decode steps captured as CUDA graphs, as vLLM
+  runs them: `batchsim profile show h200-llama-2-13b-cuda-graph` reports host work at 0.08 ms
+  (0.7%) of a median decode step and decode steps at 1.4x to 2.2x their HBM floor. So, as on the
+  A100 roofline, a small batch costs about one read of the weights, and a larger batch shares
+  that read among more sequences. (transformers' continuous-batching engine, profiled as
+  `h200-llama-2-13b-engine`, adds milliseconds of host work to every step instead.)
 - *Static batching plateaus* because each batch lasts as long as its longest output and its
   prompts are padded to the longest prompt: the slot utilization column shows the share of slots
   doing useful work.
@@ -78,7 +79,7 @@ for name, frame in (("H200 profile", h200), ("A100 roofline", a100)):
 - *The trace.* These lengths are conversation-like (mean prompt ~1,150, mean output ~210 tokens);
   ShareGPT's outputs are longer, which favours continuous batching further."""),
     ("md", "## Slot occupancy: the elevator picture"),
-    ("code", """from planning.timeline_demo import demo_runs
+    ("code", """from batchsim.planning.timeline_demo import demo_runs
 from batchsim.plots.timeline import slot_timeline
 
 slot_timeline(demo_runs(seed=0))"""),
@@ -87,7 +88,7 @@ slot_timeline(demo_runs(seed=0))"""),
 Static batching's throughput flattens as the batch grows (stragglers and padding), while
 continuous batching keeps climbing toward what the hardware can do. Offline batch of 600
 requests on the default Llama-3-8B H200 profile."""),
-    ("code", """from planning.sweep import sweep_frame
+    ("code", """from batchsim.planning.sweep import sweep_frame
 from batchsim.plots.throughput import throughput_vs_batch
 
 limits = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -99,7 +100,7 @@ throughput_vs_batch(by_batch)"""),
 
 P99 TTFT and P99 E2E as the request rate grows (the default trace compressed in time), for each
 policy, with an SLO drawn."""),
-    ("code", """from plots.latency import latency_vs_rate
+    ("code", """from batchsim.plots.latency import latency_vs_rate
 
 rate_points = [{"policy": p, "rate_scale": s} for p in ("static", "continuous", "chunked")
                for s in (0.25, 0.5, 1, 2, 4)]
@@ -135,6 +136,7 @@ from batchsim.traces.arrivals import rate_curve_arrivals
 from batchsim.traces.default import default_trace
 from batchsim.traces.load import load_trace
 from batchsim.traces.stats import describe
+from IPython.display import display
 
 pd.set_option("display.precision", 2)"""),
     ("md", """## The trace
@@ -155,7 +157,11 @@ path = Path(tempfile.mkdtemp()) / "AzureLLMInferenceTrace_conv_like.csv"
 azure.to_csv(path, index=False)
 trace = load_trace(str(path))
 print(trace.fmt, len(trace.table), "requests;", "; ".join(trace.notes))
-describe(trace.table)"""),
+stats = describe(trace.table)
+display(pd.DataFrame({"requests": [stats.count], "duration (s)": [stats.duration_s],
+                      "rate (req/s)": [stats.rate_per_s], "inter-arrival CV": [stats.interarrival_cv],
+                      "prompt/output correlation": [stats.prompt_output_correlation]}))
+pd.DataFrame({"prompt tokens": vars(stats.prompt), "output tokens": vars(stats.output)}).T"""),
     ("md", "## Fewest GPUs per policy for the SLO"),
     ("code", """objectives = parse_slo("ttft_p99=2s,tpot_p99=100ms")
 options = PlanOptions(window_s=300.0)

@@ -19,7 +19,7 @@ import numpy as np
 
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.evaluate import Evaluator, Verdict
-from batchsim.planning.scenario import Scenario
+from batchsim.planning.scenario import Scenario, with_overrides
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 from batchsim.planning.slo import format_slo
 from batchsim.planning.windows import split_windows
@@ -101,6 +101,7 @@ class Plan:
     simulations: int
     cost_model: object = None  # the model that priced every step
     serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
+    knobs_searched: tuple = ()  # (knob overrides, replicas or None: none up to the maximum)
 
     @property
     def gpus(self) -> int:
@@ -115,8 +116,14 @@ def trace_span_s(table) -> float:
 
 
 def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = PlanOptions(),
-                  cost_model=None, pool=None, workers: int = 1) -> Plan:
+                  cost_model=None, pool=None, workers: int = 1, knob_candidates=(),
+                  on_stage=None) -> Plan:
     """Plan ``scenario`` (its replica count is ignored) for ``table`` and ``objectives``.
+
+    With several ``knob_candidates`` (scenario overrides, e.g. from
+    planning.knob_search.static_knob_candidates) each one's replica count is searched and the
+    fewest kept (ties: the first); the plan lists every candidate's count. ``on_stage()`` is
+    called as each stage ends (the count, the rate, each window): see ``plan_stages``.
 
     With a process ``pool`` of ``workers`` processes each question's replicas are replayed in
     parallel (round-robin routing); the answers are the same as without one.
@@ -125,16 +132,26 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
         raise ValueError("the trace has no requests to plan for")
     objectives = tuple(objectives)
     whole = Evaluator(scenario, table, objectives, cost_model, pool, workers)
+    searched, simulations = (), 0
+    if len(knob_candidates) > 1:
+        whole, searched, simulations = _best_knobs(whole, knob_candidates, options.max_replicas,
+                                                   pool, workers)
+    elif knob_candidates:
+        whole = Evaluator(with_overrides(scenario, knob_candidates[0]), table, objectives,
+                          whole.prepared.cost_model, pool, workers)
     replicas = _fewest(whole, options.max_replicas)
+    stage = on_stage or (lambda: None)
+    stage()
     at_count = whole.verdict(replicas)
     below = whole.verdict(replicas - 1) if replicas > 1 else None
     span_s = trace_span_s(table)
     rate, windows = None, []
-    simulations = 0
     if span_s > 0:
         trace_rate_per_s = len(table) / span_s
         rate = _rate(whole, replicas, trace_rate_per_s, options)
-        parts = split_windows(table, options.window_s, options.limits) if options.window_s is not None else []
+        stage()
+        parts = (split_windows(table, options.window_s, options.limits)
+                 if options.window_s is not None else [])
         if len(parts) > 1:  # one window is the whole trace again
             tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
                                 w.index, w.start_s, w.end_s, w.table,
@@ -142,12 +159,41 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
                      for w in parts]
             mapper = pool.map if pool is not None else map
             for need, count in mapper(window_requirement, tasks):
+                stage()
                 windows.append(need)
                 simulations += count
     serving = whole.prepared.serving
     return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
                 below, rate, windows, len(table), span_s, simulations + whole.simulations,
-                whole.prepared.cost_model, serving)
+                whole.prepared.cost_model, serving, searched)
+
+
+def plan_stages(table, options: PlanOptions) -> int:
+    """How many times plan_capacity calls ``on_stage`` for ``table`` (for progress bars)."""
+    if trace_span_s(table) <= 0:
+        return 1
+    windows = (len(split_windows(table, options.window_s, options.limits))
+               if options.window_s is not None else 0)
+    return 2 + (windows if windows > 1 else 0)
+
+
+def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: int):
+    """The evaluator of the candidate needing the fewest replicas, (knobs, count) of each, and
+    the simulations the others ran."""
+    tried, counts = [], []
+    for knobs in candidates:
+        evaluator = Evaluator(with_overrides(first.scenario, knobs), first.table,
+                              first.objectives, first.prepared.cost_model, pool, workers)
+        try:
+            count = fewest_meeting(evaluator.meets, 1, max_replicas)
+        except ValueError:
+            count = None
+        tried.append(evaluator)
+        counts.append(count)
+    found = [i for i, count in enumerate(counts) if count is not None]
+    best = tried[min(found, key=lambda i: counts[i]) if found else 0]
+    others = sum(e.simulations for e in tried if e is not best)
+    return best, tuple(zip((dict(k) for k in candidates), counts)), others
 
 
 def _fewest(evaluator: Evaluator, max_replicas: int) -> int:

@@ -220,14 +220,15 @@ def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
-                 **summary_options) -> ScenarioRun:
+                 on_routed=None, **summary_options) -> ScenarioRun:
     """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
-    percentile_metrics) go to ``summarize``."""
+    percentile_metrics) go to ``summarize``, ``on_routed`` to ``simulate`` (progress)."""
     prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
     limits.check("requests_per_replica", len(table) / serving.replicas, "requests per replica")
     slo = scenario_slo(scenario.slo, scenario.goodput)
-    result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router)
+    result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router,
+                      on_routed=on_routed)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))
     summary["extrapolation"] = extrapolation_entry(prepared.cost_model, result)

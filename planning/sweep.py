@@ -28,8 +28,10 @@ import pandas as pd
 from batchsim.atomic import atomic_files, dumps_json
 from batchsim.inputs import InputError, parse_json
 
+from batchsim.planning.costs import describe_cost_model
 from batchsim.planning.grid import scenario_overrides
 from batchsim.planning.scenario import Scenario, prepare, run_scenario, with_overrides
+from batchsim.policies import POLICIES, policy_class
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,29 @@ def check_points(base: Scenario, points: list[dict]) -> None:
             raise ValueError(f"sweep point {index} ({described}): {error}") from None
 
 
+POLICY_KNOBS = frozenset(knob for cls in POLICIES.values() for knob in cls.KNOBS)
+# a policy reads its KNOBS and none of the other policies' knobs
+
+
+def applicable_points(base: Scenario, points: list[dict]) -> tuple[list[dict], int]:
+    """The points with knobs their policy does not read removed, each distinct point once.
+
+    Static batching ignores max_num_seqs and max_num_batched_tokens, continuous and chunked
+    ignore batch_size and max_wait_s: a grid crossing them would replay one point several
+    times. Returns the kept points (grid order) and how many were skipped as duplicates.
+    """
+    kept, seen = [], set()
+    for settings in points:
+        policy = settings.get("policy", base.serving.policy)
+        knobs = policy_class(policy).KNOBS
+        point = {k: v for k, v in settings.items() if k not in POLICY_KNOBS or k in knobs}
+        key = tuple(sorted((k, repr(v)) for k, v in point.items()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(point)
+    return kept, len(points) - len(kept)
+
+
 def run_point(task: SweepTask) -> dict:
     """Replay one point and return its row."""
     scenario, scale = point_scenario(task.base, task.settings)
@@ -71,6 +96,7 @@ def run_point(task: SweepTask) -> dict:
     slots = serving.batch_size if serving.policy == "static" else serving.max_num_seqs
     return {"point": task.index, **task.settings, "slots": slots,
             "offered_rate_per_s": offered_rate_per_s(table), **flatten_summary(run.summary),
+            "cost_model": describe_cost_model(run.cost_model),
             **range_columns(run.summary["extrapolation"])}
 
 
@@ -150,7 +176,13 @@ def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,
 
 def results_frame(rows: list[dict]) -> pd.DataFrame:
     """The results table, one row per point in point order."""
-    return pd.DataFrame(rows).sort_values("point", kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows).sort_values("point", kind="stable").reset_index(drop=True)
+    for knob in POLICY_KNOBS & set(frame.columns):  # blank where the knob does not apply
+        values = frame[knob].dropna()
+        if frame[knob].isna().any() and len(values) and (values % 1 == 0).all() \
+                and knob != "max_wait_s":
+            frame[knob] = frame[knob].astype("Int64")
+    return frame
 
 
 def write_results(frame: pd.DataFrame, stem: str) -> list[str]:

@@ -24,7 +24,8 @@ def save_figure(figure, out_dir: str, name: str) -> list[Path]:
 
 
 def scenario_title(frame_or_summary) -> str:
-    """'llama-3-8b on h200' from a results table or a summary, as far as it says."""
+    """'llama-3-8b on h200' from a results table or a summary, as far as it says; for a
+    results table also the trace and cost model when all its rows share them."""
     def first(key):
         value = frame_or_summary.get(key) if isinstance(frame_or_summary, dict) else (
             frame_or_summary[key].iloc[0] if key in frame_or_summary else None)
@@ -33,4 +34,11 @@ def scenario_title(frame_or_summary) -> str:
     parts = [str(model) if model else "", f"on {gpu}" if gpu else ""]
     if tp and int(tp) > 1:
         parts.append(f"x{int(tp)} (TP)")
-    return " ".join(p for p in parts if p)
+    title = " ".join(p for p in parts if p)
+    for key in ("trace", "cost_model"):  # named when every row shares one
+        if isinstance(frame_or_summary, dict) or key not in frame_or_summary:
+            continue
+        values = frame_or_summary[key].dropna().unique()
+        if len(values) == 1:
+            title += f", {values[0]}"
+    return title

@@ -1,4 +1,5 @@
-"""Output tokens per second against the batch limit, one line per policy.
+"""Output tokens per second against the batch limit, one line per policy (and per value of any
+other setting that varies).
 
 The static-against-continuous chart: static batching's throughput plateaus because every batch
 runs as long as its longest request, continuous batching's climbs toward what the hardware
@@ -10,6 +11,7 @@ from matplotlib.figure import Figure
 
 from batchsim.plots.extrapolated import mark_extrapolated
 from batchsim.plots.save import scenario_title
+from batchsim.plots.series import group_label, line_groups
 
 POLICY_STYLE = {"static": ("tab:red", "s"), "continuous": ("tab:blue", "o"),
                 "chunked": ("tab:green", "^")}
@@ -27,10 +29,13 @@ def throughput_vs_batch(frame, x: str = "slots", context: str = "") -> Figure:
             raise ValueError(f"results table has no '{column}' column")
     figure = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = figure.add_subplot()
-    for policy, rows in frame.groupby("policy", sort=False):
+    # the batch limit is the x axis, so the knobs that set it do not split lines
+    by = line_groups(frame, exclude=(x, "batch", "batch_size", "max_num_seqs"))
+    for keys, rows in frame.groupby(by, sort=False, dropna=False):
         rows = rows.sort_values(x)
-        colour, marker = policy_style(policy)
-        ax.plot(rows[x], rows["output_throughput"], marker=marker, color=colour, label=policy)
+        colour, marker = policy_style(rows["policy"].iloc[0])
+        ax.plot(rows[x], rows["output_throughput"], marker=marker,
+                color=colour if by == ["policy"] else None, label=group_label(keys, by))
         mark_extrapolated(ax, rows, x, rows["output_throughput"])
     ax.set_xscale("log", base=2)
     ticks = sorted(frame[x].unique())
@@ -41,7 +46,7 @@ def throughput_vs_batch(frame, x: str = "slots", context: str = "") -> Figure:
     ax.set_ylabel("output throughput (tokens/s)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(title="policy")
+    ax.legend(title=", ".join(by))
     title = "Output throughput against batch limit"
     ax.set_title(f"{title}\n{context or scenario_title(frame)}")
     return figure

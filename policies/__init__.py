@@ -4,7 +4,8 @@
 (simulator/step.py) maps the requests that run to their tokens.
 
 Each policy also has ``slots`` (its batch capacity, for slot utilization) and
-``admission_error(request)`` (a reason it can never serve the request, or None).
+``admission_error(request)`` (a reason it can never serve the request, or None), and the class
+attribute ``KNOBS``: the ServingConfig fields it reads (sweeps skip values of the others).
 """
 from batchsim.policies.chunked import ChunkedPrefillPolicy
 from batchsim.policies.continuous import ContinuousPolicy

@@ -18,6 +18,8 @@ DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 class ContinuousPolicy:
     """Iteration-level scheduling, prefill-first, preempt newest."""
 
+    KNOBS = ("max_num_seqs", "max_num_batched_tokens")  # the ServingConfig fields from_config reads
+
     def __init__(self, max_num_seqs: int, max_num_batched_tokens: int) -> None:
         if max_num_seqs < 1 or max_num_batched_tokens < 1:
             raise ValueError("max_num_seqs and max_num_batched_tokens must be at least 1")

@@ -17,6 +17,8 @@ IDLE = Step()
 class StaticPolicy:
     """Request-level batching with padding."""
 
+    KNOBS = ("batch_size", "max_wait_s")  # the ServingConfig fields from_config reads
+
     def __init__(self, batch_size: int, max_wait_s: float = 0.0) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")

@@ -43,6 +43,8 @@ DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 class VllmV1Policy:
     """vLLM v1 scheduling: running first, then waiting FCFS, preempt newest on KV shortage."""
 
+    KNOBS = ("max_num_seqs", "max_num_batched_tokens", "long_prefill_token_threshold")
+
     def __init__(self, max_num_seqs: int, max_num_batched_tokens: int,
                  long_prefill_token_threshold: int = 0, walk_running: bool = False) -> None:
         if max_num_seqs < 1 or max_num_batched_tokens < 1:

@@ -22,11 +22,15 @@ def peak_output_tokens_per_s(steps: dict[str, np.ndarray], start_s: float) -> fl
         return 0.0
     count = steps["steps"][rows]
     begin_s = steps["start_s"][rows] - start_s
-    step_s = steps["duration_s"][rows] / count
-    # token k of a row ends at begin + (k + 1) * step: pair each row with every bucket it spans
-    # (one for a single step) rather than expanding runs of millions of steps token by token
-    first = np.floor(begin_s + step_s).astype(np.int64)
-    last = np.floor(begin_s + count * step_s).astype(np.int64)
+    duration_s = steps["duration_s"][rows]
+
+    def end_s(j, row=slice(None)):  # end of step j (1-based) of each row: one float expression
+        return begin_s[row] + j * duration_s[row] / count[row]
+
+    # token k of a row ends at end_s(k + 1): pair each row with every bucket it spans (one for a
+    # single step) rather than expanding runs of millions of steps token by token
+    first = np.floor(end_s(1)).astype(np.int64)
+    last = np.floor(end_s(count)).astype(np.int64)
     spans = last - first + 1
     row = np.repeat(np.arange(rows.size), spans)
     offset = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
@@ -34,8 +38,12 @@ def peak_output_tokens_per_s(steps: dict[str, np.ndarray], start_s: float) -> fl
 
     def ended_before(edge_s):  # steps of the row that end before edge_s
         with np.errstate(divide="ignore", invalid="ignore"):
-            done = np.ceil((edge_s - begin_s[row]) / step_s[row]) - 1
-        return np.clip(np.nan_to_num(done), 0, count[row])
+            done = np.ceil((edge_s - begin_s[row]) * count[row] / duration_s[row]) - 1
+        done = np.clip(np.nan_to_num(done), 0, count[row])
+        # the division above may land one step off an edge that a step's end time meets
+        # exactly in floating point: settle against the end times themselves
+        done = np.where((done < count[row]) & (end_s(done + 1, row) < edge_s), done + 1, done)
+        return np.where((done > 0) & (end_s(done, row) >= edge_s), done - 1, done)
 
     low = np.where(offset == 0, 0, ended_before(bucket.astype(np.float64)))
     high = np.where(bucket == last[row], count[row], ended_before(bucket + 1.0))

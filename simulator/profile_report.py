@@ -12,6 +12,7 @@ import statistics
 
 from batchsim.simulator.hardware import GPUS, GpuSpec
 from batchsim.simulator.profile_cost import ProfileCostModel, fit_summary
+from batchsim.simulator.step import StepShape
 
 
 def gpu_for(model: ProfileCostModel, name: str | None) -> GpuSpec | None:
@@ -96,36 +97,58 @@ def _overhead(model: ProfileCostModel) -> list[str]:
     return lines
 
 
-def plot(model: ProfileCostModel, path: str, gpu_name: str | None = None) -> None:
-    """Step time vs decode batch (one line per context) and vs prefill tokens, with the roofline floor."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def compute_floor_s(model: ProfileCostModel, record, gpu: GpuSpec) -> float:
+    """Dense-matmul compute floor of one step: 2 FLOPs per weight per token at the datasheet's
+    bf16 peak (attention adds more, so the true floor is higher still)."""
+    params = model.memory.weight_bytes / model.model.dtype_bytes
+    return 2.0 * params * record.num_tokens / gpu.bf16_flops
+
+
+def fitted_s(model: ProfileCostModel, record) -> float:
+    """The fitted cost model's time for a profiled step's composition."""
+    return model.step_time_s(StepShape(tuple(record.prefill_chunks), record.decode_count,
+                                       record.decode_context_sum, record.decode_context_max))
+
+
+def profile_figure(model: ProfileCostModel, gpu_name: str | None = None):
+    """Measured step times with the fitted model over them and the physical floor that binds:
+    HBM bandwidth for decode steps (they read every weight for a few tokens), compute for
+    prefill steps (thousands of tokens per weight read)."""
+    from matplotlib.figure import Figure
+
     gpu = gpu_for(model, gpu_name)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure = Figure(figsize=(11, 4.4), layout="constrained")
+    left, right = figure.subplots(1, 2)
     decodes = [r for r in model.records if r.kind == "decode"]
     bucket = lambda r: 2 ** round(math.log2(max(1.0, r.decode_context_sum / r.decode_count)))  # noqa: E731
     for ctx in sorted({bucket(r) for r in decodes}):
         rows = sorted((r for r in decodes if bucket(r) == ctx), key=lambda r: r.decode_count)
         if len(rows) < 2:
             continue
-        line, = left.plot([r.decode_count for r in rows], [r.wall_s * 1e3 for r in rows], "o-", label=f"ctx ~{ctx}")
+        x = [r.decode_count for r in rows]
+        line, = left.plot(x, [r.wall_s * 1e3 for r in rows], "o", label=f"ctx ~{ctx}")
+        left.plot(x, [fitted_s(model, r) * 1e3 for r in rows], "-", color=line.get_color())
         if gpu:
-            left.plot([r.decode_count for r in rows], [floor_s(model, r, gpu) * 1e3 for r in rows], ":",
-                      color=line.get_color())
+            left.plot(x, [floor_s(model, r, gpu) * 1e3 for r in rows], ":", color=line.get_color())
     left.set(xscale="log", yscale="log", xlabel="decode batch size", ylabel="step time (ms)",
-             title="decode steps (dotted: HBM roofline floor)")
+             title="decode: measured (dots), fit (solid), HBM floor (dotted)")
     left.legend(fontsize=7)
     prefill = sorted((r for r in model.records if r.kind == "prefill" and len(r.prefill_chunks) == 1
                       and r.prefill_chunks[0][1] == 0), key=lambda r: r.num_tokens)
-    right.plot([r.num_tokens for r in prefill], [r.wall_s * 1e3 for r in prefill], "o-", label="measured")
+    x = [r.num_tokens for r in prefill]
+    right.plot(x, [r.wall_s * 1e3 for r in prefill], "o", label="measured")
+    right.plot(x, [fitted_s(model, r) * 1e3 for r in prefill], "-", label="fitted model")
     if gpu:
-        right.plot([r.num_tokens for r in prefill], [floor_s(model, r, gpu) * 1e3 for r in prefill], ":",
-                   label="HBM floor")
+        right.plot(x, [compute_floor_s(model, r, gpu) * 1e3 for r in prefill], ":",
+                   label="compute floor (bf16 peak)")
     right.set(xscale="log", yscale="log", xlabel="prompt tokens (one prompt)", ylabel="step time (ms)",
-              title="prefill steps")
+              title="prefill: measured, fit and compute floor")
     right.legend(fontsize=7)
-    fig.suptitle(f"{model.name} ({model.gpu_name})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    figure.suptitle(f"{model.name} ({model.gpu_name})" + (f", floors from the {gpu.name} datasheet"
+                                                            if gpu else ""))
+    return figure
+
+
+def plot(model: ProfileCostModel, path: str, gpu_name: str | None = None) -> None:
+    """Write ``profile_figure`` to ``path``."""
+    profile_figure(model, gpu_name).savefig(path, dpi=110)

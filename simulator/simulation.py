@@ -48,11 +48,14 @@ class SimulationResult:
 
 
 def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int = 1,
-             router: str = "round-robin", max_run_steps: int | None = None) -> SimulationResult:
+             router: str = "round-robin", max_run_steps: int | None = None,
+             on_routed=None) -> SimulationResult:
     """Replay ``requests`` (sorted by arrival) through ``num_replicas`` replicas.
 
     Runs of identical decode steps advance in one event; ``max_run_steps=1`` steps one at a
-    time (the reference the run mechanism is tested against).
+    time (the reference the run mechanism is tested against). ``on_routed(count)``, if given,
+    is told how many requests have been routed, every ``PROGRESS_EVERY`` requests (progress
+    bars); it must not touch the simulation.
     """
     if num_replicas < 1:
         raise ValueError("replicas must be at least 1")
@@ -66,7 +69,7 @@ def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int
     arrivals = _Arrivals(requests, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
-    env.process(_arrive(env, arrivals, replicas, router_, wakeups))
+    env.process(_arrive(env, arrivals, replicas, router_, wakeups, on_routed))
     env.run()
     end_s = max([env.now] + [replica.clock_s for replica in replicas])
     _close_unfinished(requests, recorder, end_s)
@@ -95,8 +98,13 @@ class _Arrivals:
         return self.requests[position].arrival_s if position < len(self.requests) else math.inf
 
 
-def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups):
+PROGRESS_EVERY = 4096
+
+
+def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, on_routed=None):
     for position, request in enumerate(arrivals.requests):
+        if on_routed is not None and position % PROGRESS_EVERY == 0:
+            on_routed(position)
         delay = request.arrival_s - env.now
         if delay > 0:
             yield env.timeout(delay)

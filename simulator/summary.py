@@ -14,6 +14,7 @@ import numpy as np
 
 from batchsim.simulator.peaks import peak_concurrent_requests, peak_output_tokens_per_s
 from batchsim.simulator.request import FINISHED
+from batchsim.simulator.stability import stability
 from batchsim.simulator.simulation import SimulationResult
 from batchsim.simulator.weighted import weighted_percentiles, weighted_stats
 
@@ -130,6 +131,7 @@ def summarize(result: SimulationResult, slo: Slo | None = None,
     for name in percentile_metrics:
         summary.update(_stats(name, values[name][0], percentiles, values[name][1]))
     summary.update(_batchsim_keys(result, table, steps, duration))
+    summary.update(stability(table["arrival_s"], table["queue_s"], table["finish_s"], done))
     return summary
 
 

@@ -25,6 +25,20 @@ def test_sweep_writes_one_row_per_point(capsys, tmp_path):
     assert "P99 TTFT ms" in out and "wrote" in out
 
 
+def test_sweep_skips_points_whose_knobs_the_policy_ignores(capsys, tmp_path):
+    code, out, err = call(capsys, "sweep", "--set", "policy=static,continuous", "--set",
+                          "batch_size=4,8", "--set", "max_num_seqs=8,16", "--limit", "100",
+                          "--profile", "roofline", "--workers", "1", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert "skipped 4 of 8 grid points" in err  # static x2 max_num_seqs, continuous x2 batch_size
+    assert "(4 points; 4 duplicate grid points skipped)" in out
+    frame = pd.read_parquet(tmp_path / "r.parquet")
+    blank = lambda column: [None if pd.isna(v) else int(v) for v in frame[column]]  # noqa: E731
+    assert frame["policy"].tolist() == ["static", "static", "continuous", "continuous"]
+    assert blank("batch_size") == [4, 8, None, None]
+    assert blank("max_num_seqs") == [None, None, 8, 16]
+
+
 def test_sweep_grid_file_and_errors(capsys, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("max_num_seqs: [16, 64]\nrate_scale: 2\n")
@@ -110,6 +124,8 @@ def test_plan_json_and_policy_all(capsys):
     code, out, _ = call(capsys, "plan", "--slo", "ttft_p99=2s", "--limit", "200", "--policy",
                         "all", "--profile", "roofline", "--workers", "1", "--window-s", "0")
     assert "layouts compared" in out and "not computed" in out
+    assert "mean batch" in out and "slot util" in out and "verdict" in out
+    assert "Knobs tried:" in out and "batch_size=32 max_wait_s=0.5:" in out  # a quarter of 2 s
 
 
 def test_plan_compares_tensor_parallel_layouts(capsys):
@@ -119,11 +135,14 @@ def test_plan_compares_tensor_parallel_layouts(capsys):
                         "--model", "llama-3-70b", "--profile", "roofline", "--tp-options", "1,2,4",
                         "--workers", "1", "--window-s", "0")
     assert code == 0
-    assert "skipped: no room for a KV cache" in out
+    assert "continuous TP 1 skipped: no room for a KV cache: weights 141.1 GB in" in out
+    assert "larger gpu_memory_utilization" in out  # the reason in full, never cut short
     rows = [line.split() for line in out.splitlines()
             if line.startswith("continuous ") and "skipped" not in line]
     assert [int(r[1]) for r in rows] == [2, 4]
-    gpus = {int(r[1]): int(r[3]) for r in rows}
+    # policy, TP, knobs (first line), replicas, GPUs, rate, mean batch, slot util, verdict
+    gpus = {int(r[1]): int(r[4]) for r in rows}
+    assert all(r[8] in ("stable", "backlogged", "overloaded") for r in rows)
     best = min(gpus.values())
     assert f"= {best} GPU(s)" in out
 

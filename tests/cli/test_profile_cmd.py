@@ -61,3 +61,31 @@ def test_profile_without_cuda_refuses_in_one_line_unless_cpu_is_asked_for(capsys
         assert main(["profile", "--model", "llama-3-8b", "--out", "x", *device]) == 2
         err = capsys.readouterr().err
         assert "no CUDA GPU available" in err and "--device cpu" in err and err.count("\n") == 1
+
+
+def test_profile_figure_overlays_the_fit_and_the_floor_that_binds_each_phase():
+    import pytest
+
+    from batchsim.simulator.hardware import GPUS
+    from batchsim.simulator.profile_cost import load_profile_cost_model
+    from batchsim.simulator.profile_report import compute_floor_s, fitted_s, profile_figure
+
+    model = load_profile_cost_model("h200-llama-3-8b-engine")
+    figure = profile_figure(model, "h200")
+    decode_ax, prefill_ax = figure.axes
+    assert "HBM floor" in decode_ax.get_title() and "HBM" not in prefill_ax.get_title()
+    assert [t.get_text() for t in prefill_ax.get_legend().get_texts()] == [
+        "measured", "fitted model", "compute floor (bf16 peak)"]
+    measured, fit, floor = prefill_ax.get_lines()
+    prefill = sorted((r for r in model.records if r.kind == "prefill" and len(r.prefill_chunks) == 1
+                      and r.prefill_chunks[0][1] == 0), key=lambda r: r.num_tokens)
+    assert list(fit.get_ydata()) == [fitted_s(model, r) * 1e3 for r in prefill]
+    # 2 FLOPs per weight per token at the datasheet's bf16 peak
+    big, gpu = prefill[-1], GPUS["h200"]
+    expected_ms = 2 * model.memory.weight_bytes / 2 * big.num_tokens / gpu.bf16_flops * 1e3
+    assert floor.get_ydata()[-1] == pytest.approx(expected_ms)
+    assert compute_floor_s(model, big, gpu) * 1e3 == pytest.approx(expected_ms)
+    assert all(f <= m for f, m in zip(floor.get_ydata(), measured.get_ydata()))  # a floor
+    # decode: per context, dots (measured), a solid fit and a dotted HBM floor
+    styles = [line.get_linestyle() for line in decode_ax.get_lines()]
+    assert styles.count("-") == styles.count(":") == styles.count("None") > 0

@@ -16,7 +16,8 @@ def test_default_replay_prints_the_report(capsys):
     code, out, _ = replay(capsys, "--limit", "300")
     assert code == 0
     assert "Output token throughput (tok/s):" in out
-    assert "P99 TTFT (ms):" in out and "Slot utilization:" in out
+    assert "P99 TTFT (ms):" in out and "Slot utilization (batch capacity used):" in out
+    assert "Run verdict (queue growth):" in out and "Peak concurrent requests:" in out
     assert "bundled default" in out
 
 

@@ -160,3 +160,29 @@ def test_plan_evidence_says_how_far_steps_went_beyond_the_measured_range():
     assert serial.rate.extrapolation["status"] == "extrapolated"
     roofline = plan_capacity(BASE, table, SLO, options)
     assert roofline.at_count.summary["extrapolation"]["status"] == "unprofiled"
+
+
+def test_static_knob_search_keeps_the_candidate_needing_fewest_replicas():
+    from batchsim.planning.knob_search import static_knob_candidates
+
+    table = poisson_trace(400, 20.0, seed=4)
+    scenario = with_overrides(BASE, {"policy": "static"})
+    candidates = static_knob_candidates(parse_slo("ttft_p99=2s"), max_wait_s=0.0)
+    assert candidates == [{"batch_size": 8, "max_wait_s": 0.0}, {"batch_size": 32, "max_wait_s": 0.0}]
+    options = PlanOptions(window_s=None)
+    plan = plan_capacity(scenario, table, parse_slo("ttft_p99=2s"), options,
+                         knob_candidates=candidates)
+    singles = [plan_capacity(with_overrides(scenario, c), table, parse_slo("ttft_p99=2s"),
+                             options).replicas for c in candidates]
+    assert [count for _, count in plan.knobs_searched] == singles
+    assert plan.replicas == min(singles)
+    assert plan.serving.batch_size == candidates[singles.index(min(singles))]["batch_size"]
+
+
+def test_static_waits_are_fractions_of_the_ttft_limit_unless_given():
+    from batchsim.planning.knob_search import static_knob_candidates
+
+    waits = {c["max_wait_s"] for c in static_knob_candidates(parse_slo("ttft_p99=2s,e2e_p99=9s"))}
+    assert waits == {0.0, 0.5}
+    assert static_knob_candidates(parse_slo("tpot_p99=50ms"), batch_size=4) == [
+        {"batch_size": 4, "max_wait_s": 0.0}]

@@ -6,7 +6,8 @@ import pytest
 
 from batchsim.planning.grid import grid_from_sets
 from batchsim.planning.scenario import Scenario, run_scenario, with_overrides
-from batchsim.planning.sweep import SweepTask, check_points, flatten_summary, run_sweep, write_results
+from batchsim.planning.sweep import (SweepTask, applicable_points, check_points, flatten_summary,
+                                     run_sweep, write_results)
 from tests.planning.traces import poisson_trace
 
 BASE = Scenario(profile="roofline")
@@ -73,3 +74,22 @@ def test_ray_sweep_equals_serial(table):
     on_ray = run_sweep_ray(tasks, None, done.append, num_cpus=2)
     pd.testing.assert_frame_equal(run_sweep(tasks), on_ray)
     assert sorted(done) == [0, 1, 2, 3]
+
+
+def test_knobs_a_policy_ignores_do_not_multiply_points(table):
+    points = grid_from_sets(["policy=static,continuous,chunked", "batch_size=8,32",
+                             "max_num_seqs=8,32,128"]).points()
+    kept, skipped = applicable_points(BASE, points)
+    # static varies batch_size only (2 points); continuous and chunked max_num_seqs (3 each)
+    assert (len(kept), skipped) == (8, 18 - 8)
+    assert [p for p in kept if p["policy"] == "static"] == [
+        {"policy": "static", "batch_size": 8}, {"policy": "static", "batch_size": 32}]
+    assert all("batch_size" not in p for p in kept if p["policy"] != "static")
+    frame = run_sweep([SweepTask(i, BASE, p, table) for i, p in enumerate(kept[:4])])
+    assert frame["max_num_seqs"].isna().tolist() == [True, True, False, False]
+    assert str(frame["max_num_seqs"].dtype) == "Int64"
+
+
+def test_a_grid_of_knobs_every_policy_reads_skips_nothing():
+    points = grid_from_sets(["policy=static,continuous", "batch=8,32", "block_size=16,32"]).points()
+    assert applicable_points(BASE, points) == (points, 0)

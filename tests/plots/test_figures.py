@@ -68,13 +68,44 @@ def test_latency_cdfs_end_at_one_for_each_run():
                                 "tpot_s": np.full(10, 0.02 * k), "e2e_s": np.arange(1, 11) * k,
                                 "status": ["finished"] * 9 + ["rejected"]})
             for name, k in (("static", 3.0), ("continuous", 1.0))}
-    figure = latency_cdfs(runs, "demo")
+    figure = latency_cdfs(runs, "demo", slo_s={"ttft": 2.0})
     assert [ax.get_xlabel() for ax in figure.axes] == ["TTFT (s)", "TPOT (ms)", "E2E latency (s)"]
+    assert [ax.get_xscale() for ax in figure.axes] == ["log", "linear", "log"]
     for ax in figure.axes:
-        assert legend_texts(ax) == ["static", "continuous"]
-        for line in ax.get_lines():
+        curves = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
+        assert [line.get_label() for line in curves] == ["static", "continuous"]
+        for line in curves:
             assert len(line.get_ydata()) == 9 and line.get_ydata()[-1] == 1.0
+        # P50 and P99 of each run marked at heights 0.5 and 0.99
+        heights = sorted(float(c.get_offsets()[0][1]) for c in ax.collections)
+        assert heights == [0.5, 0.5, 0.99, 0.99]
+        assert legend_texts(ax)[-2:] == ["P50", "P99"]
+    ttft = figure.axes[0]
+    continuous_p50 = np.percentile(np.linspace(0.1, 1, 10)[:9], 50)
+    assert any(float(c.get_offsets()[0][0]) == pytest.approx(continuous_p50)
+               for c in ttft.collections)
+    slo = [line for line in ttft.get_lines() if line.get_label().startswith("SLO")]
+    assert len(slo) == 1 and list(slo[0].get_xdata()) == [2.0, 2.0]
+    assert "SLO TTFT = 2 s" in legend_texts(ttft)
     assert figure.axes[1].get_lines()[1].get_xdata()[0] == pytest.approx(20.0)  # ms
+
+
+def test_validation_cdf_ticks_stay_few_and_in_seconds():
+    from batchsim.plots.validation import validation_cdfs
+
+    ms = {key: np.geomspace(10.0, 150_000.0, 200) for key in ("ttft", "tpot", "e2e")}
+    figure = validation_cdfs("overloaded run", ms, {k: v * 1.1 for k, v in ms.items()},
+                             "simulated as vllm, profile x")
+    ttft, tpot, _ = figure.axes
+    assert ttft.get_xlabel() == "TTFT (s)" and tpot.get_xlabel() == "TPOT (ms)"
+    figure.canvas.draw()
+    for ax in figure.axes:
+        low, high = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if low <= t <= high]
+        assert 2 <= len(shown) <= 7
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert all(len(label) <= 7 for label in labels)  # no 100000125000150000
+    assert figure._suptitle.get_text() == "Fidelity: overloaded run (simulated as vllm, profile x)"
 
 
 def test_timeline_has_a_row_per_slot_and_a_bar_per_request_and_padding():
@@ -112,3 +143,27 @@ def test_save_writes_png_and_svg(tmp_path):
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="no 'slots' column"):
         throughput_vs_batch(pd.DataFrame({"policy": ["static"], "output_throughput": [1.0]}))
+
+
+def test_sweep_lines_split_on_every_knob_that_varies():
+    # continuous at two token budgets and static (budget does not apply): three lines, each
+    # with its own points, never one zig-zag through all of them
+    rows = []
+    for policy, budget, factor in (("static", None, 1.0), ("continuous", 2048, 2.0),
+                                   ("continuous", 8192, 3.0)):
+        for rate_scale in (1.0, 2.0, 4.0):
+            rows.append({"policy": policy, "max_num_batched_tokens": budget, "slots": 8 * rate_scale,
+                         "rate_scale": rate_scale, "offered_rate_per_s": rate_scale,
+                         "output_throughput": 100 * factor * rate_scale,
+                         "p99_ttft_ms": 10.0 * factor * rate_scale, "p99_e2el_ms": 100.0 * factor})
+    frame = pd.DataFrame(rows).assign(cost_model="roofline llama-3-8b on h200", trace="conv.csv")
+    figure = latency_vs_rate(frame)
+    assert "conv.csv, roofline llama-3-8b on h200" in figure._suptitle.get_text()
+    ttft_ax, _ = figure.axes
+    assert legend_texts(ttft_ax) == ["static, max_num_batched_tokens=n/a",
+                                     "continuous, max_num_batched_tokens=2048",
+                                     "continuous, max_num_batched_tokens=8192"]
+    assert [list(line.get_xdata()) for line in ttft_ax.get_lines()] == [[1.0, 2.0, 4.0]] * 3
+    assert ttft_ax.get_yscale() == "log"
+    (ax,) = throughput_vs_batch(frame).axes  # rate_scale varies too: it splits lines here
+    assert len(ax.get_lines()) == 9
