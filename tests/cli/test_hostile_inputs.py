@@ -235,11 +235,11 @@ def test_byte_order_mark_and_long_mooncake_first_line_are_read(capsys, tmp_path)
 
 
 def test_unexpected_exception_still_gives_one_line_naming_the_input(capsys, tmp_path, monkeypatch):
-    import batchsim.traces.cli_options as options
+    import batchsim.traces.load as load  # cli_options imports load_trace when it reads a file
 
     def broken(*args, **kwargs):
         raise AttributeError("'NoneType' object has no attribute 'x'")
-    monkeypatch.setattr(options, "load_trace", broken)
+    monkeypatch.setattr(load, "load_trace", broken)
     (tmp_path / "t.csv").write_text(CANON + "0,1,1\n")
     code, _, err = run_cli(capsys, ["trace", "stats", str(tmp_path / "t.csv")])
     assert code == 2 and len(err.strip().splitlines()) == 1
