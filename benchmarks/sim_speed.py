@@ -78,12 +78,15 @@ def measure_one(spec: dict) -> dict:
     table, scenario, cost_model = build(spec["source"], spec["n"], spec["policy"],
                                         spec["replicas"], spec["rate"], spec["cost"])
     start = time.perf_counter()
+    cpu_start = time.process_time()
     if spec.get("profile"):
         return _profiled(table, scenario, cost_model)
     run = replay(table, scenario, cost_model)
     wall_s = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     s = run.summary
-    return {"wall_s": wall_s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"wall_s": wall_s, "cpu_s": cpu_s,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "completed": s["completed"], "rejected": s["rejected"], "num_steps": s["num_steps"],
             "rows": _rows(run.result.recorder), "max_waiting": s["max_waiting"],
             "throughput": s["request_throughput"], "sim_duration_s": s["duration"],
@@ -144,6 +147,7 @@ def measure(spec: dict, repeats: int, profile: bool) -> dict:
     result["wall_s"] = statistics.median(r["wall_s"] for r in runs)
     result["wall_spread_s"] = (min(r["wall_s"] for r in runs), max(r["wall_s"] for r in runs))
     result["peak_mb"] = max(r["peak_mb"] for r in runs)
+    result["cpu_s"] = statistics.median(r.get("cpu_s", r["wall_s"]) for r in runs)
     result["shares"] = in_child(dict(spec, profile=True))["shares"] if profile else None
     return result
 
@@ -159,14 +163,16 @@ def table_row(spec: dict, r: dict) -> str:
     low, high = r["wall_spread_s"]
     return (f"| {spec['source']} | {spec['cost']} | {spec['policy']} | {spec['replicas']} | {spec['n']:,} | "
             f"{spec['rate']:.2f} | {r['wall_s']:.2f} ({low:.2f}-{high:.2f}) | "
-            f"{spec['n'] / r['wall_s']:,.0f} | {r['peak_mb']:,.0f} | {r['completed']:,} / "
+            f"{spec['n'] / r['wall_s']:,.0f} | {r['cpu_s']:.2f} | {spec['n'] / r['cpu_s']:,.0f} | "
+            f"{r['peak_mb']:,.0f} | {r['completed']:,} / "
             f"{r['rejected']:,} | {r['num_steps']:,} / {r['rows']:,} | {r['max_waiting']:,} | "
             f"{_shares_text(r['shares'])} |")
 
 
 HEADER = ("| trace | cost model | policy | replicas | requests | arrivals/s | "
-          "wall s, median (min-max) | sim req/s | peak MB | completed / rejected | steps / rows | "
-          "max waiting | time shares (cProfile self time) |\n|" + "---|" * 13)
+          "wall s, median (min-max) | sim req/s | CPU s | req per CPU s | peak MB | "
+          "completed / rejected | steps / rows | max waiting | time shares (cProfile self time) "
+          "|\n|" + "---|" * 15)
 
 
 def parse_args(argv=None):

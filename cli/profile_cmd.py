@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 
 from batchsim.profiler.options import add_profile_arguments
-from batchsim.simulator import profile_report
 from batchsim.simulator.hardware import GPUS
-from batchsim.simulator.profile_cost import load_profile_cost_model
 
 
 def register(subparsers) -> None:
@@ -62,6 +60,9 @@ def device_refusal(device: str | None) -> str | None:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print the report of one profile and optionally plot it."""
+    from batchsim.simulator import profile_report  # numpy and the fit: only when showing
+    from batchsim.simulator.profile_cost import load_profile_cost_model
+
     model = load_profile_cost_model(args.path)
     print(profile_report.format_report(model, args.gpu))
     limits = ", ".join(f"{name} {value:,.0f}" for name, value in model.measured_range.limits.items())

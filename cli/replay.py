@@ -96,16 +96,17 @@ def scenario_from_args(args):
     return scenario
 
 
-def load_table(args, scenario):
+def load_table(args, scenario, frame: bool = True):
     """The trace the scenario names, or the bundled default, after the trace flags' transforms.
 
-    Returns the canonical table and a one-line description for the report.
+    Returns the canonical table (a DataFrame; with ``frame=False`` possibly numpy columns, see
+    ``traces.columns``) and a one-line description for the report.
     """
     from batchsim.traces.cli_options import load_from_args
 
     args.trace, args.seed = scenario.trace, scenario.seed
     args.format = scenario.trace_format
-    loaded = load_from_args(args)
+    loaded = load_from_args(args, frame)
     notes = f" ({'; '.join(loaded.notes)})" if loaded.notes else ""
     if scenario.trace is None:
         return loaded.table, (f"bundled default: synthetic conversation trace with Azure 2023 "
@@ -168,25 +169,34 @@ def run(args) -> int:
     from batchsim.planning.result_header import (check_date, default_date, detailed_lists,
                                                  result_header)
     from batchsim.planning.scenario import run_scenario
-    from batchsim.simulator.export import write_outputs
+    from batchsim.traces.columns import num_rows
 
     options = result_options(args)
     date = check_date(args.date) if args.date else default_date()
     scenario = scenario_from_args(args)
     if args.out is not None:
         check_output_directory(args.out)  # before the simulation, not after it
-    table, trace_text = load_table(args, scenario)
-    with progress_bar(args, len(table), "replay", "req") as bar:
-        outcome = run_scenario(scenario, table, limits=args.limits,
-                               on_routed=lambda routed: bar.update(routed - bar.n), **options)
-        bar.update(len(table) - bar.n)
-    check_strict_range(args, outcome.summary, "the replay")
-    result = {**result_header(table, scenario.model, date), **outcome.summary,
-              "trace": trace_text, "cost_model": describe_cost_model(outcome.cost_model)}
-    if args.save_detailed:
-        result.update(detailed_lists(outcome.result.requests))
+    table, trace_text = load_table(args, scenario, frame=False)
+    sink = None
     if args.out:
-        write_outputs(outcome.result, result, args.out)
+        from batchsim.simulator.export import OutputSink  # pandas: only when writing tables
+        sink = OutputSink(args.out)
+    try:
+        with progress_bar(args, num_rows(table), "replay", "req") as bar:
+            outcome = run_scenario(scenario, table, limits=args.limits, sink=sink,
+                                   on_routed=lambda routed: bar.update(routed - bar.n), **options)
+            bar.update(num_rows(table) - bar.n)
+        check_strict_range(args, outcome.summary, "the replay")
+        result = {**result_header(table, scenario.model, date), **outcome.summary,
+                  "trace": trace_text, "cost_model": describe_cost_model(outcome.cost_model)}
+        if args.save_detailed:
+            result.update(detailed_lists(outcome.result.recorder.request_table()))
+    except BaseException:
+        if sink is not None:
+            sink.abandon()
+        raise
+    if sink is not None:
+        sink.finish(result)
     if args.json:
         print(dumps_json(result, indent=2, sort_keys=True))
         return 0
@@ -196,7 +206,7 @@ def run(args) -> int:
              f"max_num_seqs={serving.max_num_seqs} "
              f"max_num_batched_tokens={serving.max_num_batched_tokens}")
     context = [
-        ("Trace", f"{len(table):,} requests; {trace_text}"),
+        ("Trace", f"{num_rows(table):,} requests; {trace_text}"),
         ("Policy", f"{serving.policy} ({knobs}, block_size={serving.block_size})"),
         ("Cost model", describe_cost_model(outcome.cost_model)),
         ("Replicas", f"{serving.replicas} x {serving.tensor_parallel_size} {scenario.gpu} "

@@ -75,6 +75,10 @@ def format_report(summary: dict, context: list[tuple[str, str]]) -> str:
         lines.append(_row(f"Median {name} (ms):", summary[f"median_{key}_ms"]))
         for word, value in _percentile_rows(summary, key):
             lines.append(_row(f"P{word} {name} (ms):", value))
+    if not summary.get("exact_percentiles", True):
+        lines.append(f"Percentiles of {summary['sketched_metrics'].replace(',', ', ')} from "
+                     f"log-bucketed histograms (run too long to keep every value): within "
+                     f"{summary['percentile_relative_error']:.0%} relative error")
     lines.append(_section("Replica"))
     lines += [
         _row("Run verdict (queue growth):", summary["verdict"]),

@@ -89,7 +89,7 @@ def run(args) -> int:
     with progress_bar(args, len(points), "sweep", "point", initial=len(kept)) as bar:
         done = lambda index: bar.update(1)  # noqa: E731
         try:
-            if args.ray:
+            if args.ray and tasks:
                 from batchsim.planning.sweep_ray import run_sweep_ray
                 frame = run_sweep_ray(tasks, None if args.ray == "local" else args.ray, done)
                 for _, row in frame.iterrows():

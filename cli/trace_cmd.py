@@ -1,4 +1,8 @@
-"""``batchsim trace``: describe, convert and synthesize traces (thin layer over traces/)."""
+"""``batchsim trace``: describe, convert and synthesize traces (thin layer over traces/).
+
+Trace readers, statistics and writers use pandas; they are imported by the subcommand that runs,
+so that registering this command (every ``batchsim`` start) imports neither.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,19 +11,8 @@ import math
 import sys
 from dataclasses import asdict
 
-import numpy as np
-
-from batchsim.traces import arrivals
-from batchsim.traces.canonical import write_canonical
 from batchsim.traces.cli_options import add_trace_options, load_from_args
 from batchsim.traces.errors import TraceError
-from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,
-                            UniformLengths)
-from batchsim.traces.load import load_trace
-from batchsim.traces.stats import describe
-from batchsim.traces.shared_prefix import BLOCK_TOKENS as PREFIX_BLOCK_TOKENS
-from batchsim.traces.shared_prefix import add_shared_prefixes
-from batchsim.traces.synth import parse_component, synthesize
 
 EXAMPLES = """examples:
   batchsim trace stats AzureLLMInferenceTrace_conv.csv
@@ -87,6 +80,8 @@ def _register_synth(commands) -> None:
 
 def run_stats(args) -> int:
     """Print statistics of a trace (text table or JSON)."""
+    from batchsim.traces.stats import describe
+
     trace = load_from_args(args)
     _print_notes(trace.notes)
     if trace.table.empty:
@@ -117,6 +112,7 @@ def run_stats(args) -> int:
 def run_convert(args) -> int:
     """Write a trace in canonical CSV or Parquet."""
     from batchsim.atomic import check_output_file
+    from batchsim.traces.canonical import write_canonical
 
     check_output_file(args.out, (".csv", ".parquet"), inputs=(args.trace,))
     trace = load_from_args(args)
@@ -128,7 +124,13 @@ def run_convert(args) -> int:
 
 def run_synth(args) -> int:
     """Synthesize a trace and write it."""
+    import numpy as np
+
     from batchsim.atomic import check_output_file
+    from batchsim.traces.canonical import write_canonical
+    from batchsim.traces.shared_prefix import BLOCK_TOKENS as PREFIX_BLOCK_TOKENS
+    from batchsim.traces.shared_prefix import add_shared_prefixes
+    from batchsim.traces.synth import synthesize
 
     check_output_file(args.out, (".csv", ".parquet"))
     _check_synth_size(args)
@@ -167,7 +169,12 @@ def _check_synth_size(args) -> None:
                           "--num-requests / --rate (s)")
 
 
-def _arrivals(args, rng) -> np.ndarray:
+def _arrivals(args, rng):
+    import numpy as np
+
+    from batchsim.traces import arrivals
+    from batchsim.traces.readers.rates import read_rate_csv
+
     if (args.duration is None) == (args.num_requests is None) and args.arrival != "rate-csv":
         raise TraceError("give exactly one of --duration and --num-requests")
     if args.arrival == "all-at-once":
@@ -177,7 +184,7 @@ def _arrivals(args, rng) -> np.ndarray:
     if args.arrival == "rate-csv":
         if not args.rate_csv or args.duration is None:
             raise TraceError("--arrival rate-csv needs --rate-csv FILE and --duration")
-        starts, rates = arrivals.read_rate_csv(args.rate_csv)
+        starts, rates = read_rate_csv(args.rate_csv)
         widths = np.diff(np.append(starts, max(args.duration, float(starts[-1]))))
         args.limits.check("requests", float(np.sum(rates * widths)),
                           f"{args.rate_csv}: expected requests")
@@ -190,6 +197,11 @@ def _arrivals(args, rng) -> np.ndarray:
 
 
 def _lengths(args):
+    from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths,
+                                         MixtureLengths, UniformLengths)
+    from batchsim.traces.load import load_trace
+    from batchsim.traces.synth import parse_component
+
     if args.lengths == "fixed":
         return FixedLengths(args.prompt_tokens, args.output_tokens)
     if args.lengths == "uniform":

@@ -9,7 +9,6 @@ the full summary where it shows the evidence.
 """
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,7 +20,7 @@ from batchsim.planning.slo import meets
 from batchsim.planning.split import compact, merge_results, round_robin_shares
 from batchsim.simulator.simulation import simulate
 from batchsim.simulator.summary import Slo, summarize
-from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
+from batchsim.simulator.workload import table_prefix_block_tokens, trace_from_table
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def run_share_job(job: ShareJob):
     prepared = prepare(job.scenario, job.cost_model, block_tokens)
     setup = guarded_setup(prepared.setup, job.guard)
     try:
-        outcome = [compact(simulate(requests_from_table(share), setup, 1), keep_itl=False)
+        outcome = [compact(simulate(trace_from_table(share), setup, 1), keep_itl=False)
                    for share in job.shares]
     except ObjectivesFailed as failure:
         outcome = str(failure)
@@ -145,7 +144,7 @@ class Evaluator:
             return Verdict(replicas, scale, False, None, outcome)
         # Inter-token gaps number one per decode step (millions on an hour-long trace) and are
         # no objective here: plan summaries leave the ITL statistics out rather than pay for them
-        outcome.recorder.itl_gap_s, outcome.recorder.itl_count = array("d"), array("q")
+        outcome.recorder.drop_itl()
         summary = {k: v for k, v in summarize(outcome, self.goodput_slo).items()
                    if "_itl_" not in k}
         serving = self.prepared.serving
@@ -175,7 +174,7 @@ class Evaluator:
     def _shared(self, table, replicas: int, guard):
         setup = guarded_setup(self.prepared.setup, guard)
         try:
-            return simulate(requests_from_table(table), setup, replicas,
+            return simulate(trace_from_table(table), setup, replicas,
                             self.prepared.serving.router)
         except ObjectivesFailed as failure:
             return str(failure)

@@ -33,19 +33,19 @@ class ViolationTally:
                        for o in self.objectives]
         self.limits_ms = [o.limit_s * 1000.0 for o in self.objectives]
         self._recorder = None
-        self._seen = 0
+        self._settled = ""  # why an objective must fail, once it must
 
     def observe(self, recorder) -> None:
-        """Count requests finished since the last call; raise once an objective must fail."""
+        """Follow ``recorder``'s finished requests; raise once an objective must fail."""
         if recorder is not self._recorder:  # a new simulation (the next replica of a split run)
-            self._recorder, self._seen = recorder, 0
-        done = recorder.done
-        if len(done) == self._seen:
-            return
-        for request in done[self._seen:]:
-            if request.status == FINISHED:
-                self._count(request)
-        self._seen = len(done)
+            self._recorder = recorder
+            recorder.listeners.append(self._ended)
+        if self._settled:
+            raise ObjectivesFailed(self._settled)
+
+    def _ended(self, request) -> None:
+        if request.status == FINISHED and not self._settled:
+            self._count(request)
 
     def _count(self, request) -> None:
         for i, objective in enumerate(self.objectives):
@@ -61,8 +61,9 @@ class ViolationTally:
             if value_s * 1000.0 > self.limits_ms[i]:
                 self.counts[i] += 1
                 if self.counts[i] >= self.needed[i]:
-                    raise ObjectivesFailed(f"{objective.name}: {self.counts[i]} requests over "
-                                           f"the limit settle it")
+                    self._settled = (f"{objective.name}: {self.counts[i]} requests over the "
+                                     f"limit settle it")
+                    return
 
 
 class GuardedPolicy:

@@ -18,7 +18,6 @@ from datetime import datetime
 
 import numpy as np
 
-from batchsim.simulator.request import FINISHED
 
 DATE_FORMAT = "%Y%m%d-%H%M%S"
 BACKEND = "batchsim"
@@ -58,27 +57,29 @@ def arrival_shape(arrival_s: np.ndarray) -> tuple[float | str, float | str]:
 
 def result_header(table, model: str, date: str) -> dict:
     """vLLM's setup keys for replaying ``table`` (canonical trace) with ``model``."""
-    rate, burstiness = arrival_shape(np.sort(table["arrival_s"].to_numpy(dtype=np.float64)))
+    arrival_s = np.asarray(table["arrival_s"], dtype=np.float64)
+    rate, burstiness = arrival_shape(np.sort(arrival_s))
     return {
         "date": date, "endpoint_type": BACKEND, "backend": BACKEND, "label": None,
-        "model_id": model, "tokenizer_id": model, "num_prompts": int(len(table)),
+        "model_id": model, "tokenizer_id": model, "num_prompts": int(arrival_s.size),
         "request_rate": rate, "burstiness": burstiness, "max_concurrency": None,
     }
 
 
-def detailed_lists(requests) -> dict:
+def detailed_lists(table: dict) -> dict:
     """--save-detailed's per-request lists, in request order, with vLLM's values for failures.
 
-    ``ttfts`` are seconds as vLLM stores them (0.0 for a failed request); ``output_lens`` are 0
-    and ``errors`` hold the rejection reason for failed requests, "" for finished ones. vLLM's
-    ``itls`` (per-request gaps) and ``generated_texts`` are not written: batchsim keeps gaps
-    only in aggregate and generates no text.
+    ``table`` is the request table (``summary.request_table``). ``ttfts`` are seconds as vLLM
+    stores them (0.0 for a failed request); ``output_lens`` are 0 and ``errors`` hold the
+    rejection reason for failed requests, "" for finished ones. vLLM's ``itls`` (per-request
+    gaps) and ``generated_texts`` are not written: batchsim keeps gaps only in aggregate and
+    generates no text.
     """
-    finished = [r.status == FINISHED for r in requests]
+    finished = table["finished"]
     return {
-        "input_lens": [int(r.prompt_tokens) for r in requests],
-        "output_lens": [int(r.output_tokens) if ok else 0 for r, ok in zip(requests, finished)],
-        "ttfts": [float(r.first_token_s - r.arrival_s) if ok else 0.0
-                  for r, ok in zip(requests, finished)],
-        "errors": ["" if ok else (r.reason or "rejected") for r, ok in zip(requests, finished)],
+        "input_lens": table["prompt_tokens"].tolist(),
+        "output_lens": np.where(finished, table["output_tokens"], 0).tolist(),
+        "ttfts": np.where(finished, table["first_token_s"] - table["arrival_s"], 0.0).tolist(),
+        "errors": ["" if ok else (reason or "rejected")
+                   for ok, reason in zip(finished.tolist(), table["reason"].tolist())],
     }

@@ -15,12 +15,13 @@ from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, lo
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
-from batchsim.simulator.measured_range import extrapolation, measured_range_of
+from batchsim.simulator.measured_range import Extrapolation, extrapolation, measured_range_of
 from batchsim.simulator.models import get_model
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
 from batchsim.simulator.step_spread import SampledStepTimes, spread_of
 from batchsim.simulator.summary import summarize
-from batchsim.simulator.workload import requests_from_table, table_prefix_block_tokens
+from batchsim.simulator.metrics import Recorder
+from batchsim.simulator.workload import table_prefix_block_tokens, trace_from_table
 
 
 @dataclass(frozen=True)
@@ -215,19 +216,45 @@ def step_time_mode(cost_model) -> str:
 
 
 def extrapolation_entry(cost_model, result: SimulationResult) -> dict:
-    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range."""
-    return extrapolation(measured_range_of(cost_model), result.recorder.steps).as_dict()
+    """The summary's ``extrapolation`` entry: how far the run's steps left the measured range
+    (over the chunks of a streamed run, see ``watch_extrapolation``)."""
+    measured = measured_range_of(cost_model)
+    parts = result.recorder.step_fold_results(
+        "extrapolation", lambda steps: extrapolation(measured, steps))
+    if len(parts) == 1:
+        return parts[0].as_dict()
+    ratios: dict = {}
+    for part in parts:
+        for name, ratio in part.largest_ratio.items():
+            ratios[name] = max(ratios.get(name, 0.0), ratio)
+    return Extrapolation(parts[0].profile, sum(p.steps for p in parts),
+                         sum(p.steps_outside for p in parts), ratios).as_dict()
+
+
+def watch_extrapolation(cost_model, recorder: Recorder) -> None:
+    """Have ``recorder`` fold each streamed chunk of steps for ``extrapolation_entry``."""
+    measured = measured_range_of(cost_model)
+    recorder.step_folds["extrapolation"] = lambda steps: extrapolation(measured, steps)
 
 
 def run_scenario(scenario: Scenario, table, cost_model=None, limits: Limits = DEFAULT_LIMITS,
-                 on_routed=None, **summary_options) -> ScenarioRun:
-    """Replay ``table`` (canonical trace) under ``scenario``; ``summary_options`` (percentiles,
-    percentile_metrics) go to ``summarize``, ``on_routed`` to ``simulate`` (progress)."""
+                 sink=None, keep_requests: bool | None = None, on_routed=None,
+                 **summary_options) -> ScenarioRun:
+    """Replay ``table`` (canonical trace) under ``scenario``.
+
+    ``summary_options`` (percentiles, percentile_metrics) go to ``summarize``, ``on_routed`` to
+    ``simulate`` (progress). ``sink`` (an ``export.OutputSink``) receives request and step rows
+    as the run goes; ``keep_requests`` overrides the Recorder's choice between keeping and
+    streaming.
+    """
     prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
     serving = prepared.serving
-    limits.check("requests_per_replica", len(table) / serving.replicas, "requests per replica")
+    trace = trace_from_table(table)
+    limits.check("requests_per_replica", len(trace) / serving.replicas, "requests per replica")
     slo = scenario_slo(scenario.slo, scenario.goodput)
-    result = simulate(requests_from_table(table), prepared.setup, serving.replicas, serving.router,
+    recorder = Recorder(trace, keep_requests, sink, slo)
+    watch_extrapolation(prepared.cost_model, recorder)
+    result = simulate(trace, prepared.setup, serving.replicas, serving.router, recorder=recorder,
                       on_routed=on_routed)
     summary = summarize(result, slo, **summary_options)
     summary.update(scenario_keys(prepared))

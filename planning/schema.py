@@ -101,6 +101,17 @@ class Settings(BaseModel):
             parse_slo(value)
         return value
 
+    @field_validator("engine")
+    @classmethod
+    def _engine_settings(cls, value):
+        if value is not None:
+            from batchsim.simulator.engine_match import SETTINGS
+            unknown = sorted(set(value) - set(SETTINGS))
+            if unknown:
+                raise ValueError(f"unknown engine setting(s) {', '.join(quote(k, 40) for k in unknown)} "
+                                 f"(known: {', '.join(SETTINGS)})")
+        return value
+
     @field_validator("policy", "router", "preemption_mode", "trace_format", "step_time")
     @classmethod
     def _choice(cls, value, info):

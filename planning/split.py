@@ -7,26 +7,27 @@ cuts every replica's decode runs at every arrival, a split one only at that repl
 the shares can run in different processes. Timings can differ in the last bits where runs are
 cut at different points (a run's end is a sum of step times): float rounding, not behaviour.
 
-Results cross process boundaries as ``CompactResult``: numpy columns instead of Request objects,
-which pickle about a hundred times faster. The merged result holds the requests in trace order
-with their replica index, the steps of all replicas ordered by start time (``MergedRecorder``),
-and per replica the KV facts a summary reads (``ReplicaFacts``).
+Results cross process boundaries as ``CompactResult``: the request table's numpy columns. The
+merged result holds the requests in trace order with their replica index, the steps of all
+replicas ordered by start time (``MergedRecorder``), and per replica the KV facts a summary
+reads (``ReplicaFacts``).
 """
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import STEP_COLUMNS
+from batchsim.simulator.outcomes import with_latencies
+from batchsim.simulator.peaks import peak_output_tokens_per_s
 from batchsim.simulator.prefix_cache import PrefixCacheTally
-from batchsim.simulator.request import Request
+from batchsim.simulator.request_stats import RequestStats
 from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simulate
-from batchsim.simulator.workload import requests_from_table
-
-_TIMES = ("first_token_s", "finish_s", "admitted_s", "last_token_s")
+from batchsim.simulator.sketch import ExactValues, merge_values
+from batchsim.simulator.step_totals import StepTotals
+from batchsim.simulator.workload import TraceColumns, trace_from_table
 
 
 def round_robin_shares(table, replicas: int) -> list:
@@ -43,7 +44,7 @@ def simulate_round_robin(table, setup: ReplicaSetup, replicas: int,
                          keep_itl: bool = True) -> SimulationResult:
     """Replay ``table`` through ``replicas`` round-robin replicas, one replica at a time."""
     shares = round_robin_shares(table, replicas)
-    return merge_results([compact(simulate(requests_from_table(s), setup, 1), keep_itl)
+    return merge_results([compact(simulate(trace_from_table(s), setup, 1), keep_itl)
                           for s in shares])
 
 
@@ -60,12 +61,9 @@ class ReplicaFacts:
 class CompactResult:
     """A one-replica SimulationResult as numpy columns (cheap to pickle)."""
 
-    request_columns: dict  # name -> array, one entry per request in share order
-    reasons: list  # rejection reason per request ('' when finished)
-    statuses: list
+    request_columns: dict  # request-table columns, one entry per request in share order
     steps: dict  # step column name -> array
-    itl_gap_s: np.ndarray
-    itl_count: np.ndarray
+    itl: object  # sketch.ExactValues or LogSketch
     preemptions: int
     kv: BlockManager
     end_s: float
@@ -78,85 +76,90 @@ def compact(result: SimulationResult, keep_itl: bool = True) -> CompactResult:
     Without ``keep_itl`` the inter-token gaps (one entry per decode step: millions on a long
     trace) are left out; summaries of the merged result then have no ITL statistics.
     """
-    reqs = result.requests
-    replica = result.replicas[0]
-    nan = float("nan")
-    columns = {
-        "request_id": [r.request_id for r in reqs],
-        "arrival_s": np.fromiter((r.arrival_s for r in reqs), float, len(reqs)),
-        "prompt_tokens": np.fromiter((r.prompt_tokens for r in reqs), np.int64, len(reqs)),
-        "output_tokens": np.fromiter((r.output_tokens for r in reqs), np.int64, len(reqs)),
-        "num_generated": np.fromiter((r.num_generated for r in reqs), np.int64, len(reqs)),
-        "preemptions": np.fromiter((r.preemptions for r in reqs), np.int64, len(reqs)),
-    }
-    for name in _TIMES:
-        columns[name] = np.fromiter((nan if getattr(r, name) is None else getattr(r, name)
-                                     for r in reqs), float, len(reqs))
-    columns_by_name = result.recorder.steps
-    steps = {name: np.frombuffer(columns_by_name[name], dtype=_dtype(name)).copy()
-             for name in STEP_COLUMNS}
     recorder = result.recorder
-    gaps, counts = np.zeros(0), np.zeros(0, np.int64)
-    if keep_itl:
-        gaps = np.frombuffer(recorder.itl_gap_s, dtype=np.float64)
-        counts = np.frombuffer(recorder.itl_count, dtype=np.int64)
-    return CompactResult(columns, [r.reason for r in reqs], [r.status for r in reqs], steps,
-                         gaps.copy(), counts.copy(), recorder.preemptions,
-                         replace(replica.kv, evict=None), result.end_s,
+    itl = recorder.itl_values() if keep_itl else ExactValues()
+    if isinstance(itl, ExactValues):
+        itl = ExactValues(itl.values_s.copy(), None if itl.counts is None else itl.counts.copy())
+    replica = result.replicas[0]
+    return CompactResult(dict(recorder.request_table()), recorder.steps, itl,
+                         recorder.preemptions, replace(replica.kv, evict=None), result.end_s,
                          replica.prefix_cache and replica.prefix_cache.tally())
 
 
 @dataclass
 class MergedRecorder:
-    """Several replicas' measurements, shaped as summaries and exports read a Recorder."""
+    """Several replicas' measurements, read the way summaries and exports read a Recorder."""
 
     steps: dict  # step column name -> numpy array, rows ordered by start time
-    itl_gap_s: np.ndarray
-    itl_count: np.ndarray
-    done: list
+    itl: object  # sketch.ExactValues or LogSketch
+    table: dict  # request-table columns in arrival order
     preemptions: int
+    keeps_requests = True
 
     @property
     def num_steps(self) -> int:
         """Forward steps simulated (a run of identical decode steps counts each step)."""
         return int(self.steps["steps"].sum())
 
+    def request_table(self) -> dict:
+        """Per-request columns in arrival order."""
+        return self.table
+
+    def request_stats(self, slo=None) -> RequestStats:
+        """Exact request statistics."""
+        return RequestStats.of_table(self.table, slo)
+
+    def step_totals(self) -> StepTotals:
+        """Totals over every step row."""
+        return StepTotals.of(self.steps)
+
+    def step_fold_results(self, name: str, fold) -> list:
+        """``fold`` of the step rows (all kept)."""
+        return [fold(self.steps)]
+
+    def peak_output_tokens_per_s(self, origin_s: float | None) -> float:
+        """The most tokens sampled in one second counted from ``origin_s`` (0 if None)."""
+        return peak_output_tokens_per_s(self.steps, origin_s or 0.0)
+
+    def itl_values(self):
+        """Every replica's inter-token gaps."""
+        return self.itl
+
+    def drop_itl(self) -> None:
+        """Forget the inter-token gaps (summaries then report no ITL)."""
+        self.itl = ExactValues()
+
 
 def merge_results(parts: list[CompactResult]) -> SimulationResult:
     """One result from single-replica parts; part i is replica i of a round-robin split."""
     count = len(parts)
-    requests: list = [None] * sum(len(p.statuses) for p in parts)
-    done: list = []
-    for index, part in enumerate(parts):
-        share = _requests(part, index)
-        requests[index::count] = share
-        done.extend(share)
-    recorder = MergedRecorder(
-        _merged_steps(parts),
-        np.concatenate([p.itl_gap_s for p in parts]) if parts else np.zeros(0),
-        np.concatenate([p.itl_count for p in parts]) if parts else np.zeros(0, np.int64),
-        done, sum(p.preemptions for p in parts))
+    total = sum(len(p.request_columns["arrival_s"]) for p in parts)
+    table: dict = {}
+    for name in (parts[0].request_columns if parts else ()):
+        sample = parts[0].request_columns[name]
+        column = np.empty(total, dtype=sample.dtype)
+        for index, part in enumerate(parts):
+            column[index::count] = part.request_columns[name]
+        table[name] = column
+    if parts:
+        table["replica"] = np.arange(total, dtype=np.int64) % count
+    else:
+        table = with_latencies({"request_id": np.zeros(0, np.int64), "arrival_s": np.zeros(0),
+                                "prompt_tokens": np.zeros(0, np.int64),
+                                "output_tokens": np.zeros(0, np.int64),
+                                "first_token_s": np.zeros(0), "finish_s": np.zeros(0),
+                                "admitted_s": np.zeros(0), "last_token_s": np.zeros(0),
+                                "preemptions": np.zeros(0, np.int64),
+                                "replica": np.zeros(0, np.int64),
+                                "num_generated": np.zeros(0, np.int64),
+                                "finished": np.zeros(0, bool), "reason": np.zeros(0, object)})
+    recorder = MergedRecorder(_merged_steps(parts), merge_values([p.itl for p in parts]), table,
+                              sum(p.preemptions for p in parts))
     replicas = [ReplicaFacts(i, part.kv, part.prefix_cache) for i, part in enumerate(parts)]
     end_s = max((p.end_s for p in parts), default=0.0)
-    return SimulationResult(requests, recorder, replicas, end_s)
-
-
-def _requests(part: CompactResult, replica: int) -> list[Request]:
-    c = part.request_columns
-    lists = {name: values if isinstance(values, list) else values.tolist()
-             for name, values in c.items()}
-    out = []
-    for i in range(len(part.statuses)):
-        request = Request(lists["request_id"][i], lists["arrival_s"][i], lists["prompt_tokens"][i],
-                          lists["output_tokens"][i])
-        request.status, request.reason, request.replica = part.statuses[i], part.reasons[i], replica
-        request.num_generated = lists["num_generated"][i]
-        request.preemptions = lists["preemptions"][i]
-        for name in _TIMES:
-            value = lists[name][i]
-            setattr(request, name, None if value != value else value)  # NaN marks None
-        out.append(request)
-    return out
+    trace = TraceColumns(table["arrival_s"], table["prompt_tokens"], table["output_tokens"],
+                         table["request_id"])
+    return SimulationResult(trace, recorder, replicas, end_s)
 
 
 def _merged_steps(parts: list[CompactResult]) -> dict:

@@ -106,14 +106,13 @@ def simulated_metrics(run: ScenarioRun, with_itl: bool = True, unknown_first_ids
     unknown in the real run) are left out of TTFT and TPOT here too, so like meets like."""
     table = request_table(run.result)
     done = table["finished"]
-    ids = np.fromiter((r.request_id for r in run.result.requests), np.int64, len(done))
+    ids = table["request_id"]
     known = ~np.isin(ids, np.asarray(unknown_first_ids, dtype=np.int64))
-    recorder = run.result.recorder
-    itl = np.frombuffer(recorder.itl_gap_s, dtype=np.float64) if with_itl else None
-    weights = np.frombuffer(recorder.itl_count, dtype=np.int64) if with_itl else None
+    itl = run.result.recorder.itl_values()  # exact: a recorded run is far below the sketch size
     return latency_metrics(table["arrival_s"][done], table["first_token_s"][done],
-                           table["finish_s"][done], table["output_tokens"][done], itl, weights,
-                           first_known=known[done])
+                           table["finish_s"][done], table["output_tokens"][done],
+                           itl.values_s if with_itl else None,
+                           itl.counts if with_itl else None, first_known=known[done])
 
 
 def scenario_for(run: ObservedRun, profile: str | None = None, step_time: str = "mean", seed: int = 0,

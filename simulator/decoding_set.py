@@ -83,6 +83,18 @@ class DecodingSet:
         heapq.heappush(self._finish_heap, (last_step, self._serial, request))
         heapq.heappush(self._context_heap, (-offset, self._serial, request))
         self.joined.append(request)
+        if len(self._context_heap) > 2 * self.count + 64:
+            self._drop_stale_contexts()
+
+    def _drop_stale_contexts(self) -> None:
+        # Entries of members that left stay until they reach the top; short contexts under a
+        # long one never do. Rebuilding when stale entries outnumber live ones keeps the heap
+        # (and the finished requests it refers to) proportional to the set, at O(1) amortized.
+        members = self._members
+        live = [entry for entry in self._context_heap
+                if (members.get(entry[2]) or (0, -1))[1] == entry[1]]
+        heapq.heapify(live)
+        self._context_heap = live
 
     def leave(self, request: Request) -> None:
         """Remove a synced member (finished or preempted)."""

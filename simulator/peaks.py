@@ -16,10 +16,17 @@ import numpy as np
 
 def peak_output_tokens_per_s(steps: dict[str, np.ndarray], start_s: float) -> float:
     """The most tokens sampled in one second-long bucket counted from ``start_s``."""
+    tokens = output_tokens_by_second(steps, start_s)
+    return float(tokens.max()) if tokens.size else 0.0
+
+
+def output_tokens_by_second(steps: dict[str, np.ndarray], start_s: float) -> np.ndarray:
+    """Tokens sampled in each second-long bucket counted from ``start_s`` (bucket i at [i]);
+    buckets of several row sets add up, so a run streamed in chunks sums them."""
     sampled = steps["sampled_tokens"].astype(np.float64)
     rows = np.flatnonzero(sampled > 0)
     if rows.size == 0:
-        return 0.0
+        return np.zeros(0)
     count = steps["steps"][rows]
     begin_s = steps["start_s"][rows] - start_s
     duration_s = steps["duration_s"][rows]
@@ -49,17 +56,25 @@ def peak_output_tokens_per_s(steps: dict[str, np.ndarray], start_s: float) -> fl
     high = np.where(bucket == last[row], count[row], ended_before(bucket + 1.0))
     tokens = (high - low) * sampled[rows][row] / count[row]
     keep = bucket >= 0
-    return float(np.bincount(bucket[keep], weights=tokens[keep]).max()) if keep.any() else 0.0
+    return np.bincount(bucket[keep], weights=tokens[keep]) if keep.any() else np.zeros(0)
 
 
 def peak_concurrent_requests(arrival_s: np.ndarray, finish_s: np.ndarray) -> int:
     """The most finished requests active during any one second-long bucket."""
     if arrival_s.size == 0:
         return 0
-    start_s = float(arrival_s.min())
+    change = concurrency_changes(arrival_s, finish_s, float(arrival_s.min()))
+    return int(np.cumsum(change).max())
+
+
+def concurrency_changes(arrival_s: np.ndarray, finish_s: np.ndarray, start_s: float) -> np.ndarray:
+    """Per second-long bucket from ``start_s``: requests that become active minus those that
+    stopped (their running sum is the concurrency; chunks of requests add up)."""
+    if arrival_s.size == 0:
+        return np.zeros(0, dtype=np.int64)
     first = np.floor(arrival_s - start_s).astype(np.int64)
     last = np.floor(finish_s - start_s).astype(np.int64)
     change = np.zeros(int(last.max()) + 2, dtype=np.int64)
     np.add.at(change, first, 1)
     np.add.at(change, last + 1, -1)
-    return int(np.cumsum(change).max())
+    return change

@@ -21,6 +21,7 @@ relative error), so predicted time never falls when any token count grows.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,13 +166,19 @@ def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
     return x
 
 
+def _median(values: np.ndarray) -> float:
+    # np.median's value (the middle one, or the mean of the middle two) without importing
+    # numpy.ma, which np.median does on its first call: a tenth of a replay's start-up
+    return float(statistics.median(np.asarray(values, dtype=np.float64).tolist()))
+
+
 def fit(feats: StepFeatures, times_s: np.ndarray, form: str, max_tokens: float | None = None) -> FittedModel:
     """Fit one form on steps by non-negative least squares of relative error."""
     terms, strength = CANDIDATES[form]
     knots = dense_knots(max_tokens if max_tokens is not None else feats.tokens.max())
     weights = 1.0 / times_s
     design = np.vstack([_design(feats, knots, terms) * weights[:, None],
-                        _smoothing_rows(knots, len(terms), float(np.median(times_s)), strength)])
+                        _smoothing_rows(knots, len(terms), _median(times_s), strength)])
     target = np.concatenate([np.ones_like(times_s), np.zeros(len(knots) - 2)])
     scale = np.linalg.norm(design, axis=0)
     scale[scale == 0] = 1.0

@@ -48,6 +48,14 @@ def format_report(model: ProfileCostModel, gpu_name: str | None = None) -> str:
     lines.append(f"cost model form {held['form']}: held-out error mean {held['mean_ape_pct']:.2f}%, worst "
                  f"{held['worst_ape_pct']:.2f}% over {held['held_out_points']} points left out of the fit")
     lines += _regions(model)
+    if model.spread is not None:
+        chain = model.spread.describe()
+        lines.append(f"step spread (--step-time sampled): slow steps {chain['slow_excess_ms'] - chain['fast_excess_ms']:+.1f} ms "
+                     f"over fast ones, {100 * chain['slow_share']:.0f}% of steps, streaks of "
+                     f"{chain['mean_slow_streak_steps']:.1f} slow / {chain['mean_fast_streak_steps']:.1f} fast steps "
+                     f"({chain['samples']} repeats of {chain['steps']} steps)")
+    else:
+        lines.append("step spread: not kept (profile written before repeats were stored); --step-time sampled unavailable")
     lines += _overhead(model)
     gpu = gpu_for(model, gpu_name)
     if gpu:

@@ -20,6 +20,7 @@ from batchsim.simulator.prefix_cache import PrefixCache
 from batchsim.simulator.replica import Replica
 from batchsim.simulator.request import FINISHED, REJECTED, Request
 from batchsim.simulator.router import make_router
+from batchsim.simulator.workload import TraceColumns
 
 
 @dataclass
@@ -39,41 +40,46 @@ class ReplicaSetup:
 
 @dataclass
 class SimulationResult:
-    """Everything a summary or a CSV export needs."""
+    """Everything a summary or a CSV export needs: the recorder holds the measurements."""
 
-    requests: list[Request]
+    trace: TraceColumns
     recorder: Recorder
     replicas: list[Replica]
     end_s: float
 
 
-def simulate(requests: Sequence[Request], setup: ReplicaSetup, num_replicas: int = 1,
-             router: str = "round-robin", max_run_steps: int | None = None,
+def simulate(requests: Sequence[Request] | TraceColumns, setup: ReplicaSetup,
+             num_replicas: int = 1, router: str = "round-robin",
+             max_run_steps: int | None = None, recorder: Recorder | None = None,
              on_routed=None) -> SimulationResult:
-    """Replay ``requests`` (sorted by arrival) through ``num_replicas`` replicas.
+    """Replay ``requests`` (Request objects or TraceColumns, sorted by arrival) through
+    ``num_replicas`` replicas.
 
     Runs of identical decode steps advance in one event; ``max_run_steps=1`` steps one at a
-    time (the reference the run mechanism is tested against). ``on_routed(count)``, if given,
-    is told how many requests have been routed, every ``PROGRESS_EVERY`` requests (progress
-    bars); it must not touch the simulation.
+    time (the reference the run mechanism is tested against). ``recorder`` (built for this
+    trace) chooses streaming and a sink; by default a Recorder that keeps small runs whole.
+    ``on_routed(count)``, if given, is told how many requests have been routed, every
+    ``PROGRESS_EVERY`` requests (progress bars); it must not touch the simulation.
     """
     if num_replicas < 1:
         raise ValueError("replicas must be at least 1")
+    trace = requests if isinstance(requests, TraceColumns) else TraceColumns.of_requests(requests)
     env = simpy.Environment()
-    recorder = Recorder()
+    recorder = recorder or Recorder(trace)
     replicas = [_make_replica(i, setup, recorder) for i in range(num_replicas)]
     wakeups: list[simpy.Event | None] = [None] * num_replicas
     router_ = make_router(router)
     for replica in replicas:
         replica.state_observed = router_.reads_state
-    arrivals = _Arrivals(requests, router_, num_replicas)
+    arrivals = _Arrivals(trace, router_, num_replicas)
     for replica in replicas:
         env.process(_serve(env, replica, wakeups, arrivals, max_run_steps))
-    env.process(_arrive(env, arrivals, replicas, router_, wakeups, on_routed))
+    env.process(_arrive(env, arrivals, replicas, router_, wakeups, recorder, on_routed))
     env.run()
     end_s = max([env.now] + [replica.clock_s for replica in replicas])
-    _close_unfinished(requests, recorder, end_s)
-    return SimulationResult(list(requests), recorder, replicas, end_s)
+    _close_unfinished(recorder, end_s)
+    recorder.close()
+    return SimulationResult(trace, recorder, replicas, end_s)
 
 
 def _make_replica(index: int, setup: ReplicaSetup, recorder: Recorder) -> Replica:
@@ -86,8 +92,9 @@ def _make_replica(index: int, setup: ReplicaSetup, recorder: Recorder) -> Replic
 class _Arrivals:
     """The trace in arrival order, and when each replica can next receive a request."""
 
-    def __init__(self, requests: Sequence[Request], router, num_replicas: int) -> None:
-        self.requests = requests
+    def __init__(self, trace: TraceColumns, router, num_replicas: int) -> None:
+        self.trace = trace
+        self.arrival_s = trace.arrival_s
         self.router = router
         self.num_replicas = num_replicas
         self.position = 0  # requests before it have been routed
@@ -95,19 +102,24 @@ class _Arrivals:
     def horizon_s(self, replica_index: int) -> float:
         """Arrival time of the next request that may be routed to ``replica_index``."""
         position = self.position + self.router.arrivals_before(replica_index, self.num_replicas)
-        return self.requests[position].arrival_s if position < len(self.requests) else math.inf
+        return self.arrival_s[position] if position < len(self.arrival_s) else math.inf
 
 
 PROGRESS_EVERY = 4096
 
 
-def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, on_routed=None):
-    for position, request in enumerate(arrivals.requests):
+def _arrive(env, arrivals: _Arrivals, replicas, router, wakeups, recorder: Recorder,
+            on_routed=None):
+    # requests are built as they arrive: the trace stays columns
+    trace, arrival_s = arrivals.trace, arrivals.arrival_s
+    for position in range(len(trace)):
         if on_routed is not None and position % PROGRESS_EVERY == 0:
             on_routed(position)
-        delay = request.arrival_s - env.now
+        delay = arrival_s[position] - env.now
         if delay > 0:
             yield env.timeout(delay)
+        request = trace.request(position)
+        recorder.arrived(request, position)
         index = router.choose(replicas)
         arrivals.position = position + 1
         replicas[index].enqueue(request, env.now)
@@ -149,10 +161,10 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
         replica.finish_step(now_s)
 
 
-def _close_unfinished(requests, recorder: Recorder, end_s: float) -> None:
+def _close_unfinished(recorder: Recorder, end_s: float) -> None:
     # A request still queued when no event remains means the policy could never schedule it:
     # report it as rejected with that reason rather than dropping it.
-    for request in requests:
+    for request in recorder.outcomes.pending():
         if request.status not in (FINISHED, REJECTED):
             request.status = REJECTED
             request.reason = "never scheduled: the policy could not fit it with the configured knobs"

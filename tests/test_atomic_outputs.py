@@ -97,8 +97,11 @@ def test_replay_checks_out_before_simulating_and_writes_strict_json(capsys, tmp_
 
 
 def test_replay_full_disk_leaves_no_output_and_names_the_path(capsys, tmp_path, monkeypatch):
-    def full_disk(self, path, *args, **kwargs):
-        Path(path).write_text("arrival_s,first_tok")  # a row cut in half
+    def full_disk(self, target, *args, **kwargs):
+        if hasattr(target, "write"):  # rows streamed into an open file
+            target.write("arrival_s,first_tok")  # a row cut in half
+        else:
+            Path(target).write_text("arrival_s,first_tok")
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
     code = main(["replay", "--limit", "20", "--profile", "roofline", "--out", str(tmp_path / "run")])

@@ -6,14 +6,9 @@ on its own clock.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 
 from batchsim.traces.errors import TraceError
-from batchsim.traces.readers.csvio import iter_chunks
-from batchsim.traces.rows import RowChecker, parse_float
 
 
 def gamma_arrivals(rate_per_s: float, cv: float, rng: np.random.Generator, *,
@@ -69,23 +64,3 @@ def rate_curve_arrivals(starts_s: np.ndarray, rates_per_s: np.ndarray, end_s: fl
     lows = np.repeat(starts_s, counts)
     widths = np.repeat(ends_s - starts_s, counts)
     return np.sort(lows + widths * rng.random(int(counts.sum())))
-
-
-def read_rate_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a rate curve CSV ``start_s,rate_per_s`` (one row per window, starts increasing)."""
-    path = Path(path)
-    notes: list[str] = []
-    starts, rates = [], []
-    for chunk, lines in iter_chunks(path, ["start_s", "rate_per_s"], skip_bad=False, notes=notes):
-        checker = RowChecker(path.name, lines)
-        start = parse_float(chunk["start_s"], "start_s", checker)
-        rate = parse_float(chunk["rate_per_s"], "rate_per_s", checker)
-        checker.flag(rate < 0, "rate_per_s", lambda i: f"{rate[i]:g} is a negative rate")
-        checker.flag(np.append(False, np.diff(start) <= 0), "start_s",
-                     lambda i: f"{start[i]:g} does not increase")
-        checker.resolve(False, notes)
-        starts.append(start)
-        rates.append(rate)
-    if notes or not starts or not len(starts[0]):
-        raise TraceError(f"{path.name}: needs at least one window and no blank rows")
-    return np.concatenate(starts), np.concatenate(rates)

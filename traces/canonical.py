@@ -7,7 +7,6 @@ prefix blocks, each ``prefix_block_tokens`` tokens long; equal ids mean a shared
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,28 +15,13 @@ import pandas as pd
 from batchsim.atomic import atomic_file
 from batchsim.inputs import quote
 from batchsim.traces.errors import TraceError
+from batchsim.traces.loaded import LoadedTrace  # noqa: F401 (re-exported: readers build it)
 from batchsim.traces.rows import MAX_TOKENS, RowChecker, check_positive
 
 # float64 seconds keep ~15 microseconds at 1e11 s; beyond it arrivals would merge silently
 MAX_ABS_ARRIVAL_S = 1e11
 REQUIRED_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + ("request_id", "prefix_block_ids")
-
-
-@dataclass
-class LoadedTrace:
-    """A canonical table plus where it came from and every count of what was changed."""
-
-    table: pd.DataFrame
-    source: str
-    fmt: str
-    prefix_block_tokens: int | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # the table travels alone from here on (to replay, plan...): it carries its id size
-        if self.prefix_block_tokens:
-            self.table.attrs["prefix_block_tokens"] = int(self.prefix_block_tokens)
 
 
 def finish(raw: pd.DataFrame, *, checker: RowChecker, fields: dict[str, str], skip_bad: bool,

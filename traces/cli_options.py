@@ -12,11 +12,11 @@ import numpy as np
 
 from batchsim.limits import DEFAULT_LIMITS
 from batchsim.traces import transforms
-from batchsim.traces.canonical import LoadedTrace
-from batchsim.traces.default import SOURCE, default_trace
+from batchsim.traces.columns import as_frame, check_size, is_columns
+from batchsim.traces.default import SOURCE, default_columns
 from batchsim.traces.detect import FORMATS
 from batchsim.traces.errors import TraceError
-from batchsim.traces.load import check_size, load_trace
+from batchsim.traces.loaded import LoadedTrace
 
 
 def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--model") -> None:
@@ -46,12 +46,20 @@ def add_trace_options(parser: argparse.ArgumentParser, model_flag: str = "--mode
                        help="fit each request into max_model_len TOKENS (counted)")
 
 
-def load_from_args(args: argparse.Namespace) -> LoadedTrace:
-    """Load ``args.trace`` (or the default trace) and apply the shared transforms."""
+def load_from_args(args: argparse.Namespace, frame: bool = True) -> LoadedTrace:
+    """Load ``args.trace`` (or the default trace) and apply the shared transforms.
+
+    The table is a DataFrame; with ``frame=False`` the default trace stays numpy columns
+    (``traces.columns``) unless a transform needs pandas, so that a replay skips importing it.
+    """
     path = getattr(args, "trace", None)
     if path is None:
-        trace = LoadedTrace(default_trace(args.seed or 0), SOURCE, "synthetic", None, [])
+        columns = default_columns(args.seed or 0)
+        trace = LoadedTrace(columns if not frame else as_frame(columns), SOURCE, "synthetic",
+                            None, [])
     else:
+        from batchsim.traces.load import load_trace  # the readers import pandas: files only
+
         trace = load_trace(path, args.format, skip_bad=args.skip_bad, model=args.trace_model,
                            spread_ties=args.spread_ties, tokenizer=args.tokenizer,
                            sharegpt_filters=args.sharegpt_filters,
@@ -68,11 +76,14 @@ def load_from_args(args: argparse.Namespace) -> LoadedTrace:
     if args.clip_to_max_len is not None:
         steps.append(lambda t: transforms.clip_to_max_len(t, args.clip_to_max_len,
                                                           trace.prefix_block_tokens))
+    if is_columns(trace.table) and (args.window or args.sample is not None
+                                    or args.clip_to_max_len is not None):
+        trace = replace(trace, table=as_frame(trace.table))
     for step in steps:
         table, note = step(trace.table)
         trace = replace(trace, table=table, notes=[*trace.notes, note])
     if steps:  # a rate scale can stretch the arrivals past the stated span
-        check_size(trace, f"{path or 'trace'} after --rate-scale/--window",
+        check_size(trace.table, f"{path or 'trace'} after --rate-scale/--window",
                    getattr(args, "limits", DEFAULT_LIMITS))
     return trace
 

@@ -27,9 +27,9 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 from batchsim.traces.arrivals import gamma_arrivals
+from batchsim.traces.columns import as_frame
 from batchsim.traces.quantile_lengths import QuantileMatchedLength
 
 BIN_S = 300.0
@@ -113,8 +113,13 @@ def population_lengths(long: np.ndarray, rng: np.random.Generator) -> tuple[np.n
     return prompt, output
 
 
-def default_trace(seed: int = 0, duration_s: float = HOUR_S) -> pd.DataFrame:
-    """The default canonical trace: deterministic for a given seed and duration."""
+def default_trace(seed: int = 0, duration_s: float = HOUR_S):
+    """The default canonical trace (a DataFrame): deterministic for a given seed and duration."""
+    return as_frame(default_columns(seed, duration_s))
+
+
+def default_columns(seed: int = 0, duration_s: float = HOUR_S) -> dict[str, np.ndarray]:
+    """The default trace as numpy columns (``traces.columns``), without pandas."""
     if not duration_s > 0:
         raise ValueError(f"duration must be positive, got {duration_s} s")
     rng = np.random.default_rng(seed)
@@ -122,9 +127,9 @@ def default_trace(seed: int = 0, duration_s: float = HOUR_S) -> pd.DataFrame:
     arrival_s = arrival_s[arrival_s < duration_s]
     long = rng.random(len(arrival_s)) < np.asarray(LONG_SHARE_BY_BIN)[bin_of(arrival_s)]
     prompt, output = population_lengths(long, rng)
-    return pd.DataFrame({
+    return {
         "arrival_s": arrival_s,
         "prompt_tokens": prompt,
         "output_tokens": output,
         "request_id": np.arange(len(arrival_s), dtype=np.int64),
-    })
+    }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from batchsim.inputs import check_regular_file, quote
 from batchsim.traces.errors import TraceError
-from batchsim.traces.readers.csvio import read_header
+from batchsim.traces.readers.header import read_header
 
 FORMATS = {
     "canonical": "CSV or Parquet: arrival_s,prompt_tokens,output_tokens[,request_id]",

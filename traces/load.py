@@ -6,6 +6,7 @@ from pathlib import Path
 from batchsim.inputs import check_regular_file
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.traces.canonical import LoadedTrace
+from batchsim.traces.columns import check_size as check_table_size
 from batchsim.traces.detect import check_format, detect_format
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.azure import read_azure
@@ -66,9 +67,4 @@ def load_trace(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
 
 def check_size(trace: LoadedTrace, path: Path, limits: Limits) -> None:
     """Refuse a trace with too many requests or arrivals beyond the stated span."""
-    table = trace.table
-    if table.empty:
-        return
-    limits.check("requests", len(table), f"{path}: requests")
-    limits.check("arrival_span_s", float(table["arrival_s"].max()),
-                 f"{path}: last arrival (s)")
+    check_table_size(trace.table, path, limits)

@@ -5,10 +5,15 @@ that a caller can add it to ``LoadedTrace.notes``. Tables stay sorted by arrival
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from batchsim.traces.columns import is_columns
 from batchsim.traces.errors import TraceError
+
+if TYPE_CHECKING:  # tables are DataFrames; limit and scale_rate also take numpy columns
+    import pandas as pd
 
 
 def spread_ties(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -38,8 +43,13 @@ def limit(table: pd.DataFrame, count: int) -> tuple[pd.DataFrame, str]:
     """Keep the first ``count`` requests by arrival."""
     if count < 1:
         raise TraceError(f"--limit must be >= 1, got {count}")
-    kept = table.iloc[:count].reset_index(drop=True)
-    return kept, f"limit: kept the first {len(kept)} of {len(table)} requests"
+    if is_columns(table):
+        kept = {name: column[:count] for name, column in table.items()}
+        total, kept_count = len(table["arrival_s"]), len(kept["arrival_s"])
+    else:
+        kept = table.iloc[:count].reset_index(drop=True)
+        total, kept_count = len(table), len(kept)
+    return kept, f"limit: kept the first {kept_count} of {total} requests"
 
 
 def window_time(table: pd.DataFrame, start_s: float, end_s: float) -> tuple[pd.DataFrame, str]:
@@ -71,7 +81,7 @@ def scale_rate(table: pd.DataFrame, factor: float) -> tuple[pd.DataFrame, str]:
     """Multiply the request rate by ``factor`` (arrival times divided by it)."""
     if not factor > 0 or not np.isfinite(factor):
         raise TraceError(f"--rate-scale must be a positive number, got {factor}")
-    out = table.copy()
+    out = dict(table) if is_columns(table) else table.copy()
     out["arrival_s"] = out["arrival_s"] / factor
     return out, f"rate scaled by {factor:g} (arrival times divided by {factor:g})"
 

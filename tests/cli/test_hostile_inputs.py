@@ -235,11 +235,11 @@ def test_byte_order_mark_and_long_mooncake_first_line_are_read(capsys, tmp_path)
 
 
 def test_unexpected_exception_still_gives_one_line_naming_the_input(capsys, tmp_path, monkeypatch):
-    import batchsim.traces.cli_options as options
+    import batchsim.traces.load as load  # cli_options imports load_trace when it reads a file
 
     def broken(*args, **kwargs):
         raise AttributeError("'NoneType' object has no attribute 'x'")
-    monkeypatch.setattr(options, "load_trace", broken)
+    monkeypatch.setattr(load, "load_trace", broken)
     (tmp_path / "t.csv").write_text(CANON + "0,1,1\n")
     code, _, err = run_cli(capsys, ["trace", "stats", str(tmp_path / "t.csv")])
     assert code == 2 and len(err.strip().splitlines()) == 1
@@ -253,3 +253,34 @@ def test_limit_raise_lifts_a_limit(capsys, tmp_path):
     code, out, _ = run_cli(capsys, ["trace", "stats", "--limit-raise", "arrival_span_s=1e9",
                                     str(tmp_path / "t.csv")])
     assert code == 0 and "requests            2" in out
+
+
+def test_profile_step_with_infinite_wall_time_is_refused_by_line(capsys, tmp_path):
+    root = Path(__file__).resolve().parents[2] / "simulator/data/profiles/h200-llama-3-8b-cuda-graph"
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "profile.yaml").write_text((root / "profile.yaml").read_text())
+    lines = (root / "steps.csv").read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[5] = "inf"  # wall_s
+    (folder / "steps.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    code, _, err = run_cli(capsys, ["replay", "--limit", "20", "--profile", str(folder)])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "steps.csv, line 2: an ok step's times must be finite" in err
+
+
+@pytest.mark.parametrize("columns, expected", [
+    ({"arrival_s": ["a", "1"]}, "t.parquet row 1, column arrival_s: 'a' is not a finite number"),
+    ({"prefix_block_ids": [["x"], ["y"]]}, "t.parquet row 1, column prefix_block_ids:"),
+    ({"prompt_tokens": [2**63, 2]}, "t.parquet row 1, column prompt_tokens: 9223372036854775808 is out"),
+])
+def test_hostile_parquet_columns_are_named_by_row(capsys, tmp_path, columns, expected):
+    import numpy as np
+    import pandas as pd
+
+    frame = {"arrival_s": [0.0, 1.0], "prompt_tokens": [1, 2], "output_tokens": [1, 2], **columns}
+    if "prompt_tokens" in columns:
+        frame["prompt_tokens"] = np.array(columns["prompt_tokens"], dtype=np.uint64)
+    pd.DataFrame(frame).to_parquet(tmp_path / "t.parquet")
+    code, _, err = run_cli(capsys, ["trace", "stats", str(tmp_path / "t.parquet")])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and expected in err

@@ -35,7 +35,7 @@ def engine_run(gpu_name: str, coefficients=TRUTH, count=80, rate_per_s=6.0, seed
     outcome = run_scenario(Scenario(gpu=gpu, model=MODEL, serving=SERVING), table,
                            calibrated_cost_model(coefficients, MODEL, gpu))
     done = request_table(outcome.result)
-    ids = [r.request_id for r in outcome.result.requests]
+    ids = done["request_id"].tolist()
     requests = requests_from_columns(ids, done["arrival_s"], done["first_token_s"], done["finish_s"],
                                      done["prompt_tokens"], done["output_tokens"])
     return ObservedRun(f"{gpu_name}-engine", "vllm", gpu_name, requests, MODEL, gpu, SERVING,

@@ -46,3 +46,15 @@ def test_token_budget_matches_up_to_the_largest_profiled():
     assert mismatches(settings, record_settings("hf_cb", {"block_size": 16})) == ["block_size: run 16, profile 256"]
     # a static-batching run and our own CUDA-graph runner state no engine settings beyond the engine
     assert mismatches(profile_settings({"mode": "cuda-graph"}), {"block_size": 16, "max_batch_tokens": 99999}) == []
+
+
+def test_a_scenario_file_states_engine_settings_and_the_step_time_mode():
+    from batchsim.inputs import InputError
+    from batchsim.planning.scenario import scenario_from_mapping
+
+    scenario = scenario_from_mapping({"cost_model": {"step_time": "sampled", "engine": {"cuda_graph_decode": True},
+                                                   "allow_profile_mismatch": True}})
+    assert (scenario.step_time, scenario.engine, scenario.allow_profile_mismatch) == (
+        "sampled", {"cuda_graph_decode": True}, True)
+    with pytest.raises(InputError, match="unknown engine setting"):
+        scenario_from_mapping({"cost_model": {"engine": {"graphs": True}}})

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from tests.traces.helpers import write
-from batchsim.traces.arrivals import (all_at_once, gamma_arrivals, poisson_arrivals, rate_curve_arrivals,
-                             read_rate_csv)
+from batchsim.traces.arrivals import (all_at_once, gamma_arrivals, poisson_arrivals,
+                                     rate_curve_arrivals)
+from batchsim.traces.readers.rates import read_rate_csv
 from batchsim.traces.default import default_trace
 from batchsim.traces.errors import TraceError
 from batchsim.traces.lengths import (EmpiricalLengths, FixedLengths, LogNormalLengths, MixtureLengths,

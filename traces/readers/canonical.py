@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from batchsim.inputs import quote
 from batchsim.traces.canonical import REQUIRED_COLUMNS, LoadedTrace, finish
 from batchsim.traces.errors import TraceError
 from batchsim.traces.readers.csvio import iter_chunks, read_header
@@ -83,8 +84,11 @@ def _parse_ids(values: pd.Series, checker: RowChecker) -> pd.Series:
         elif value is None or (isinstance(value, float) and np.isnan(value)):
             ids.append(())
         else:
-            ids.append(tuple(int(x) for x in value))
-    checker.flag(bad, "prefix_block_ids", lambda i: f"{raw[i]!r} is not a list of integers")
+            items = list(value) if hasattr(value, "__iter__") else [value]
+            bad[i] = not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+                             for x in items)
+            ids.append(() if bad[i] else tuple(int(x) for x in items))
+    checker.flag(bad, "prefix_block_ids", lambda i: f"{quote(raw[i])} is not a list of integers")
     return pd.Series(ids, dtype=object)
 
 

@@ -1,0 +1,35 @@
+"""Each command imports only what it needs: help and a replay of the bundled trace start without
+pandas (the readers, exports and planners that use it load it themselves)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import contextlib, io, sys
+from batchsim.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        pass
+print(",".join(m for m in ("pandas", "matplotlib", "pyarrow", "torch") if m in sys.modules))
+"""
+
+
+def heavy_modules(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+
+
+@pytest.mark.parametrize("args", [("--help",), ("replay", "--help"), ("trace", "--help"),
+                                  ("replay", "--limit", "50")])
+def test_command_starts_without_pandas(args):
+    assert heavy_modules(*args) == ""
+
+
+def test_writing_tables_loads_pandas(tmp_path):
+    assert "pandas" in heavy_modules("replay", "--limit", "20", "--out", str(tmp_path)).split(",")
