@@ -14,15 +14,19 @@ What a block holds comes from the trace: ``prefix_block_ids`` name the request's
 in ids of ``id_tokens`` tokens each (equal ids = equal prefix, as Mooncake's hash_ids or hashes
 of token ids; ids may run on past the prompt into the output, as a multi-turn conversation's
 do); a block of ``kv.block_size`` tokens inside that range is keyed by the ids it covers. The
-request's other full prompt blocks are its own: no other request can hit them, so they are kept
-as one run per request (counted, evicted from the run's tail), which re-hits when the request is
-readmitted after a recompute preemption. Full blocks of generated tokens are cached when the
-request releases them, if its ids name them (vLLM caches them as they fill; only a request
-arriving while their owner still runs sees the difference); other generated blocks and a
-prompt's partial last block are never cached. Sizes are tokens and blocks.
+request's other full blocks are its own: no other request can hit them, so they are kept as one
+run per request (counted, evicted from the run's tail), which re-hits when the request is
+readmitted after a recompute preemption. vLLM hashes every full block by its token ids, prompt
+or generated, so a preempted request's own run holds all its full computed blocks, generated
+ones too; on readmission the hit covers them up to the last full block before its last token,
+and only the evicted tail and the partial last block are recomputed. A finished request's
+generated blocks are cached only where its ids name them (nobody else can hit the others; vLLM
+caches them as they fill, which only a request arriving while their owner still runs would
+see); a partial last block is never cached. Sizes are tokens and blocks.
 
-Hit rate as vLLM reports it: hit tokens / queried tokens, both counted each time a waiting
-request with nothing computed is admitted (query = its tokens so far).
+Hit rate as vLLM reports it: hit tokens / queried tokens, both counted when a waiting request
+with nothing computed is admitted (query = its tokens so far). As vLLM's PrefixCacheStats do,
+admissions after a preemption are counted apart (``preempted_*``), out of the hit rate.
 """
 from __future__ import annotations
 
@@ -74,6 +78,8 @@ class PrefixCache:
         self.id_tokens = id_tokens
         self.query_tokens = 0
         self.hit_tokens = 0
+        self.preempted_query_tokens = 0  # the same, for admissions after a preemption
+        self.preempted_hit_tokens = 0
         self._refs: dict[int, int] = {}  # cached shared block -> running requests holding it
         # free cached blocks, least recently freed first: a shared block's key -> 1, or a
         # request -> the blocks of its own run
@@ -148,8 +154,12 @@ class PrefixCache:
         holding.considered = shared + own
         request.num_computed_tokens = (shared + own) * kv.block_size
         request.kv_blocks = shared + own
-        self.query_tokens += request.num_tokens
-        self.hit_tokens += request.num_computed_tokens
+        if request.preemptions:  # vLLM keeps a resumed request out of its hit rate
+            self.preempted_query_tokens += request.num_tokens
+            self.preempted_hit_tokens += request.num_computed_tokens
+        else:
+            self.query_tokens += request.num_tokens
+            self.hit_tokens += request.num_computed_tokens
 
     def register(self, request: Request, tokens: int) -> None:
         """Cache the full prompt blocks among the first ``tokens`` of a running request (its
@@ -183,7 +193,9 @@ class PrefixCache:
         kv, refs, free = self.kv, self._refs, self._free
         holding = self._held.pop(request, None) or _Holding()
         keys = self._chain(request)
-        if len(keys) > holding.considered:  # its ids name generated blocks: cache the full ones
+        if not request.done:  # preempted: every full block it computed, prompt or generated
+            self._register_blocks(request, holding, request.num_computed_tokens)
+        elif len(keys) > holding.considered:  # its ids name generated blocks: cache the full ones
             computed = min(request.num_computed_tokens, len(keys) * kv.block_size)
             self._register_blocks(request, holding, computed)
         unshared = request.kv_blocks - len(holding.keys)  # its own run and blocks with no key

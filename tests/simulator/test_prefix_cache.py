@@ -99,6 +99,59 @@ def test_a_preempted_request_finds_its_prompt_blocks_again():
     assert (cache.hit_tokens, cache.query_tokens) == (32, 40 + 43)
 
 
+def preempt_after_decoding(cache: PrefixCache, request: Request, generated: int) -> None:
+    """Serve ``request``'s prompt, decode until ``generated`` tokens, then preempt it."""
+    serve_prompt(cache, request)
+    request.num_generated = generated  # each decode computed the token sampled before it
+    compute(cache, request, generated - 1)
+    cache.release(request)
+    request.num_computed_tokens = request.kv_blocks = 0
+    request.preemptions += 1
+
+
+def test_a_preempted_request_keeps_its_generated_full_blocks_and_recomputes_only_the_tail():
+    cache = new_cache(12)
+    request = Request(0, 0.0, 40, 100)  # no ids: all its blocks are its own
+    # 40 prompt + 30 generated = 70 tokens, 69 computed: 4 full blocks (2 of prompt, a mixed
+    # one, 1 of generated tokens) and a partial fifth
+    preempt_after_decoding(cache, request, 30)
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (0, 5)
+    assert cache.lookup(request) == (64, 4)
+    cache.admit(request)
+    assert (request.num_computed_tokens, request.kv_blocks) == (64, 4)
+    assert request.tokens_to_compute == 6  # the tail past the last full block
+    # the 4 blocks are back in use; its old partial block waits in the free queue
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (4, 1)
+    assert cache.kv.used_blocks + cache.kv.free_blocks == 12
+    # the resumed admission stays out of the hit rate, as in vLLM's PrefixCacheStats
+    assert (cache.hit_tokens, cache.query_tokens) == (0, 40)
+    assert (cache.preempted_hit_tokens, cache.preempted_query_tokens) == (64, 70)
+    cache.check()
+
+
+def test_a_preempted_request_recomputes_from_its_first_evicted_block():
+    cache = new_cache(12)
+    request = Request(0, 0.0, 40, 100)
+    preempt_after_decoding(cache, request, 30)
+    # 7 never used, then its partial block, then its own run from the tail: block 4 goes
+    cache.kv.allocate(7 + 1 + 1)
+    assert cache.lookup(request) == (48, 3)
+    cache.admit(request)
+    assert (request.num_computed_tokens, request.tokens_to_compute) == (48, 22)
+    assert (cache.kv.used_blocks, cache.kv.cached_blocks) == (9 + 3, 0)
+    cache.check()
+
+
+def test_the_last_token_of_a_resumed_request_is_never_a_hit():
+    cache = new_cache(12)
+    request = Request(0, 0.0, 40, 100)
+    preempt_after_decoding(cache, request, 9)  # 49 tokens, 48 computed: 3 full blocks
+    assert cache.lookup(request) == (48, 3)  # 49 tokens: token 49 is past the 3 blocks
+    other = Request(1, 0.0, 40, 100)
+    preempt_after_decoding(cache, other, 8)  # 48 tokens, 47 computed: 2 full blocks
+    assert cache.lookup(other) == (32, 2)
+
+
 def test_the_simulator_prefills_only_the_uncached_tokens():
     cost = LinearCost(base_s=0.01)
     requests = [Request(0, 0.0, 100, 2, (1, 2, 3, 4, 5, 6)),
@@ -125,7 +178,9 @@ def test_a_preempted_request_rehits_its_blocks_in_the_simulator():
                  prefix_caching=True)
     assert all(r.status == "finished" for r in requests)
     assert requests[1].preemptions >= 1
-    assert result.replicas[0].prefix_cache.hit_tokens > 0
+    cache = result.replicas[0].prefix_cache
+    assert cache.preempted_hit_tokens > 0  # its readmission hit, counted apart as vLLM does
+    assert cache.hit_tokens == 0  # no two requests share a block
     assert any(cached > 0 for shape in cost.shapes for _, cached in shape.prefill_chunks)
 
 
