@@ -129,9 +129,13 @@ def read_json(path: str | Path, max_bytes: int = JSON_BYTES, what: str = "JSON f
 
 def parse_yaml(text: str, name: str) -> tuple[object, dict[tuple, int]]:
     """Safe-loaded YAML and the line of each mapping key (path tuple -> 1-based line)."""
+    # one parse: the node tree gives the key lines and is then constructed into the value.
+    # The pure-Python loader on purpose: libyaml's composer overflows the C stack (a crash, not
+    # an error) on deeply nested hostile input, where this one raises RecursionError.
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        value = yaml.safe_load(text)
+        node = loader.get_single_node()
+        value = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -139,6 +143,8 @@ def parse_yaml(text: str, name: str) -> tuple[object, dict[tuple, int]]:
         raise InputError(f"{name}{where}: not valid YAML ({one_line(problem, 80)})") from None
     except RecursionError:
         raise InputError(f"{name}: YAML nested too deeply") from None
+    finally:
+        loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
         _key_lines(node, (), lines, 0, name)
