@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from batchsim.cli.progress import add_quiet_flag, progress_bar
+
 
 def register(subparsers) -> None:
     """Add the calibrate subcommand."""
@@ -25,20 +27,22 @@ def register(subparsers) -> None:
     parser.add_argument("--held-out", nargs="*", default=[], help="runs to test on, not fitted")
     parser.add_argument("--model", help="model name or config.json, where a run does not name one")
     parser.add_argument("--gpu", help="GPU name or datasheet YAML, where a run does not name one")
+    add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Fit, write the profile, and print its error on the fitted and held-out runs."""
     from batchsim.cli.validate_cmd import format_table, header
-    from batchsim.planning.calibrate import calibration_meta, evaluate, fit
+    from batchsim.planning.calibrate import MAX_EVALUATIONS, calibration_meta, evaluate, fit
     from batchsim.planning.run_inputs import load_observed_run
     from batchsim.simulator.calibrated_cost import write_calibration
 
     fitted_runs = [load_observed_run(path, args.model, args.gpu) for path in args.runs]
     held_runs = [load_observed_run(path, args.model, args.gpu) for path in args.held_out]
     name = Path(args.out).name
-    result = fit(fitted_runs, name=name)
+    with progress_bar(args, MAX_EVALUATIONS, "calibrate", "simulation") as bar:
+        result = fit(fitted_runs, name=name, on_evaluation=bar.update)
     held = [evaluate(result.coefficients, observed, name) for observed in held_runs]
     path = write_calibration(args.out, calibration_meta(name, result, held))
     c = result.coefficients

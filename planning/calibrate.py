@@ -118,13 +118,20 @@ def _simplex(x0: np.ndarray) -> list[np.ndarray]:
 
 
 def fit(runs: list[ObservedRun], start: Coefficients | None = None,
-        name: str = "calibrated") -> CalibrationFit:
+        name: str = "calibrated", on_evaluation=None) -> CalibrationFit:
     """Nelder-Mead search, in log coordinates, for the coefficients that best reproduce ``runs``
-    (see module docstring); deterministic: a fixed start, simplex and evaluation budget."""
+    (see module docstring); deterministic: a fixed start, simplex and evaluation budget.
+    ``on_evaluation()``, if given, is called after each evaluation (for a progress bar)."""
     if not runs:
         raise ValueError("calibration needs at least one run")
     targets = [real_numbers(run) for run in runs]
-    objective = lambda x: loss(_from_vector(x), runs, targets)
+
+    def objective(x):
+        value = loss(_from_vector(x), runs, targets)
+        if on_evaluation:
+            on_evaluation()
+        return value
+
     points = _simplex(_to_vector(start or Coefficients()))
     values = [objective(p) for p in points]
     evaluations = len(points)

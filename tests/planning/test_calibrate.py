@@ -95,3 +95,10 @@ def test_a_bad_calibration_file_is_a_one_line_error(tmp_path, capsys):
     assert main(["replay", "--profile", str(tmp_path), "--limit", "5"]) == 2
     err = capsys.readouterr().err
     assert "calibration.yaml: unknown key 'coefficients.warp_factor'" in err and err.count("\n") == 1
+
+
+def test_the_fit_reports_each_simulation_it_runs():
+    # a progress bar counts evaluations: one call per simulation the search ran, no more
+    calls = []
+    result = fit([engine_run("h200", count=20)], on_evaluation=lambda: calls.append(1))
+    assert len(calls) == result.evaluations > 0
