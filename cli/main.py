@@ -185,6 +185,14 @@ def fail(message: str) -> int:
     return 2
 
 
+def stopped(stop: BaseException) -> int:
+    """Ctrl-C (exit 130) or SIGTERM (143): one line; outputs are staged, so none is partial."""
+    interrupted = isinstance(stop, KeyboardInterrupt)
+    print(f"batchsim: {'interrupted' if interrupted else 'terminated'} (no partial output "
+          "written)", file=sys.stderr)
+    return 130 if interrupted else 143
+
+
 def run_command(args) -> int:
     """The command with every outcome mapped to an exit code and at most one error line."""
     try:
@@ -192,12 +200,8 @@ def run_command(args) -> int:
         check_input_kinds(args)
         check_workers(args)
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("batchsim: interrupted (no partial output written)", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("batchsim: terminated (no partial output written)", file=sys.stderr)
-        return 143
+    except (KeyboardInterrupt, Terminated) as stop:
+        return stopped(stop)
     except RecursionError:
         return fail(f"{describe_inputs(args)}: input nested too deeply")
     except MemoryError:
@@ -229,12 +233,8 @@ def _main(argv: list[str] | None) -> int:
         args.explicit = check_repeated_flags(parser, argv)
     except ArgumentError as error:
         return fail(str(error))
-    except KeyboardInterrupt:
-        print("batchsim: interrupted (no partial output written)", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("batchsim: terminated (no partial output written)", file=sys.stderr)
-        return 143
+    except (KeyboardInterrupt, Terminated) as stop:
+        return stopped(stop)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
