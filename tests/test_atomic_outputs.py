@@ -165,7 +165,12 @@ def test_sigint_and_kill_leave_no_traceback_or_output(tmp_path, sig, code, word)
         [sys.executable, "-m", "batchsim.cli.main", "sweep", f"--set=max_num_seqs={seqs}",
          "--profile", "roofline", "--workers", "1", "--out", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)  # imports done, the sweep under way
+    # signal once the sweep is under way (its first finished point is on disk), however slow
+    # the machine: a signal during start-up would test Python's handlers, not batchsim's
+    partial = tmp_path / "sw.partial.jsonl"
+    deadline = time.monotonic() + 120
+    while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)
     assert process.returncode == code, err
