@@ -1,7 +1,9 @@
 """GPU datasheet figures used by the roofline cost model and the planner.
 
 A GPU is described by a small YAML datasheet (dense bf16 FLOP/s without sparsity, device memory
-bandwidth and size in bytes, host link and NVLink bandwidth per direction in bytes/s). The
+bandwidth and size in bytes, host link and NVLink bandwidth per direction in bytes/s, and
+optionally ``sm_count``, its streaming multiprocessors, which sets how evenly GEMM tiles fill it:
+simulator.roofline). The
 shipped catalog is such files under ``simulator/data/gpus/``, each citing its source; ``--gpu``
 takes a catalog name or a path to a file in the same format. Achievable fractions of these peaks
 are separate, named assumptions in the roofline model.
@@ -17,6 +19,7 @@ import yaml
 
 GPU_KEYS = ("bf16_flops", "hbm_bytes_per_s", "memory_bytes", "host_link_bytes_per_s",
             "nvlink_bytes_per_s")
+OPTIONAL_GPU_KEYS = ("sm_count",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class GpuSpec:
     memory_bytes: int
     host_link_bytes_per_s: float  # PCIe, one direction
     nvlink_bytes_per_s: float  # per GPU, one direction
+    sm_count: int | None = None  # streaming multiprocessors; None: GEMM tiling not modelled
 
 
 def _gpus_root() -> Path:
@@ -55,11 +59,17 @@ def gpu_from_mapping(values, source: str, default_name: str) -> GpuSpec:
     if not isinstance(values, dict):
         raise ValueError(f"{source}: a GPU datasheet is a mapping of "
                          f"{', '.join(('name',) + GPU_KEYS)}")
-    unknown = sorted(set(values) - set(GPU_KEYS) - {"name"})
+    known = GPU_KEYS + OPTIONAL_GPU_KEYS
+    unknown = sorted(set(values) - set(known) - {"name"})
     if unknown:
-        raise ValueError(f"{source}: unknown key '{unknown[0]}' (known: name, {', '.join(GPU_KEYS)})")
+        raise ValueError(f"{source}: unknown key '{unknown[0]}' (known: name, {', '.join(known)})")
     figures = {key: _number(values, key, source) for key in GPU_KEYS}
     figures["memory_bytes"] = int(figures["memory_bytes"])
+    if values.get("sm_count") is not None:
+        count = _number(values, "sm_count", source)
+        if count != int(count):
+            raise ValueError(f"{source}: key 'sm_count' must be a whole number, got {values['sm_count']!r}")
+        figures["sm_count"] = int(count)
     return GpuSpec(name=str(values.get("name") or default_name), **figures)
 
 

@@ -64,6 +64,24 @@ class ModelSpec:
         return 2.0 * (self.num_hidden_layers * self.layer_params + self.vocab_size * self.hidden_size)
 
     @property
+    def layer_flops_per_token(self) -> float:
+        """Matmul FLOPs of one token through every decoder layer (2 per weight)."""
+        return 2.0 * self.num_hidden_layers * self.layer_params
+
+    @property
+    def head_flops_per_sequence(self) -> float:
+        """FLOPs of the output head for one sampled position: the engine computes logits only
+        where a sequence samples (its last scheduled token), not for every prompt token."""
+        return 2.0 * self.vocab_size * self.hidden_size
+
+    @property
+    def streamed_weight_bytes(self) -> int:
+        """Bytes of weights a forward step reads: every matrix and the output head; an untied
+        input embedding is gathered (one row per token), not streamed."""
+        gathered = 0 if self.tie_word_embeddings else self.vocab_size * self.hidden_size
+        return (self.num_params - gathered) * self.dtype_bytes
+
+    @property
     def attention_flops_per_pair(self) -> float:
         """FLOPs of one (query, key) pair: QK^T and PV, 2 FLOPs per hidden unit each, all layers."""
         return 4.0 * self.num_hidden_layers * self.attention_width

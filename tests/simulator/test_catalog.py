@@ -66,7 +66,10 @@ def test_a_gpu_datasheet_loads_by_path_and_has_no_profile(tmp_path):
     path.write_text("\n".join(f"{k}: {v}" for k, v in DATASHEET.items()))
     spec = get_gpu(str(path))
     assert (spec.name, spec.bf16_flops, spec.memory_bytes) == ("mygpu", 400e12, 48 * 10**9)
+    assert spec.sm_count is None  # optional: without it the roofline models no GEMM tiling
     assert default_profile_name(str(path), "llama-3-8b") is None
+    path.write_text(path.read_text() + "\nsm_count: 96\n")
+    assert get_gpu(str(path)).sm_count == 96
 
 
 @pytest.mark.parametrize("change, message", [
@@ -91,6 +94,8 @@ def test_bad_configs_name_the_file_and_key(tmp_path, change, message):
     ("\n".join(f"{k}: {v}" for k, v in {**DATASHEET, "fp8_flops": 1}.items()), "unknown key 'fp8_flops'"),
     ("name: x\nbf16_flops: [unclosed\nmore: 1\n", "line 3: not valid YAML"),
     ("- a list\n", "a GPU datasheet is a mapping"),
+    ("\n".join(f"{k}: {v}" for k, v in {**DATASHEET, "sm_count": 1.5}.items()),
+     "key 'sm_count' must be a whole number"),
 ])
 def test_bad_datasheets_name_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
