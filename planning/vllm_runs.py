@@ -17,6 +17,13 @@ settings: max_num_seqs, max_num_batched_tokens, block size, num_gpu_blocks (comp
 as vLLM sizes it when not recorded), max_model_len, gpu_memory_utilization, prefix caching (on,
 vLLM v1's default, when not recorded; prefix identity from the token ids of the workload the run
 replayed, where it lies beside the run); vLLM v1 keeps no free-block watermark.
+
+A run folder may also hold ``llmservingsim_config.json``, the hardware description its publisher
+recorded for the GPU it ran on; its memory bandwidth (``npu_mem.mem_bw``, GB/s) replaces the
+catalog datasheet's when the GPU comes from the run itself (not from ``--gpu``), and the report
+says so. The published RTX PRO 6000 run records 1,597 GB/s: what its memory clock gives (12,481
+MHz as NVML reports it, x 2 x 512 bits; the same arithmetic gives the RTX 4090's and RTX 5090's
+datasheet 1,008 and 1,792 GB/s), where the Workstation Edition datasheet says 1,792 GB/s.
 """
 from __future__ import annotations
 
@@ -175,6 +182,29 @@ def _workload_prefixes(directory: Path, meta: dict, rows: list[dict], block_toke
     return [prefix_block_ids(prompts[n], block_tokens) for n in numbers], path.name
 
 
+HARDWARE_FILE = "llmservingsim_config.json"
+
+
+def recorded_memory_bandwidth(directory: Path) -> float | None:
+    """Bytes/s of device memory the run's hardware description records (see module docstring);
+    None when the folder has none or it names no single positive figure."""
+    path = directory / HARDWARE_FILE
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    figures = set()
+    for node in (data.get("nodes") or []) if isinstance(data, dict) else []:
+        for instance in (node.get("instances") or []) if isinstance(node, dict) else []:
+            memory = instance.get("npu_mem") if isinstance(instance, dict) else None
+            value = memory.get("mem_bw") if isinstance(memory, dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value > 0):
+                raise ValueError(f"{path}: key 'npu_mem.mem_bw' must be a positive number (GB/s), "
+                                 f"got {value!r}")
+            figures.add(float(value))
+    return figures.pop() * 1e9 if len(figures) == 1 else None
+
+
 def load_vllm_run(directory: str | Path, model=None, gpu=None,
                   overrides: dict | None = None) -> ObservedRun:
     """Read a vLLM run folder (see module docstring); ``model``/``gpu`` override meta.json."""
@@ -192,6 +222,12 @@ def load_vllm_run(directory: str | Path, model=None, gpu=None,
     else:
         gpu_spec = gpu_from_device_name(directory.name, f"{meta_path} (no hardware; folder name)")
         notes.append(f"GPU not recorded: {gpu_spec.name} taken from the folder name")
+    bandwidth = None if gpu else recorded_memory_bandwidth(directory)
+    if bandwidth and bandwidth != gpu_spec.hbm_bytes_per_s:
+        notes.append(f"memory bandwidth {bandwidth / 1e9:,.0f} GB/s as the run's {HARDWARE_FILE} "
+                     f"records it (the {gpu_spec.name} datasheet says "
+                     f"{gpu_spec.hbm_bytes_per_s / 1e9:,.0f} GB/s)")
+        gpu_spec = replace(gpu_spec, hbm_bytes_per_s=bandwidth)
     rows = _request_rows(directory / "requests.jsonl")
     queued = np.array([r["queued_ts"] for r in rows], dtype=float)
     requests = requests_from_columns(
