@@ -12,8 +12,6 @@ import os
 import stat
 from pathlib import Path
 
-import yaml
-
 QUOTE_CHARS = 60
 MESSAGE_CHARS = 300
 TEXT_BYTES = 16 << 20  # scenario, grid, profile metadata: far above any real one
@@ -132,6 +130,8 @@ def parse_yaml(text: str, name: str) -> tuple[object, dict[tuple, int]]:
     # one parse: the node tree gives the key lines and is then constructed into the value.
     # The pure-Python loader on purpose: libyaml's composer overflows the C stack (a crash, not
     # an error) on deeply nested hostile input, where this one raises RecursionError.
+    import yaml  # here, not at the top: a replay of bundled data reads no YAML
+
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -147,11 +147,11 @@ def parse_yaml(text: str, name: str) -> tuple[object, dict[tuple, int]]:
         loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
-        _key_lines(node, (), lines, 0, name)
+        _key_lines(node, (), lines, 0, name, yaml)
     return value, lines
 
 
-def _key_lines(node, prefix: tuple, lines: dict, depth: int, name: str) -> None:
+def _key_lines(node, prefix: tuple, lines: dict, depth: int, name: str, yaml) -> None:
     """Record each mapping key's line; a key given twice in one mapping is an error (PyYAML
     would silently keep the last)."""
     if depth > 20 or not isinstance(node, yaml.MappingNode):
@@ -164,7 +164,7 @@ def _key_lines(node, prefix: tuple, lines: dict, depth: int, name: str) -> None:
                 raise InputError(f"{name} line {line}: {'.'.join(key)}: given twice (also line "
                                  f"{lines[key]})"[:MESSAGE_CHARS])
             lines[key] = line
-            _key_lines(value_node, key, lines, depth + 1, name)
+            _key_lines(value_node, key, lines, depth + 1, name, yaml)
 
 
 def read_yaml(path: str | Path, what: str = "YAML file") -> tuple[object, dict[tuple, int]]:

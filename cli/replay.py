@@ -74,10 +74,11 @@ def scenario_from_args(args):
     options) fill the flags the command line did not give.
     """
     from batchsim.planning.scenario import Scenario, check_knobs_apply, with_overrides
-    from batchsim.planning.schema import apply_settings, given, load_settings
 
     from_file: dict = {}
     if getattr(args, "config", None):
+        from batchsim.planning.schema import apply_settings, given, load_settings
+
         from_file = given(load_settings(args.config))
         apply_settings(args, from_file)
     if isinstance(getattr(args, "goodput", None), list):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, fields, replace
 from batchsim.inputs import InputError
 from batchsim.limits import DEFAULT_LIMITS, Limits
 from batchsim.planning.costs import build_cost_model, cost_model_keys, describe_cost_model, profile_mismatch
-from batchsim.planning.schema import SETTING_NAMES, Settings, flatten, given, load_settings, validate
 from batchsim.planning.slo import scenario_slo
 from batchsim.policies import policy_class
 from batchsim.simulator.config import SERVING_FIELDS, ServingConfig
@@ -47,6 +46,8 @@ SCENARIO_FIELDS = tuple(f.name for f in fields(Scenario) if f.name != "serving")
 
 def scenario_from_settings(settings: Settings) -> Scenario:
     """The Scenario of validated settings (settings a scenario does not hold are ignored)."""
+    from batchsim.planning.schema import given
+
     values = given(settings)
     top = {k: v for k, v in values.items() if k in SCENARIO_FIELDS}
     serving = {k: v for k, v in values.items() if k in SERVING_FIELDS}
@@ -55,25 +56,41 @@ def scenario_from_settings(settings: Settings) -> Scenario:
 
 def scenario_from_mapping(values: dict, source: str = "scenario") -> Scenario:
     """Build a Scenario from sectioned or flat keys; errors name the source and key."""
+    from batchsim.planning.schema import flatten, validate
+
     flat, _ = flatten(values, source, {})
     return scenario_from_settings(validate(flat, lambda key: f"{source}: {key}"))
 
 
 def load_scenario(path: str) -> Scenario:
     """Read a YAML scenario file (safe loader; paths relative to the file)."""
+    from batchsim.planning.schema import load_settings
+
     return scenario_from_settings(load_settings(path))
 
 
 def with_overrides(scenario: Scenario, overrides: dict) -> Scenario:
-    """A copy with scenario or serving fields replaced (None values ignored), each validated."""
+    """A copy with scenario or serving fields replaced (None values ignored), each change
+    validated. A value the scenario already holds (same type, equal) is not a change: the
+    scenario's values are its defaults or were validated when set, and skipping them keeps the
+    settings schema (pydantic, a sixth of a short replay's start-up) out of a default replay."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     top = {k: v for k, v in overrides.items() if k in SCENARIO_FIELDS}
     serving = {k: v for k, v in overrides.items() if k in SERVING_FIELDS}
     unknown = set(overrides) - set(top) - set(serving)
     if unknown:
         raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    validate({k: v for k, v in overrides.items() if k in SETTING_NAMES})
+    changed = {k: v for k, v in top.items() if not _same(v, getattr(scenario, k))}
+    changed.update((k, v) for k, v in serving.items() if not _same(v, getattr(scenario.serving, k)))
+    if changed:
+        from batchsim.planning.schema import SETTING_NAMES, validate
+
+        validate({k: v for k, v in changed.items() if k in SETTING_NAMES})
     return replace(scenario, **top, serving=replace(scenario.serving, **serving))
+
+
+def _same(value, held) -> bool:
+    return type(value) is type(held) and value == held
 
 
 def check_knobs_apply(scenario: Scenario, given_names) -> None:

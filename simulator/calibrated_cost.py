@@ -18,7 +18,6 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
 
 from batchsim.simulator.hardware import GpuSpec
 from batchsim.simulator.models import ModelSpec
@@ -68,6 +67,8 @@ def write_calibration(directory: str | Path, meta: dict) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / CALIBRATION_FILE
+    import yaml  # here, not at the top: most runs read no calibration
+
     with open(path, "w") as handle:
         yaml.safe_dump({"format": CALIBRATION_FORMAT, **meta}, handle, sort_keys=False)
     return path
@@ -75,6 +76,8 @@ def write_calibration(directory: str | Path, meta: dict) -> Path:
 
 def read_calibration(directory: str | Path) -> tuple[dict, Coefficients]:
     """Load and check ``calibration.yaml``; errors name the file and key."""
+    import yaml
+
     path = Path(directory) / CALIBRATION_FILE
     try:
         meta = yaml.safe_load(path.read_text())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
+from batchsim.simulator import bundled_yaml
 
 GPU_KEYS = ("bf16_flops", "hbm_bytes_per_s", "memory_bytes", "host_link_bytes_per_s",
             "nvlink_bytes_per_s")
@@ -76,6 +76,11 @@ def gpu_from_mapping(values, source: str, default_name: str) -> GpuSpec:
 def load_gpu_file(path: str | Path) -> GpuSpec:
     """Read a GPU datasheet YAML file (safe loader)."""
     path = Path(path)
+    values = bundled_yaml.lookup(path)
+    if values is not bundled_yaml.MISSING:
+        return gpu_from_mapping(values, str(path), path.stem)
+    import yaml  # only for a file the bundled copy does not hold
+
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

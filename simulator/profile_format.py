@@ -7,8 +7,9 @@ time of its forward with their 10th and 90th percentiles, the number of repeats,
 (``ok``, ``oom`` or ``error``). Three later columns keep the spread of the repeats: the mean wall and
 GPU times and every repeat's wall time in whole microseconds, in the order the repeats ran
 (``wall_samples_us``, ``;``-joined), so streaks of slow steps stay visible; profiles written before
-them read with the mean equal to the median and no samples. Files are read with ``yaml.safe_load`` and ``csv`` only, so this
-module imports neither torch nor numpy and serves the profiler and the simulator alike.
+them read with the mean equal to the median and no samples. Files are read with PyYAML's safe loader and ``csv`` only
+(a bundled profile's metadata from its parsed copy, simulator.bundled_yaml), so this module
+imports neither torch nor numpy and serves the profiler and the simulator alike.
 """
 from __future__ import annotations
 
@@ -17,9 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from batchsim.inputs import quote, read_yaml
+from batchsim.simulator import bundled_yaml
 
 FORMAT = "batchsim-profile/1"
 PROFILE_FILE = "profile.yaml"
@@ -110,6 +110,8 @@ def write_profile(directory: str | Path, meta: dict, steps: list[StepRecord]) ->
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, **meta}
+    import yaml  # here: reading a bundled profile needs no YAML module (simulator.bundled_yaml)
+
     with open(out / PROFILE_FILE, "w") as handle:
         yaml.safe_dump(meta, handle, sort_keys=False)
     with open(out / STEPS_FILE, "w", newline="") as handle:
@@ -163,7 +165,9 @@ def read_depth_rows(directory: str | Path) -> list[tuple[int, StepRecord]]:
 def read_meta(directory: str | Path) -> dict:
     """Load and check ``profile.yaml``; errors name the file and field."""
     path = Path(directory) / PROFILE_FILE
-    meta, _ = read_yaml(path, "profile.yaml")
+    meta = bundled_yaml.lookup(path)  # a bundled profile as parsed before, without the YAML parser
+    if meta is bundled_yaml.MISSING:
+        meta, _ = read_yaml(path, "profile.yaml")
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     if meta.get("format") != FORMAT:

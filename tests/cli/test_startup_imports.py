@@ -1,5 +1,7 @@
 """Each command imports only what it needs: help and a replay of the bundled trace start without
-pandas (the readers, exports and planners that use it load it themselves)."""
+pandas (the readers, exports and planners that use it load it themselves); a replay of the bundled
+trace on the bundled profile also without PyYAML (bundled files come from their parsed copy),
+pydantic (nothing to validate) and tqdm (no bar drawn)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,8 @@ with contextlib.redirect_stdout(io.StringIO()):
         main(sys.argv[1:])
     except SystemExit:
         pass
-print(",".join(m for m in ("pandas", "matplotlib", "pyarrow", "torch") if m in sys.modules))
+print(",".join(m for m in ("pandas", "matplotlib", "pyarrow", "torch", "yaml", "pydantic", "tqdm")
+               if m in sys.modules))
 """
 
 
@@ -29,6 +32,13 @@ def heavy_modules(*args: str) -> str:
                                   ("replay", "--limit", "50")])
 def test_command_starts_without_pandas(args):
     assert heavy_modules(*args) == ""
+
+
+def test_a_scenario_file_still_loads_its_parsers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("policy: {name: chunked}\n")
+    assert set(heavy_modules("replay", "--limit", "20", "--config", str(path)).split(",")) >= {
+        "yaml", "pydantic"}
 
 
 def test_writing_tables_loads_pandas(tmp_path):

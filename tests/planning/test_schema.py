@@ -4,7 +4,7 @@ from dataclasses import fields
 import pytest
 
 from batchsim.inputs import InputError
-from batchsim.planning.scenario import Scenario, load_scenario, scenario_from_mapping
+from batchsim.planning.scenario import Scenario, load_scenario, scenario_from_mapping, with_overrides
 from batchsim.planning.schema import SECTIONS, SETTING_NAMES, validate
 from batchsim.simulator.config import ServingConfig
 
@@ -45,3 +45,22 @@ def test_whole_numbers_are_accepted_where_seconds_are_asked(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("policy:\n  name: static\n  max_wait_s: 2\n")
     assert load_scenario(str(path)).serving.max_wait_s == 2.0
+
+
+def test_the_default_scenario_holds_only_valid_settings():
+    # with_overrides skips validating a value the scenario already holds: its defaults must pass
+    scenario = Scenario()
+    held = {f.name: getattr(scenario, f.name) for f in fields(Scenario) if f.name != "serving"}
+    held |= {f.name: getattr(scenario.serving, f.name) for f in fields(ServingConfig)}
+    validate({k: v for k, v in held.items() if v is not None and k in SETTING_NAMES})
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"replicas": 0}, "replicas: must be at least 1"),
+    ({"replicas": True}, "replicas: expected an integer"),  # equal to the default 1, not the same
+    ({"trace_format": "auto", "policy": "fifo"}, "unknown policy 'fifo'"),
+])
+def test_overrides_that_change_a_value_are_validated(overrides, message):
+    with pytest.raises(InputError, match=message):
+        with_overrides(Scenario(), overrides)
+    assert with_overrides(Scenario(), {"trace_format": "auto", "replicas": 1}) == Scenario()
