@@ -108,8 +108,10 @@ class Evaluator:
         """Answer only: stops the simulation early when it can."""
         return self.verdict(replicas, scale, full=False).meets
 
-    def meets_many(self, questions: list[tuple[int, float]]) -> list[bool]:
-        """Answers to several (replicas, scale) questions, one worker process each."""
+    def meets_many(self, questions: list[tuple[int, float]]):
+        """Answers to several (replicas, scale) questions, in order: with a pool, asked at
+        once (one worker process each); without one, each asked only when its answer is read
+        (a search that stops reading at the first failure never runs the rest)."""
         todo = [q for q in dict.fromkeys(questions) if q not in self._cache]
         if self.pool is not None and len(todo) > 1:
             jobs = [QuestionJob(self.scenario, self.prepared.cost_model, self.table,
@@ -117,7 +119,7 @@ class Evaluator:
             for question, verdict in zip(todo, self.pool.map(answer_question, jobs)):
                 self._cache[question] = verdict
             self.simulations += len(todo)
-        return [self.meets(replicas, scale) for replicas, scale in questions]
+        return (self.meets(replicas, scale) for replicas, scale in questions)
 
     def verdict(self, replicas: int, scale: float = 1.0, full: bool = True) -> Verdict:
         """The verdict; with ``full`` the run goes to the end and the summary is kept."""

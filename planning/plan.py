@@ -179,13 +179,20 @@ def plan_stages(table, options: PlanOptions) -> int:
 
 def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: int):
     """The evaluator of the candidate needing the fewest replicas, (knobs, count) of each, and
-    the simulations the others ran."""
+    the simulations the others ran.
+
+    Each search after the first starts from the fewest count found so far: knobs that differ
+    little need about as many replicas, and a search started at its answer asks two questions
+    (that count and one fewer) where one started at 1 gallops and bisects through slow
+    near-threshold runs. The counts are those of searches from 1 wherever the answer flips once
+    (tests/planning/test_plan.py checks them against a scan of every count)."""
     tried, counts = [], []
     for knobs in candidates:
         evaluator = Evaluator(with_overrides(first.scenario, knobs), first.table,
                               first.objectives, first.prepared.cost_model, pool, workers)
+        guess = min((c for c in counts if c is not None), default=1)
         try:
-            count = fewest_meeting(evaluator.meets, 1, max_replicas)
+            count = fewest_meeting(evaluator.meets, guess, max_replicas)
         except ValueError:
             count = None
         tried.append(evaluator)

@@ -57,7 +57,10 @@ def highest_meeting_scale(meets_many: Callable[[list[float]], list[bool]],
     """Bracket the highest positive scale that meets; None if even ``lowest`` fails.
 
     ``meets_many`` answers a list of scales at once (in parallel, for ``probes`` > 1: each
-    round then asks ``probes`` scales and narrows the bracket ``probes`` + 1 ways). The guesses
+    round then asks ``probes`` scales and narrows the bracket ``probes`` + 1 ways); it may
+    return any iterable: answers are read in order and no further once the round is decided
+    (past the first failing scale going up, the first meeting one going down), so a lazy
+    answerer never runs the questions whose answers would go unread. The guesses
     are checked, not trusted, unless ``known_meeting`` says ``guess_meeting`` was already seen
     to meet: the bracket widens until its low end meets and its high end fails, then narrows
     geometrically to ``rel_tolerance``. Raises ValueError if ``highest`` still meets.
@@ -67,7 +70,7 @@ def highest_meeting_scale(meets_many: Callable[[list[float]], list[bool]],
     probes = max(1, probes)
     low = guess_meeting
     high = guess_failing if guess_failing and guess_failing > low else low * 2
-    if not (known_meeting or meets_many([low])[0]):
+    if not (known_meeting or next(iter(meets_many([low])))):
         widened = _widen_down(meets_many, low, lowest, probes)
         if widened is None:
             return None

@@ -186,3 +186,28 @@ def test_static_waits_are_fractions_of_the_ttft_limit_unless_given():
     assert waits == {0.0, 0.5}
     assert static_knob_candidates(parse_slo("tpot_p99=50ms"), batch_size=4) == [
         {"batch_size": 4, "max_wait_s": 0.0}]
+
+
+@pytest.mark.parametrize("profile, rate_per_s, count, slo", [
+    (None, 2.0, 200, "ttft_p99=2s"),  # counts 3, 4, 3, 4: later searches start above the answer
+    ("roofline", 5.0, 300, "ttft_p99=4s,tpot_p99=40ms"),  # 3, 3, 2, 2: a later candidate wins
+])
+def test_knob_search_counts_equal_a_scan_of_every_count(profile, rate_per_s, count, slo):
+    # each search after the first starts at the fewest count so far; a scan of 1, 2, 3, ... with
+    # ordinary replays (no split, no early stop, no guess) must give the same counts
+    from batchsim.planning.knob_search import static_knob_candidates
+
+    table = poisson_trace(count, rate_per_s, seed=4)
+    scenario = with_overrides(Scenario(profile=profile), {"policy": "static"})
+    objectives = parse_slo(slo)
+    candidates = static_knob_candidates(objectives)
+    plan = plan_capacity(scenario, table, objectives, PlanOptions(window_s=None),
+                         knob_candidates=candidates)
+    scanned = [next(n for n in range(1, 64)
+                    if meets(replayed(with_overrides(scenario, c), table, n), objectives))
+               for c in candidates]
+    assert len(set(scanned)) > 1
+    assert [found for _, found in plan.knobs_searched] == scanned
+    assert plan.replicas == min(scanned)
+    best = candidates[scanned.index(min(scanned))]
+    assert (plan.serving.batch_size, plan.serving.max_wait_s) == (best["batch_size"], best["max_wait_s"])

@@ -85,3 +85,18 @@ def test_a_known_meeting_guess_is_not_asked_again():
                                     rel_tolerance=0.05, probes=2, known_meeting=True)
     assert 1.0 not in asked and asked[:2] == [2.0, 4.0]
     assert bracket.meeting <= 2.5 < bracket.failing
+
+
+@pytest.mark.parametrize("probes", [2, 3])
+@pytest.mark.parametrize("threshold", [0.013, 0.3, 1.7, 9.5])
+def test_a_lazy_answerer_gives_the_same_bracket_from_fewer_questions(threshold, probes):
+    eager, lazy = Counting(lambda s: s <= threshold), Counting(lambda s: s <= threshold)
+    for guess_known in (False, True):
+        first = highest_meeting_scale(many(eager), min(1.0, threshold), None, 0.02,
+                                      probes=probes, known_meeting=guess_known)
+        second = highest_meeting_scale(lambda scales: (lazy(s) for s in scales),
+                                       min(1.0, threshold), None, 0.02, probes=probes,
+                                       known_meeting=guess_known)
+        assert first == second
+    # every answer the lazy search read was one the eager search asked for, and some were skipped
+    assert set(lazy.asked) <= set(eager.asked) and len(lazy.asked) < len(eager.asked)
