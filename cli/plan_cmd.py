@@ -147,13 +147,14 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
     Static layouts search ``static_knobs`` (knob overrides) for the fewest GPUs. ``progress``
     is (bar, stages per layout): stages count as they end, or as whole layouts end in workers.
 
-    With at least as many layouts as workers, each worker plans whole layouts (no process
-    hands work to another); otherwise the workers share each plan's simulations. Both give the
-    same plans.
+    With at least as many layouts as workers, the workers take the layouts' stages (count,
+    rate, each window) as separate tasks (planning.plan_parallel); otherwise they share each
+    plan's simulations. Both give the same plans.
     """
     from concurrent.futures import ProcessPoolExecutor
 
     from batchsim.planning.plan import plan_capacity
+    from batchsim.planning.plan_parallel import plan_layouts_in_pool
     from batchsim.planning.scenario import with_overrides
     from batchsim.planning.sweep import ignore_sigint
 
@@ -163,17 +164,14 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
                  for policy, degree in layouts]
     # workers leave Ctrl-C to this process, which exits 130 without their tracebacks
     pool = ProcessPoolExecutor(workers, initializer=ignore_sigint) if workers > 1 else None
-    whole_layouts = pool is not None and len(layouts) >= workers
+    by_stage = pool is not None and len(layouts) >= workers
     outcomes = []
     try:
-        if whole_layouts:
-            futures = [pool.submit(plan_capacity, layout, table, objectives, options,
-                                   knob_candidates=_knobs_for(layout, static_knobs))
-                       for layout in scenarios]
-            for future in futures:
-                outcomes.append(_outcome(future.result))
-                if bar is not None:
-                    bar.update(stages)
+        if by_stage:
+            outcomes = plan_layouts_in_pool(
+                pool, scenarios, table, objectives, options,
+                lambda layout: _knobs_for(layout, static_knobs),
+                (lambda: bar.update(1)) if bar is not None else None)
         else:
             on_stage = (lambda: bar.update(1)) if bar is not None else None
             for layout in scenarios:

@@ -31,6 +31,17 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
+def _knob_count(result) -> str:
+    """A knob candidate's replica count as the search established it."""
+    if result.replicas is not None:
+        return str(result.replicas)
+    if result.at_least == 1:
+        return "not searched (1 replica is the fewest possible)"
+    if result.at_least is not None:
+        return f"at least {result.at_least} (fails at {result.at_least - 1}; not searched further)"
+    return "none up to the maximum"
+
+
 def format_plan(plan, context: dict) -> str:
     """The plan report: answer, evidence at the count and one fewer, rate, cost, windows."""
     serving = plan.serving
@@ -47,10 +58,8 @@ def format_plan(plan, context: dict) -> str:
              f"{'Answer:':<14}{plan.replicas} replica(s) x {plan.gpus_per_replica} GPU = "
              f"{plan.gpus} {context['gpu']} GPU(s)"]
     if plan.knobs_searched:
-        tried = "; ".join(
-            f"{' '.join(f'{k}={v:g}' for k, v in knobs.items())}: "
-            f"{'none up to the maximum' if count is None else count}"
-            for knobs, count in plan.knobs_searched)
+        tried = "; ".join(f"{' '.join(f'{k}={v:g}' for k, v in r.knobs.items())}: "
+                          f"{_knob_count(r)}" for r in plan.knobs_searched)
         lines.append(f"{'Knobs tried:':<14}replicas needed by each: {tried}; kept the fewest "
                      f"(ties: the first)")
     lines += _evidence(plan)
@@ -211,7 +220,7 @@ def plan_record(plan, price: float | None, window_s: float | None) -> dict:
         "autoscaling": None if scaling is None else {
             "fixed_gpu_hours": scaling.fixed_gpu_hours, "peak_gpu_hours": scaling.peak_gpu_hours,
             "autoscaled_gpu_hours": scaling.autoscaled_gpu_hours},
-        "knobs_searched": [{"knobs": knobs, "replicas": count}
-                           for knobs, count in plan.knobs_searched],
+        "knobs_searched": [{"knobs": r.knobs, "replicas": r.replicas,
+                            "replicas_at_least": r.at_least} for r in plan.knobs_searched],
         "simulations": plan.simulations,
     }

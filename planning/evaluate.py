@@ -121,6 +121,11 @@ class Evaluator:
             self.simulations += len(todo)
         return (self.meets(replicas, scale) for replicas, scale in questions)
 
+    def remember(self, verdict: Verdict) -> None:
+        """Take a verdict another evaluator of the same scenario, trace and objectives reached
+        (it is not run again, nor counted as a simulation here)."""
+        self._cache[(verdict.replicas, verdict.scale)] = verdict
+
     def verdict(self, replicas: int, scale: float = 1.0, full: bool = True) -> Verdict:
         """The verdict; with ``full`` the run goes to the end and the summary is kept."""
         key = (replicas, scale)

@@ -3,8 +3,9 @@
 Static batching's two knobs trade latency for batching: a larger ``batch_size`` amortizes each
 step over more requests, a positive ``max_wait_s`` lets a batch fill before it starts instead of
 dispatching whatever waits whenever the replica is idle (at low load that is a batch of one).
-The planner plans each combination's replica count and keeps the fewest GPUs (ties: the first
-tried, i.e. the smaller batch and the shorter wait). Waits are fractions of the tightest
+The planner keeps the combination needing the fewest GPUs (ties: the first tried, i.e. the
+smaller batch and the shorter wait); a combination that fails at one fewer than the fewest so
+far is not searched further (planning.plan._best_knobs). Waits are fractions of the tightest
 first-token objective (TTFT, else E2E), since a request may spend its whole wait before its
 batch starts: a quarter of the limit leaves three quarters for queueing and the batch's own
 prefill. Continuous and chunked batching plan at the knobs given.

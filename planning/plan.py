@@ -84,6 +84,15 @@ class WindowNeed:
     observed_s: dict = field(default_factory=dict)  # objective name -> value at that count
 
 
+@dataclass(frozen=True)
+class KnobResult:
+    """What the knob search learned of one candidate's replica count."""
+
+    knobs: dict
+    replicas: int | None  # the fewest meeting; None: none up to the maximum, or not searched
+    at_least: int | None = None  # not searched further: fails below this, the fewest so far
+
+
 @dataclass
 class Plan:
     """The answer and its evidence."""
@@ -101,7 +110,7 @@ class Plan:
     simulations: int
     cost_model: object = None  # the model that priced every step
     serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
-    knobs_searched: tuple = ()  # (knob overrides, replicas or None: none up to the maximum)
+    knobs_searched: tuple = ()  # a KnobResult per static knob candidate tried
 
     @property
     def gpus(self) -> int:
@@ -121,13 +130,49 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     """Plan ``scenario`` (its replica count is ignored) for ``table`` and ``objectives``.
 
     With several ``knob_candidates`` (scenario overrides, e.g. from
-    planning.knob_search.static_knob_candidates) each one's replica count is searched and the
-    fewest kept (ties: the first); the plan lists every candidate's count. ``on_stage()`` is
-    called as each stage ends (the count, the rate, each window): see ``plan_stages``.
+    planning.knob_search.static_knob_candidates) the candidate needing the fewest replicas is
+    kept (ties: the first); see ``_best_knobs``. ``on_stage()`` is called as each stage ends
+    (the count, the rate, each window): see ``plan_stages``.
 
     With a process ``pool`` of ``workers`` processes each question's replicas are replayed in
-    parallel (round-robin routing); the answers are the same as without one.
+    parallel (round-robin routing); the answers are the same as without one. The stages are
+    ``count_stage``, ``rate_stage`` and the ``window_tasks``, which planning.plan_parallel runs
+    as separate tasks for several layouts at once.
     """
+    stage = on_stage or (lambda: None)
+    found = count_stage(scenario, table, objectives, options, cost_model, pool, workers,
+                        knob_candidates)
+    stage()
+    rate, rate_simulations = None, 0
+    needs = []
+    if trace_span_s(table) > 0:
+        rate, rate_simulations = rate_stage(found, table, options, pool, workers)
+        stage()
+        mapper = pool.map if pool is not None else map
+        for need in mapper(window_requirement, window_tasks(found, table, options)):
+            stage()
+            needs.append(need)
+    return assemble(found, table, rate, rate_simulations, needs)
+
+
+@dataclass
+class CountFinding:
+    """The count stage's answer and evidence: what the rate and window stages start from."""
+
+    scenario: Scenario  # with the chosen knobs
+    cost_model: object
+    serving: object  # the resolved ServingConfig
+    objectives: tuple
+    replicas: int
+    at_count: Verdict
+    below: Verdict | None
+    searched: tuple  # a KnobResult per knob candidate
+    simulations: int
+
+
+def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cost_model=None,
+                pool=None, workers: int = 1, knob_candidates=()) -> CountFinding:
+    """The fewest replicas (knob candidates searched), with full summaries at it and one fewer."""
     if len(table) == 0:
         raise ValueError("the trace has no requests to plan for")
     objectives = tuple(objectives)
@@ -140,32 +185,45 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
         whole = Evaluator(with_overrides(scenario, knob_candidates[0]), table, objectives,
                           whole.prepared.cost_model, pool, workers)
     replicas = _fewest(whole, options.max_replicas)
-    stage = on_stage or (lambda: None)
-    stage()
     at_count = whole.verdict(replicas)
     below = whole.verdict(replicas - 1) if replicas > 1 else None
+    return CountFinding(whole.scenario, whole.prepared.cost_model, whole.prepared.serving,
+                        objectives, replicas, at_count, below, searched,
+                        simulations + whole.simulations)
+
+
+def rate_stage(found: CountFinding, table, options: PlanOptions, pool=None,
+               workers: int = 1) -> tuple[RateFinding | None, int]:
+    """The sustainable-rate bracket at the planned count and the simulations it ran (call only
+    for a trace spanning some time)."""
+    evaluator = Evaluator(found.scenario, table, found.objectives, found.cost_model, pool, workers)
+    evaluator.remember(found.at_count)  # the count stage's run at scale 1, never run again
+    rate = _rate(evaluator, found.replicas, len(table) / trace_span_s(table), options)
+    return rate, evaluator.simulations
+
+
+def window_tasks(found: CountFinding, table, options: PlanOptions) -> list:
+    """One WindowTask per window (none for a single window: that is the whole trace again)."""
     span_s = trace_span_s(table)
-    rate, windows = None, []
-    if span_s > 0:
-        trace_rate_per_s = len(table) / span_s
-        rate = _rate(whole, replicas, trace_rate_per_s, options)
-        stage()
-        parts = (split_windows(table, options.window_s, options.limits)
-                 if options.window_s is not None else [])
-        if len(parts) > 1:  # one window is the whole trace again
-            tasks = [WindowTask(whole.scenario, whole.prepared.cost_model, objectives, options,
-                                w.index, w.start_s, w.end_s, w.table,
-                                max(1, round(replicas * w.rate_per_s / trace_rate_per_s)))
-                     for w in parts]
-            mapper = pool.map if pool is not None else map
-            for need, count in mapper(window_requirement, tasks):
-                stage()
-                windows.append(need)
-                simulations += count
-    serving = whole.prepared.serving
-    return Plan(serving.policy, objectives, replicas, serving.tensor_parallel_size, at_count,
-                below, rate, windows, len(table), span_s, simulations + whole.simulations,
-                whole.prepared.cost_model, serving, searched)
+    parts = (split_windows(table, options.window_s, options.limits)
+             if options.window_s is not None and span_s > 0 else [])
+    if len(parts) <= 1:
+        return []
+    trace_rate_per_s = len(table) / span_s
+    return [WindowTask(found.scenario, found.cost_model, found.objectives, options, w.index,
+                       w.start_s, w.end_s, w.table,
+                       max(1, round(found.replicas * w.rate_per_s / trace_rate_per_s)))
+            for w in parts]
+
+
+def assemble(found: CountFinding, table, rate: RateFinding | None, rate_simulations: int,
+             needs: list) -> Plan:
+    """The plan from its stages' results (``needs``: window_requirement's, in window order)."""
+    serving = found.serving
+    simulations = found.simulations + rate_simulations + sum(count for _, count in needs)
+    return Plan(serving.policy, found.objectives, found.replicas, serving.tensor_parallel_size,
+                found.at_count, found.below, rate, [need for need, _ in needs], len(table),
+                trace_span_s(table), simulations, found.cost_model, serving, found.searched)
 
 
 def plan_stages(table, options: PlanOptions) -> int:
@@ -178,29 +236,35 @@ def plan_stages(table, options: PlanOptions) -> int:
 
 
 def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: int):
-    """The evaluator of the candidate needing the fewest replicas, (knobs, count) of each, and
+    """The evaluator of the candidate needing the fewest replicas, a KnobResult for each, and
     the simulations the others ran.
 
-    Each search after the first starts from the fewest count found so far: knobs that differ
-    little need about as many replicas, and a search started at its answer asks two questions
-    (that count and one fewer) where one started at 1 gallops and bisects through slow
-    near-threshold runs. The counts are those of searches from 1 wherever the answer flips once
-    (tests/planning/test_plan.py checks them against a scan of every count)."""
-    tried, counts = [], []
+    The first candidate's count is searched from 1. A later one only matters if it needs fewer
+    replicas than the fewest so far, so it is asked first at one fewer than that: failing there,
+    it is recorded as needing at least the fewest (ties keep the first) and not searched further
+    (its exact count would cost several slow near-threshold runs and change no answer);
+    meeting there, its count is searched down from that point. The answer is the one a search
+    of every candidate from 1 gives wherever the answer flips once (tests/planning/test_plan.py
+    checks it against a scan of every count)."""
+    tried, results = [], []
     for knobs in candidates:
         evaluator = Evaluator(with_overrides(first.scenario, knobs), first.table,
                               first.objectives, first.prepared.cost_model, pool, workers)
-        guess = min((c for c in counts if c is not None), default=1)
-        try:
-            count = fewest_meeting(evaluator.meets, guess, max_replicas)
-        except ValueError:
-            count = None
+        fewest = min((r.replicas for r in results if r.replicas is not None), default=None)
+        if fewest is not None and (fewest == 1 or not evaluator.meets(fewest - 1)):
+            result = KnobResult(dict(knobs), None, fewest)
+        else:
+            try:
+                count = fewest_meeting(evaluator.meets, fewest - 1 if fewest else 1, max_replicas)
+            except ValueError:
+                count = None
+            result = KnobResult(dict(knobs), count)
         tried.append(evaluator)
-        counts.append(count)
-    found = [i for i, count in enumerate(counts) if count is not None]
-    best = tried[min(found, key=lambda i: counts[i]) if found else 0]
+        results.append(result)
+    found = [i for i, r in enumerate(results) if r.replicas is not None]
+    best = tried[min(found, key=lambda i: results[i].replicas) if found else 0]
     others = sum(e.simulations for e in tried if e is not best)
-    return best, tuple(zip((dict(k) for k in candidates), counts)), others
+    return best, tuple(results), others
 
 
 def _fewest(evaluator: Evaluator, max_replicas: int) -> int:
