@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 
 
 def register(subparsers) -> None:
     """Add the calibrate subcommand."""
     parser = subparsers.add_parser(
-        "calibrate", help="fit a calibrated profile to real runs (GPUs never profiled)",
+        "calibrate", help=HELP["calibrate"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="runs to fit: vLLM run folders, bench JSON, records")
     parser.add_argument("--out", required=True, help="directory for calibration.yaml")

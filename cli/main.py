@@ -12,6 +12,7 @@ the command's inputs); Ctrl-C exits 130 with no traceback, and outputs are writt
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import stat
@@ -19,6 +20,7 @@ import sys
 import threading
 
 from batchsim.cli.argtypes import finite_float
+from batchsim.cli.commands import COMMANDS, HELP
 from batchsim.inputs import one_line
 from batchsim.limits import LIMIT_NAMES, parse_limit_raises
 
@@ -71,24 +73,33 @@ def _harden(parser: argparse.ArgumentParser) -> None:
                              "see README 'Errors and limits'")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand registered."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered; given the command line ``argv``,
+    only the command it names is built in full (its module imported), the others are listed
+    for --help and never parsed into."""
     parser = BatchsimParser(
         prog="batchsim",
         description="Simulate LLM-serving batching policies and plan GPU capacity.",
     )
-    # the command modules import pandas and numpy: imported here, inside main's Ctrl-C handling
-    from batchsim.cli import (calibrate_cmd, plan_cmd, plot_cmd, profile_cmd, record_cmd, replay,
-                              sweep_cmd, trace_cmd, validate_cmd)
-
+    chosen = _command_named(argv) if argv is not None else None
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (replay, trace_cmd, sweep_cmd, plot_cmd, plan_cmd, profile_cmd, validate_cmd,
-                   calibrate_cmd, record_cmd):
-        module.register(subparsers)
+    for name, module_name, text in COMMANDS:
+        if argv is None or name == chosen:
+            # the command modules import numpy (and their commands pandas): imported here,
+            # inside main's Ctrl-C handling, and only the one that runs
+            importlib.import_module(f"batchsim.cli.{module_name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=text)
     for leaf in _leaf_parsers(parser):
         if leaf is not parser:
             _harden(leaf)
     return parser
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The subcommand a command line runs: its first word that is not an option, if a command."""
+    first = next((token for token in argv if not token.startswith("-")), None)
+    return first if first in HELP else None
 
 
 def _chosen_parser(parser, argv: list[str]):
@@ -228,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         args.explicit = check_repeated_flags(parser, argv)
     except ArgumentError as error:

@@ -21,6 +21,7 @@ import os
 import sys
 import time
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, check_strict_range, load_table, scenario_from_args
 
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
-        "plan", help="fewest replicas (GPUs) that meet an SLO over a trace",
+        "plan", help=HELP["plan"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")

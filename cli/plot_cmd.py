@@ -21,6 +21,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.argtypes import non_negative_int, positive_int
 from batchsim.inputs import read_json
 
@@ -31,7 +32,7 @@ KINDS = ("throughput-vs-batch", "latency-throughput", "cdf", "timeline", "kv-que
 def register(subparsers) -> None:
     """Add the plot subcommand."""
     parser = subparsers.add_parser(
-        "plot", help="figures (PNG and SVG) from sweep results or replay outputs",
+        "plot", help=HELP["plot"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("inputs", nargs="*", metavar="INPUT",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from batchsim.cli.commands import HELP
 from batchsim.profiler.options import add_profile_arguments
 from batchsim.simulator.hardware import GPUS
 
@@ -16,7 +17,7 @@ from batchsim.simulator.hardware import GPUS
 def register(subparsers) -> None:
     """Add ``profile`` and its ``show`` subcommand."""
     parser = subparsers.add_parser(
-        "profile", help="profile a model on this GPU, or show a profile",
+        "profile", help=HELP["profile"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_arguments(parser)
     parser.set_defaults(func=run_profile)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from batchsim.cli.commands import HELP
 from batchsim.profiler.record_args import EXAMPLE, add_record_arguments
 
 
 def register(subparsers) -> None:
     """Add the record subcommand."""
     parser = subparsers.add_parser(
-        "record", help="replay a trace on a real engine (GPU) and write a run record",
+        "record", help=HELP["record"],
         description="Replay a trace at its arrival times against transformers' continuous-batching "
                     "engine (hf_cb) or static batching (hf_static) and write one JSON record.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)

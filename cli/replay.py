@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.report import format_report
 from batchsim.simulator.summary import PERCENTILE_METRICS
@@ -120,7 +121,7 @@ def register(subparsers) -> None:
     from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
-        "replay", help="replay a trace through simulated replicas",
+        "replay", help=HELP["replay"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", help="trace file in any supported format (default: bundled)")
     add_trace_options(parser, model_flag="--trace-model")

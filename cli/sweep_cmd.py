@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 from batchsim.cli.replay import add_scenario_flags, load_table, scenario_from_args
 
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     from batchsim.traces.cli_options import add_trace_options
 
     parser = subparsers.add_parser(
-        "sweep", help="replay a grid of settings in parallel into one results table",
+        "sweep", help=HELP["sweep"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=V1,V2,...",
                         help="an axis of the grid (repeat for more axes)")

@@ -11,6 +11,7 @@ import math
 import sys
 from dataclasses import asdict
 
+from batchsim.cli.commands import HELP
 from batchsim.traces.cli_options import add_trace_options, load_from_args
 from batchsim.traces.errors import TraceError
 
@@ -27,7 +28,7 @@ EXAMPLES = """examples:
 
 def register(subparsers) -> None:
     """Add ``trace`` with its stats, convert and synth subcommands."""
-    parser = subparsers.add_parser("trace", help="describe, convert or synthesize traces",
+    parser = subparsers.add_parser("trace", help=HELP["trace"],
                                    epilog=EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="trace_command", metavar="{stats,convert,synth}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from batchsim.cli.commands import HELP
 from batchsim.cli.progress import add_quiet_flag, progress_bar
 
 OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens", "max_num_batched_tokens"),
@@ -20,7 +21,7 @@ OVERRIDE_FLAGS = (("--max-num-seqs", "max_num_seqs"), ("--max-num-batched-tokens
 def register(subparsers) -> None:
     """Add the validate subcommand."""
     parser = subparsers.add_parser(
-        "validate", help="compare the simulator with recorded real-engine runs",
+        "validate", help=HELP["validate"],
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records", nargs="+", help="record JSON files, vLLM run folders or "
                         "vllm bench result JSON")
