@@ -10,16 +10,19 @@ from batchsim.simulator.hardware import load_gpu_file
 from batchsim.simulator.profile_format import read_meta
 
 
+REWRITE = "after changing a bundled YAML file, run: python -m batchsim.simulator.bundled_yaml"
+
+
 def test_the_copy_is_fresh_and_equal_to_every_bundled_file():
-    # run `python -m batchsim.simulator.bundled_yaml` after changing a bundled YAML file
     held = json.loads(bundled_yaml.COPY_FILE.read_text())
     files = bundled_yaml.bundled_yaml_files()
     assert {p.parent.name for p in files} >= {"gpus", "h200-llama-3-8b-cuda-graph"}
-    assert sorted(held["files"]) == sorted(p.relative_to(bundled_yaml.DATA_ROOT).as_posix() for p in files)
+    assert sorted(held["files"]) == sorted(
+        p.relative_to(bundled_yaml.DATA_ROOT).as_posix() for p in files), REWRITE
     for path in files:
         parsed, _ = parse_yaml(path.read_text(), str(path))
         from_copy = bundled_yaml.lookup(path)
-        assert from_copy is not bundled_yaml.MISSING, f"{path}: copy is stale"
+        assert from_copy is not bundled_yaml.MISSING, f"{path}: the parsed copy is stale; {REWRITE}"
         assert bundled_yaml.same_value(from_copy, parsed), path
 
 
