@@ -137,6 +137,18 @@ LOAD_CASES = {
 }
 
 
+# Graphs-off runs recorded in the same device session (one H200 host) as the graphs-off profile they
+# are judged against (issue 12): the records above came from other hosts, and this engine's eager
+# steps are host-bound. A light run below saturation, and the load cases above again with their
+# own traces and seeds (so the two recordings of each trace also measure host-to-host spread).
+HOST_CASES = {
+    "cb_chat_light": ("chat", 150, 2.5, 305, {"engine": "hf_cb", **CB_SETTINGS}),
+    "cb_chat_sat512_rep": LOAD_CASES["cb_chat_sat512"],
+    "cb_chat_b2048_rep": LOAD_CASES["cb_chat_b2048"],
+    "cb_pressure_preempt_rep": LOAD_CASES["cb_pressure_preempt"],
+}
+
+
 def plan_entry(name: str, spec, trace_dir: str) -> dict:
     """One case of a recorder plan."""
     kind, n, rate, seed, settings = spec
@@ -163,6 +175,7 @@ def main() -> None:
     write_set(out_dir, CALIBRATION, "calibration_plan.json")
     write_set(out_dir, CASES, "plan.json")
     write_set(out_dir, LOAD_CASES, "load_plan.json")
+    write_set(out_dir, HOST_CASES, "host_plan.json")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ compute stream; their difference is the engine's per-step CPU work. Decode repea
 engine steps, so every sequence's context grows by one token a repeat as in a served run; with
 ``fixed_kv`` each sequence's KV length is set back before every repeat so that all repeats run one
 shape (a diagnostic: kernels and plan caches that key on the KV length then see a repeated shape).
+Chunk repeats likewise never repeat a shape: each repeat's first prompt chunk is a token shorter (or
+longer) than the last one's. A served engine almost never meets the same (query, KV) lengths twice,
+and without CUDA graphs its attention pays host time for every new shape (about 40 ms a step on the
+H200 image, records/diagnostics/h200-2026-11-24): repeating one shape timed a 512-token chunk at
+25 ms where the records' chunk steps took 60-68 ms.
 """
 from __future__ import annotations
 
@@ -174,14 +179,27 @@ class EngineRunner:
         if point.decodes:
             self._start_decodes(point)
         samples = []
-        for _ in range(self.warmup + self.repeats):
-            for new, cached in point.chunks:
+        room = self.manager.continuous_batching_config.max_batch_tokens - point.decode_count
+        for repeat in range(self.warmup + self.repeats):
+            for index, (new, cached) in enumerate(point.chunks):
+                if index == 0 and not self.fixed_kv:
+                    new = fresh_chunk_length(new, repeat, room)
                 self._submit(new + cached, 1)
             sample = self._step()
             while self._has_prefill():  # a prompt longer than the step budget: time its last chunk
                 sample = self._step()
             samples.append(sample)
         return samples
+
+
+def fresh_chunk_length(new_tokens: int, repeat: int, room_tokens: int) -> int:
+    """The first chunk's length in repeat ``repeat``: new_tokens, then one shorter, one longer, two
+    shorter, ..., skipping lengths outside 1..room_tokens (the step budget left by the point's
+    decodes, so the engine never splits the chunk); lengths repeat only when the room runs out."""
+    lengths = [new_tokens]
+    for offset in range(1, room_tokens + 1):
+        lengths += [n for n in (new_tokens - offset, new_tokens + offset) if 1 <= n <= room_tokens]
+    return lengths[repeat % len(lengths)]
 
 
 def _record(kind: str, samples: list, status: str, note: str) -> StepRecord:

@@ -45,8 +45,9 @@ def test_engine_mode_records_what_the_engine_ran(tmp_path):
                         "--engine-option", "block_size=16"))
     steps = read_steps(out)
     assert all(s.status == "ok" for s in steps)
-    # a 72-token prompt under a 64-token step budget runs as 64 new, then 8 new over 64 cached
-    assert ((8, 64),) in [s.prefill_chunks for s in steps]
+    # a 72-token prompt under a 64-token step budget runs as 64 new, then 8 new over 64 cached; its
+    # repeats' last chunks are 8, 7, 9, 6 tokens (fresh shapes) and the middle timed one, 9, is kept
+    assert ((9, 64),) in [s.prefill_chunks for s in steps]
     decodes = [s for s in steps if s.kind == "decode"]
     assert [s.decode_count for s in decodes] == [1, 4, 4, 8, 2, 16]
     # the middle of 3 timed steps after 1 warm-up decode has 2 decoded tokens on top of the prompt
@@ -128,10 +129,22 @@ def test_engine_reopened_under_a_smaller_budget_splits_prompts_by_it(tmp_path):
     runner = EngineRunner(model, repeats=2, warmup=1,
                           overrides={"num_blocks": 64, "max_batch_tokens": 64, "block_size": 16})
     assert runner.use_budget(32) and not runner.use_budget(32)
-    # a 64-token prompt under a 32-token budget: its timed last chunk is 32 new over 32 cached
+    # a 64-token prompt under a 32-token budget: its timed last chunk is new tokens over 32 cached;
+    # the repeats' chunks are 32 (warm-up), 31, 30 (timed: no room to grow), and the row keeps 30
     record = runner.run_point(GridPoint("prefill", ((32, 32),), budget=32))
-    assert record.status == "ok" and record.prefill_chunks == ((32, 32),)
+    assert record.status == "ok" and record.prefill_chunks == ((30, 32),)
     assert record.repeats == 2 and len(record.wall_samples_s) == 2
     assert record.wall_mean_s == pytest.approx(sum(record.wall_samples_s) / 2, abs=1e-6)
     assert runner.use_budget(None)  # back to the profile's own settings
-    assert runner.run_point(GridPoint("prefill", ((48, 0),))).prefill_chunks == ((48, 0),)
+    assert runner.run_point(GridPoint("prefill", ((48, 0),))).prefill_chunks == ((49, 0),)  # 48, 47, 49
+
+
+def test_chunk_repeats_never_repeat_a_shape():
+    pytest.importorskip("transformers")
+    from batchsim.profiler.engine_runner import fresh_chunk_length
+
+    # a chunk that fills the budget can only shrink
+    assert [fresh_chunk_length(512, repeat, 512) for repeat in range(5)] == [512, 511, 510, 509, 508]
+    # otherwise it alternates about the grid point's length, within 1..room; 5 lengths fit in a room of 5
+    assert [fresh_chunk_length(3, repeat, 5) for repeat in range(7)] == [3, 2, 4, 1, 5, 3, 2]
+    assert [fresh_chunk_length(100, repeat, 2048) for repeat in range(5)] == [100, 99, 101, 98, 102]
