@@ -4,6 +4,7 @@ Examples:
   batchsim profile --model llama-3-8b --mode engine --out profiles/h200-llama-3-8b-engine
   batchsim profile --model llama-3-70b --tp 4 --mode cuda-graph --layers 10,20 --out profiles/h200-llama-3-70b-tp4-cuda-graph
   batchsim profile show h200-llama-3-8b-engine --plot steps.png
+  batchsim profile served --base h200-llama-3-8b-engine records/cb_chat_light.json ... --out profiles/served
 """
 from __future__ import annotations
 
@@ -21,12 +22,20 @@ def register(subparsers) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_arguments(parser)
     parser.set_defaults(func=run_profile)
-    actions = parser.add_subparsers(dest="profile_action", metavar="show")
+    actions = parser.add_subparsers(dest="profile_action", metavar="show|served")
     show = actions.add_parser("show", help="print a profile's environment, coverage and held-out error")
     show.add_argument("path", help="profile directory or bundled name")
     show.add_argument("--plot", help="write step time vs batch and context, with the roofline floor, to this PNG")
     show.add_argument("--gpu", default=None, help=f"GPU datasheet for the roofline floor ({', '.join(GPUS)})")
     show.set_defaults(func=run_show)
+    served = actions.add_parser(
+        "served", help="re-time a profile from the step logs of recorded runs of its engine configuration")
+    served.add_argument("records", nargs="+", help="hf_cb record JSON files with step logs")
+    served.add_argument("--base", required=True,
+                        help="profile (directory or bundled name) whose model, memory and engine setup to keep")
+    served.add_argument("--out", required=True, help="output directory (profile.yaml + steps.csv)")
+    served.add_argument("--name", help="profile name (default: the output directory's name)")
+    served.set_defaults(func=run_served)
 
 
 def run_profile(args: argparse.Namespace) -> int:
@@ -71,4 +80,26 @@ def run_show(args: argparse.Namespace) -> int:
     if args.plot:
         profile_report.plot(model, args.plot, args.gpu)
         print(f"plot written to {args.plot}")
+    return 0
+
+
+def run_served(args: argparse.Namespace) -> int:
+    """Write a served profile (``planning.served_profile``) and say what each run contributed."""
+    from pathlib import Path
+
+    from batchsim.atomic import output_directory
+    from batchsim.planning.records import load_record
+    from batchsim.planning.served_profile import build_served_profile
+    from batchsim.simulator.profile_cost import load_profile_cost_model, resolve_profile_path
+
+    records = [(path, load_record(path).data) for path in args.records]
+    name = args.name or Path(args.out).name
+    with output_directory(args.out, f"served profile {name}") as staging:
+        _, lines = build_served_profile(resolve_profile_path(args.base), records, staging, name)
+    for line in lines:
+        print(line)
+    model = load_profile_cost_model(args.out)
+    held_out = model.held_out_error()
+    print(f"wrote {args.out}: form {model.meta['fit']['form']}, held-out error mean "
+          f"{held_out['mean_ape_pct']:.1f}% over {held_out['held_out_points']} steps (served steps scatter: one step a row)")
     return 0

@@ -97,10 +97,13 @@ def matching_profile(gpu, model, run: dict, modes: tuple[str, ...], tp: int = 1)
     candidates = bundled_profiles_for(gpu, model, tp, modes)
     if not candidates:
         return None
+    metas = {name: read_meta(resolve_profile_path(name)) for name in candidates}
+    # a profile timed from served steps prices the engine as it runs under load; an isolated grid
+    # point can land in one of a host-bound engine's modes (planning/served_steps.py): prefer it
+    candidates.sort(key=lambda name: "served_from" not in metas[name])
     differences = {}
     for name in candidates:
-        meta = read_meta(resolve_profile_path(name))
-        differences[name] = engine_match.mismatches(engine_match.profile_settings(meta), run)
+        differences[name] = engine_match.mismatches(engine_match.profile_settings(metas[name]), run)
         if not differences[name]:
             return name
     closest = min(candidates, key=lambda name: len(differences[name]))

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from batchsim.planning.records import load_record
-from batchsim.planning.validate import compare
+from batchsim.planning.served_profile import build_served_profile
+from batchsim.planning.validate import compare, scenario_for
+from batchsim.planning.records import observed_run
+from batchsim.simulator.profile_cost import resolve_profile_path
+from batchsim.simulator.profile_format import read_meta
 
 RECORDS = sorted((Path(__file__).resolve().parents[2] / "records").glob("*.json"))
 METRICS = ("output_throughput", "e2e_p50", "e2e_p99", "ttft_p50")
@@ -21,27 +25,28 @@ OVER = dict.fromkeys(METRICS, 0.15)
 # The issue-12 runs offer 8-12 req/s against the 4-7 req/s the engine serves (a few hundred
 # requests in flight), except cb_chat_light_graphs (2.5 req/s, served as they come).
 OVERLOADED = {"cb_conv_over", "cb_longoutput_over", "static_conv_b8", "static_conv_b32", "cb_chat_sat512",
-              "cb_chat_sat512_graphs", "cb_chat_b2048", "cb_pressure_preempt"}
-# Graphs-off (hf_cb default) runs are priced by h200-llama-3-8b-engine, measured on another H200 host
-# than the one each of these runs had: that engine is host-bound at small batches, and its small
-# decode steps ran 0.67-0.89x as fast in the profile as in these runs' own step logs (README, Fidelity).
+              "cb_chat_sat512_graphs", "cb_chat_b2048", "cb_pressure_preempt", "cb_chat_sat512_rep",
+              "cb_chat_b2048_rep", "cb_pressure_preempt_rep"}
+# Graphs-off (hf_cb default) runs are priced by h200-llama-3-8b-engine-served, timed from the served
+# steps of these same runs, so each is judged on that profile rebuilt without it and without any
+# re-recording of its trace (held_out_profile). Measured with this test's MEASURED lines (pytest -s).
+# Two recordings of the same trace, on different H200 hosts, differ by up to 18% in throughput under
+# preemption (cb_pressure_preempt vs _rep): the engine itself does not repeat. Graphs-off runs at
+# saturation run their steps about 12% slower than the same compositions take in lighter runs.
 ALLOWED = {
-    ("cb_conv_light", "ttft_p50"): 0.14,
-    ("cb_conv_light", "e2e_p50"): 0.21,
-    ("cb_conv_light", "e2e_p99"): 0.20,
-    ("cb_conv_near", "output_throughput"): 0.09,
-    ("cb_conv_near", "ttft_p50"): 0.21,
-    ("cb_conv_near", "e2e_p50"): 0.15,
-    ("cb_conv_near", "e2e_p99"): 0.10,
-    ("cb_conv_over", "ttft_p50"): 0.24,
-    ("cb_longoutput_over", "output_throughput"): 0.23,
-    ("cb_longoutput_over", "e2e_p50"): 0.23,
-    ("cb_longoutput_over", "e2e_p99"): 0.22,
-    ("cb_longprompt_near", "ttft_p50"): 0.23,
-    ("cb_longprompt_near", "e2e_p50"): 0.17,
-    ("cb_longprompt_near", "e2e_p99"): 0.14,
+    ("cb_chat_light", "e2e_p99"): 0.12,  # measured -8.3%
+    ("cb_chat_sat512_rep", "ttft_p50"): 0.19,  # -15.8%
+    ("cb_chat_b2048", "ttft_p50"): 0.20,  # -16.6%
+    ("cb_conv_near", "e2e_p50"): 0.10,  # +6.1%
+    ("cb_conv_near", "ttft_p50"): 0.18,  # -14.1%
+    ("cb_longprompt_near", "e2e_p50"): 0.09,  # -5.7%
+    ("cb_longprompt_near", "e2e_p99"): 0.09,  # -6.0%
+    ("cb_longprompt_near", "ttft_p50"): 0.22,  # -18.8%
+    ("cb_pressure_preempt", "ttft_p50"): 0.22,  # -18.3%
+    ("cb_pressure_preempt_rep", "output_throughput"): 0.28,  # +24.7%
+    ("cb_pressure_preempt_rep", "e2e_p50"): 0.21,  # -17.9%
+    ("cb_pressure_preempt_rep", "e2e_p99"): 0.27,  # -23.1%
     ("cb_chat_sat512_graphs", "ttft_p50"): 0.21,
-    ("cb_pressure_preempt", "ttft_p50"): 0.40,
     ("static_conv_b8", "output_throughput"): 0.28,
     ("static_conv_b8", "ttft_p50"): 0.45,
     ("static_conv_b8", "e2e_p50"): 0.30,
@@ -56,11 +61,39 @@ def test_records_are_present():
     assert len(RECORDS) >= 6
 
 
+def _trace(data: dict) -> list:
+    return sorted((r["arrival"], r["in"], r["out"]) for r in data["requests"])
+
+
+def held_out_profile(record, out_dir: Path) -> str | None:
+    """Where the profile validate picks was timed from served steps that include this run's (or a
+    re-recording of its trace), the same profile rebuilt without them: the guard judges held-out
+    runs only. None where the picked profile never saw the run."""
+    picked = scenario_for(observed_run(record)).profile
+    meta = read_meta(resolve_profile_path(picked)) if picked else {}
+    served = meta.get("served_from")
+    if not served:
+        return None
+    trace = _trace(record.data)
+    others = [load_record(str(RECORDS[0].parent / f"{case}.json")) for case in served["runs"]]
+    kept = [(other.source, other.data) for other in others if _trace(other.data) != trace]
+    if len(kept) == len(others):
+        return None
+    build_served_profile(resolve_profile_path(served["base_profile"]), kept, out_dir, meta["name"] + "-held-out")
+    return str(out_dir)
+
+
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
-def test_simulation_stays_within_bounds(path):
-    comparison = compare(load_record(str(path)))
+def test_simulation_stays_within_bounds(path, tmp_path):
+    record = load_record(str(path))
+    held_out = held_out_profile(record, tmp_path / "profile")
+    # without its own runs the held-out profile of the 2048-token-budget runs holds no step timed
+    # under that budget; its cost model still prices each step by its composition
+    comparison = compare(record, profile=held_out, allow_profile_mismatch=held_out is not None)
     errors = {row["metric"]: row["rel_error"] for row in comparison.rows()}
     goals = OVER if comparison.record.case in OVERLOADED else BELOW
+    for metric in METRICS:
+        print(f"MEASURED {comparison.record.case} {metric} {errors[metric]:+.4f}")
     for metric in METRICS:
         bound = ALLOWED.get((comparison.record.case, metric), goals[metric])
         assert abs(errors[metric]) <= bound, (comparison.record.case, metric, errors[metric])

@@ -1,0 +1,123 @@
+"""Served steps: every step of a recorded continuous-batching run with its full composition.
+
+A hf_cb record logs each engine step's start, host and forward times and its totals (requests,
+decodes, query and KV tokens), and each request's token times. A token time is taken right after
+its step's forward (``records/ENGINE_NOTES.md``), so it falls inside exactly one logged step; from
+that the composition of every step follows:
+
+- a request's token k >= 1 is a decode in the step that produced it, over ``prompt + k - 1``
+  cached tokens (the query is token k-1);
+- its prompt is prefilled in the steps from its admission up to the step of its first token. The
+  engine serves prompts first come first served and splits only the last one a step's budget
+  reaches, so the step's prompt tokens (query tokens less decodes) are handed out to the waiting
+  prompts in arrival order; a prompt cached so far is the sum of its earlier chunks.
+
+The reconstruction checks itself against the log: each step's decode count, prompt-token total
+and set of prompts finishing there must match, or the step is left out and counted. Runs that
+preempted (soft resets restart a request's token times and recompute its prompt) are left out
+whole. A step's time is what it took in service: host preparation, forward (with sync) and
+update; the records show under 0.2 ms between one step's end and the next start.
+
+This is the engine's step cost as delivered under load, which a profile's isolated grid points can
+miss: without CUDA graphs this engine's small steps are bimodal in streaks (about 70 or 100 ms), so
+a grid point of a few consecutive steps lands in one mode, while a served run mixes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from batchsim.simulator.profile_format import StepRecord
+
+STEP_COLUMNS = ("t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
+                "q_padded", "kv_tokens", "kv_padded", "n_new_tokens", "n_preempted")
+
+
+@dataclass(frozen=True)
+class ServedSteps:
+    """The steps of one record that could be reconstructed, and why the others could not."""
+
+    case: str
+    steps: list[StepRecord]
+    logged: int
+    skipped: dict[str, int]
+
+
+def served_steps(data: dict) -> ServedSteps:
+    """Reconstruct the composition of every logged step of a hf_cb record (``data`` as loaded)."""
+    case = str(data.get("case", "record"))
+    log = data.get("steps")
+    if data.get("engine") != "hf_cb" or not isinstance(log, dict) or not log.get("rows"):
+        return ServedSteps(case, [], 0, {"no step log": 1})
+    columns = list(log.get("columns", STEP_COLUMNS))
+    rows = np.array(log["rows"], dtype=float)
+    # records before the preemption column (2026-11-24) log the first 11 columns
+    if rows.ndim != 2 or rows.shape[1] != len(columns) or columns != list(STEP_COLUMNS[:len(columns)]) \
+            or len(columns) < len(STEP_COLUMNS) - 1:
+        return ServedSteps(case, [], 0, {"step log columns differ": 1})
+    rows = np.pad(rows, ((0, 0), (0, len(STEP_COLUMNS) - len(columns))))
+    col = {name: rows[:, i] for i, name in enumerate(STEP_COLUMNS)}
+    count = len(rows)
+    if data.get("preempted_requests") or col["n_preempted"].any():
+        return ServedSteps(case, [], count, {"run preempted": count})
+    starts = col["t_start_s"]
+    decodes: list[list[int]] = [[] for _ in range(count)]
+    finishing: list[set[int]] = [set() for _ in range(count)]
+    requests = sorted(data["requests"], key=lambda r: (r["arrival"], r["i"]))
+    for index, request in enumerate(requests):
+        times = np.asarray(request["token_times"], dtype=float)
+        if len(times) == 0:
+            continue
+        at = np.searchsorted(starts, times, side="right") - 1
+        finishing[at[0]].add(index)
+        for k, step in enumerate(at[1:], start=1):
+            decodes[step].append(int(request["in"]) + k - 1)
+    steps, skipped = [], {}
+    waiting: list[list[int]] = []  # [request index, prompt tokens left, cached so far], arrival order
+    next_request = 0
+    for s in range(count):
+        while next_request < len(requests) and requests[next_request]["submit"] <= starts[s]:
+            waiting.append([next_request, int(requests[next_request]["in"]), 0])
+            next_request += 1
+        budget = int(col["q_tokens"][s]) - len(decodes[s])
+        chunks, done = [], set()
+        for entry in waiting:
+            if budget <= 0:
+                break
+            take = min(entry[1], budget)
+            chunks.append((take, entry[2]))
+            entry[1] -= take
+            entry[2] += take
+            budget -= take
+            if entry[1] == 0:
+                done.add(entry[0])
+        waiting = [entry for entry in waiting if entry[1] > 0]
+        reason = _mismatch(col, s, decodes[s], chunks, budget, done, finishing[s])
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        wall = float(col["prepare_s"][s] + col["forward_s"][s] + col["update_s"][s])
+        steps.append(_step(tuple(chunks), decodes[s], wall))
+    return ServedSteps(case, steps, count, skipped)
+
+
+def _mismatch(col, s, contexts, chunks, budget_left, done, finishing) -> str:
+    if len(contexts) != int(col["n_decode"][s]):
+        return "decode count differs from the log"
+    if budget_left != 0:
+        return "prompt tokens differ from the log"
+    if len(contexts) + len(chunks) != int(col["n_req"][s]):
+        return "request count differs from the log"
+    if done != finishing:
+        return "prompts finishing differ from the token times"
+    return ""
+
+
+def _step(chunks: tuple, contexts: list[int], wall_s: float) -> StepRecord:
+    kind = "decode" if not chunks else ("prefill" if not contexts else "mixed")
+    return StepRecord(
+        kind=kind, prefill_chunks=chunks, decode_count=len(contexts), decode_context_sum=sum(contexts),
+        decode_context_max=max(contexts, default=0), wall_s=wall_s, wall_p10_s=wall_s, wall_p90_s=wall_s,
+        gpu_s=wall_s, gpu_p10_s=wall_s, gpu_p90_s=wall_s, repeats=1, status="ok", note="served",
+        wall_mean_s=wall_s, gpu_mean_s=wall_s, wall_samples_s=(wall_s,))
