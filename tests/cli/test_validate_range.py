@@ -6,9 +6,9 @@ from tests.planning.test_validate import lone_request_record
 
 
 def test_validate_reports_the_range_and_strict_range_fails(capsys, tmp_path):
-    # a 7,900-token prompt decodes with contexts past the engine profile's longest decode context
-    # (about 7,690); block size 256 is the engine's own, which its profile ran
-    record = lone_request_record([300, 7900], [20, 20])
+    # an 8,100-token prompt decodes with contexts past the served engine profile's longest decode
+    # context (7,941); block size 256 is the engine's own, which its profile ran
+    record = lone_request_record([300, 8100], [20, 20])
     record["engine_config"]["block_size"] = 256
     path = tmp_path / "long.json"
     path.write_text(json.dumps(record))

@@ -14,7 +14,11 @@ def engine_record(**config):
 
 
 def test_graphs_as_the_engine_reports_them_pick_the_graphs_profile():
-    assert scenario_for(observed_run(Record(engine_record(), "x"))).profile == "h200-llama-3-8b-engine"
+    # graphs off: the profile timed from served steps (512- and 2048-token budgets) comes first
+    assert scenario_for(observed_run(Record(engine_record(), "x"))).profile == "h200-llama-3-8b-engine-served"
+    # a budget no served run had: the isolated grid, timed up to the engine's default 8192
+    wide = observed_run(Record(engine_record(max_batch_tokens=8192), "x"))
+    assert scenario_for(wide).profile == "h200-llama-3-8b-engine"
     for reported in (True, [True, True]):
         run = observed_run(Record(engine_record(use_cuda_graph=reported), "x"))
         assert scenario_for(run).profile == "h200-llama-3-8b-engine-graphs"

@@ -53,7 +53,7 @@ def test_a_model_given_as_a_config_matches_profiles_by_its_shapes():
     data["model_config"].update(max_position_embeddings=131072, rope_scaling={"factor": 8.0})
     run = observed_run(Record(data, "x"))
     assert run.model.name == "llama-3-8b"  # same cost shape as the catalog entry
-    assert scenario_for(run).profile == "h200-llama-3-8b-engine"
+    assert scenario_for(run).profile == "h200-llama-3-8b-engine-served"  # graphs off, 512-token budget
     data["model_config"]["num_hidden_layers"] = 30
     run = observed_run(Record(data, "x"))
     assert run.model.name == "custom" and scenario_for(run).profile is None
