@@ -9,7 +9,7 @@ from tests.planning.test_validate import lone_request_record
 
 def engine_record(**config):
     data = lone_request_record([10, 20], [3, 2])
-    data["engine_config"].update(block_size=256, max_batch_tokens=512, **config)
+    data["engine_config"].update({"block_size": 256, "max_batch_tokens": 512, **config})
     return data
 
 
