@@ -35,6 +35,7 @@ class CbKnobs:
     max_requests_per_batch: int | None = None
     use_cuda_graph: bool | None = None
     use_async_batching: bool | None = None
+    allow_block_sharing: bool | None = None
     scheduler_type: str = "fifo"
     seed: int = 0
 
@@ -49,7 +50,7 @@ def open_manager(model, knobs: CbKnobs):
     """A warmed-up continuous-batching manager (not yet started) built with the given knobs."""
     asked = {name: getattr(knobs, name) for name in
              ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
-              "use_cuda_graph", "use_async_batching")}
+              "use_cuda_graph", "use_async_batching", "allow_block_sharing")}
     config = ContinuousBatchingConfig(
         scheduler_type=knobs.scheduler_type, seed=knobs.seed,
         **{name: value for name, value in asked.items() if value is not None})

@@ -24,9 +24,10 @@ from batchsim.simulator.models import get_model
 
 WARM_REQUESTS = 32  # warm prompts drawn (each engine uses the first few)
 CB_KNOBS = ("block_size", "num_blocks", "max_batch_tokens", "max_requests_per_batch",
-            "use_cuda_graph", "use_async_batching")
+            "use_cuda_graph", "use_async_batching", "allow_block_sharing")
 CASE_KEYS = {"case", "trace", "engine", "out", "batch_size", "max_batch_tokens", "num_blocks",
-             "block_size", "max_requests_per_batch", "use_cuda_graph", "use_async_batching", "seed",
+             "block_size", "max_requests_per_batch", "use_cuda_graph", "use_async_batching",
+             "allow_block_sharing", "seed",
              "notes"}
 
 
