@@ -20,7 +20,7 @@ def main() -> None:
     model = load_profile_cost_model(PROFILE)
     print(f"real / {PROFILE} price of each run's own steps, by quarter of its steps "
           f"[tokens generated so far (mean over the quarter): ratio]")
-    for path in sorted(glob.glob("records/cb_*.json")):
+    for path in sorted(glob.glob("records/*.json")):
         data = read_json(path)
         if data["engine_config"].get("use_cuda_graph") not in (False, [False, False]):
             continue  # the served profile prices the graphs-off engine only
