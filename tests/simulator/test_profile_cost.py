@@ -119,9 +119,19 @@ def test_bundled_profile_reproduces_its_measurements(name):
     the profile's repeats show two (transformers' engine without CUDA graphs: whole grid points sit
     in one mode, so neighbouring points differ by that gap and no smooth form follows them)."""
     model = load_profile_cost_model(name)
-    errors = sorted(abs(model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
-                                                         r.decode_context_max)) / r.wall_mean_or_median_s - 1)
-                    for r in model.records)
+    priced = np.array([model.step_time_s(StepShape(r.prefill_chunks, r.decode_count, r.decode_context_sum,
+                                                   r.decode_context_max)) for r in model.records])
+    if "served_from" in model.meta:
+        # one served step a row: single steps scatter (70 or 100 ms), so the check is on totals. A
+        # least-squares fit of relative error sits below the mean of scattered rows (README,
+        # Fidelity: about 6% for this engine); each kind of step's total within 10%
+        kinds = np.array([r.kind for r in model.records])
+        for kind in set(kinds):
+            chosen = kinds == kind
+            if chosen.sum() >= 50:
+                assert abs(priced[chosen].sum() / model.times_s[chosen].sum() - 1) < 0.10, kind
+        return
+    errors = sorted(abs(priced / np.array([r.wall_mean_or_median_s for r in model.records]) - 1))
     allowed = 0.05
     if model.spread is not None:
         gap_s = model.spread.levels[1] - model.spread.levels[0]
