@@ -71,6 +71,13 @@ class ChunkedPrefillPolicy:
             prefill[request] = chunk
             budget -= chunk
             free -= blocks
+        if budget <= 0 and len(prefill) == 1 and not preempt:
+            (request, chunk), = prefill.items()
+            if chunk < request.tokens_to_compute:
+                # the chunk takes the whole budget and leaves part of the prompt: the same step
+                # repeats until that changes, whatever arrives (see Step.chunk_run)
+                return Step(tokens=prefill, decode=decodes > 0, ignores_arrivals=True,
+                            chunk_run=True)
         if not preempt:
             self._admit(state, prefill, budget, free)
         if not prefill and not preempt:

@@ -82,16 +82,44 @@ class VllmV1Policy:
         else:
             tokens, budget, free = planned
             preempt, decode = [], view.num_decoding > 0
-        if not preempt:
-            self._admit(view, tokens, budget, free, view.num_running)
-        if not tokens and not preempt:
+        if preempt:
+            return Step(tokens=tokens, decode=decode, preempt=preempt,
+                        ignores_arrivals=bool(view.waiting))
+        listed = len(tokens)
+        self._admit(view, tokens, budget, free, view.num_running)
+        if not tokens:
             if not decode:
                 return IDLE
             # a waiting head that cannot be admitted stays blocked while decodes repeat: seats
             # and budget stay fixed and free blocks only shrink until some request finishes
             return DECODE_IGNORING_ARRIVALS if view.waiting else DECODE
-        return Step(tokens=tokens, decode=decode, preempt=preempt,
-                    ignores_arrivals=bool(view.waiting))
+        step = Step(tokens=tokens, decode=decode, ignores_arrivals=bool(view.waiting))
+        if len(tokens) == listed and self._repeats(view, tokens, decode, budget):
+            step.chunk_run = True
+            step.ignores_arrivals = budget <= 0
+        return step
+
+    def _repeats(self, view, tokens: dict, decode: bool, budget: int) -> bool:
+        """True if the running requests' tokens (nothing admitted) hold one partial prompt
+        chunk and every decoding request's token, and the same step would come again while
+        that chunk leaves part of the prompt and nothing finishes (Step.chunk_run): the
+        budget left before the chunk stays the same, so the chunk does. Either the chunk
+        takes the budget (arrivals cannot change the step) or the queue is empty (arrivals
+        end the run: they would be admitted); a queue with budget left is not run, since a
+        chunk that fills cached prefix blocks may let its head in."""
+        if budget > 0 and view.waiting:
+            return False
+        num_decoding = view.num_decoding
+        if len(tokens) == 1 and (decode or not num_decoding):
+            (request, chunk), = tokens.items()
+        elif not decode and len(tokens) == num_decoding + 1:  # walked: every decode listed
+            chunks = [(r, n) for r, n in tokens.items() if not view.is_decoding(r)]
+            if len(chunks) != 1:
+                return False
+            request, chunk = chunks[0]
+        else:
+            return False
+        return chunk < request.tokens_to_compute and not view.is_decoding(request)
 
     def _chunk(self, missing: int, budget: int) -> int:
         threshold = self.long_prefill_token_threshold

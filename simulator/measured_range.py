@@ -12,7 +12,8 @@ all in tokens or sequences of one forward step:
 
 A row of the steps table may stand for a run of ``steps`` decode steps; within it each step
 adds one token to every decoding context, so KV tokens grow by the decode count per step and
-the longest context by one. The check is a pure function of the range and the table, run after
+the longest context by one. A run of one prompt chunk (``prefill_tokens`` per step) also adds
+the chunk to the prefilling sequence: KV tokens and the prefill length grow by it per step. The check is a pure function of the range and the table, run after
 the simulation: cost models stay pure and any wrapper (tensor parallel) is covered alike.
 """
 from __future__ import annotations
@@ -113,11 +114,14 @@ def step_dimensions(steps: dict) -> dict:
     decodes = np.asarray(steps["decode_seqs"], dtype=np.float64)
     zero = np.zeros_like(decodes)
     has_decodes = (decodes > 0).astype(np.float64)
-    return {"tokens per step": (np.asarray(steps["prefill_tokens"], np.float64) + decodes, zero),
+    # a run row's prefill tokens are one chunk a step (only chunk runs have both steps > 1 and
+    # prefill tokens); single-step rows have no later steps, so their growth never counts
+    chunk = np.asarray(steps["prefill_tokens"], np.float64)
+    return {"tokens per step": (chunk + decodes, zero),
             "decodes per step": (decodes, zero),
-            "KV tokens per step": (np.asarray(steps["kv_tokens"], np.float64), decodes),
+            "KV tokens per step": (np.asarray(steps["kv_tokens"], np.float64), decodes + chunk),
             "context per decode": (np.asarray(steps["decode_context"], np.float64), has_decodes),
-            "prefill length": (np.asarray(steps["prefill_length"], np.float64), zero)}
+            "prefill length": (np.asarray(steps["prefill_length"], np.float64), chunk)}
 
 
 def extrapolation(measured: MeasuredRange | None, steps: dict) -> Extrapolation:

@@ -82,11 +82,13 @@ class Recorder:
 
     # ----- recording (called by replicas) ---------------------------------------------------
     def step(self, replica: int, start_s: float, duration_s: float, prefill_tokens: int,
-             decode_seqs: int, num_seqs: int, state, extent: tuple[int, int, int]) -> int:
-        """Record one step as it starts (sampled tokens come at its end); return its row.
-        ``extent`` is (KV tokens, decode context, prefill length)."""
+             decode_seqs: int, num_seqs: int, state, extent: tuple[int, int, int],
+             steps: int = 1) -> int:
+        """Record one step, or a run of ``steps`` steps of one prompt chunk, as it starts
+        (sampled tokens come at its end); return its row. ``extent`` is (KV tokens, decode
+        context, prefill length) of the first step; counts are per step."""
         rows = self._rows
-        rows += _PACK(replica, start_s, duration_s, 1, prefill_tokens, decode_seqs, num_seqs,
+        rows += _PACK(replica, start_s, duration_s, steps, prefill_tokens, decode_seqs, num_seqs,
                       0, 0, state.kv.used_blocks, len(state.waiting), len(state.running), *extent)
         if len(rows) >= self._next_check:
             self._check_sizes()

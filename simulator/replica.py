@@ -17,6 +17,7 @@ from collections import deque
 
 import numpy as np
 
+from batchsim.simulator.chunk_run import chunk_run_plan
 from batchsim.simulator.cost import decode_run_times_s
 from batchsim.simulator.decode_run import (blocks_for_steps, drain_plan, run_step_times,
                                   steps_with_blocks)
@@ -54,6 +55,7 @@ class Replica:
         self._run_times_s = None  # step times of the current decode run, None for other steps
         self._run_start_s = 0.0
         self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
+        self._chunk_run = None  # (request, chunk, step times) of a chunk run begun last
         self.state_observed = False  # a router reads ``outstanding`` at every arrival
         self._sitting_out: list[Request] = []  # decoding requests a step left out
         self.view = ReplicaView(self)
@@ -114,6 +116,12 @@ class Replica:
             if step.ignores_arrivals:
                 horizon_s = math.inf
             return self._begin_decode_run(step, now_s, horizon_s, max_steps)
+        if step.chunk_run and max_steps != 1:
+            chunk = self._run_chunk(step)
+            if chunk is not None:
+                if step.ignores_arrivals:
+                    horizon_s = math.inf
+                return self._begin_chunk_run(*chunk, now_s, horizon_s, max_steps)
         return self._begin_single_step(step, now_s)
 
     def _begin_single_step(self, step: Step, now_s: float) -> float:
@@ -167,6 +175,73 @@ class Replica:
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
                                             decode_count, seqs, self, step_extent(shape))
+        return duration_s
+
+    def _run_chunk(self, step: Step) -> tuple[Request, int] | None:
+        """(request, chunk) of a step that may start a chunk run (see ``Step.chunk_run``): one
+        prompt chunk of a running request that leaves part of its prompt, and every decoding
+        request one token (by ``decode`` or listed); None for any other step."""
+        if step.preempt or step.shape is not None:
+            return None
+        tokens, count = step.tokens, self.decoding.count
+        if len(tokens) == 1:
+            if count and not step.decode:
+                return None
+            (request, chunk), = tokens.items()
+        elif not step.decode and len(tokens) == count + 1:  # the decodes listed one by one
+            members = self.decoding.members_by_request
+            chunks = [(r, n) for r, n in tokens.items() if r not in members or n != 1]
+            if len(chunks) != 1:
+                return None
+            request, chunk = chunks[0]
+        else:
+            return None
+        if request not in self.prefilling or chunk >= request.tokens_to_compute:
+            return None
+        return request, chunk
+
+    def _begin_chunk_run(self, request: Request, chunk: int, now_s: float, horizon_s: float,
+                         max_steps: int | None) -> float:
+        """Repeat one prompt chunk with the same decodes up to the step before the prompt
+        completes, the first finish, the last step whose blocks fit, and the last step that
+        starts before ``horizon_s``, at most ``max_steps`` steps."""
+        decoding, kv = self.decoding, self.kv
+        count = decoding.count
+        limit = (request.tokens_to_compute - 1) // chunk  # steps that leave part of the prompt
+        if count:
+            limit = min(limit, decoding.next_finish_step() - decoding.step + 1)
+            context_sum, context_max = decoding.context_sum(), decoding.longest_context()
+        else:
+            context_sum = context_max = 0
+        if max_steps is not None and max_steps < limit:
+            limit = max_steps
+        cached = request.num_computed_tokens
+        times_s, blocks = chunk_run_plan(
+            self.cost_model, chunk, cached, request.kv_blocks, count, context_sum, context_max,
+            decoding.phase_counts, decoding.step, kv.block_size, kv.free_blocks, now_s,
+            horizon_s, limit)
+        steps = len(times_s)
+        cache = self.prefix_cache
+        for k, need in enumerate(blocks):  # step by step: evictions and registrations interleave
+            kv.allocate(need)
+            if cache is not None:
+                cache.register(request, cached + (k + 1) * chunk)
+        held = kv.blocks_for(cached + steps * chunk)
+        if held > request.kv_blocks:
+            request.kv_blocks = held
+        end_s = now_s
+        for step_s in times_s:  # the end times single steps would reach
+            end_s += step_s
+        duration_s = end_s - now_s
+        self._chunk_run = (request, chunk, times_s)
+        self._run_times_s = None
+        self._run_start_s = now_s
+        self._last_start_s = end_s - times_s[-1]
+        self.busy_s += duration_s
+        extent = (context_sum + count + cached + chunk, context_max + 1 if count else 0,
+                  cached + chunk)  # step_extent of the first step
+        self._step_row = self.recorder.step(self.index, now_s, duration_s, chunk, count,
+                                            count + 1, self, extent, steps)
         return duration_s
 
     def _sit_out(self, tokens: dict) -> None:
@@ -261,6 +336,8 @@ class Replica:
         """Record the tokens the step (or run) begun last produced, ending at ``end_s``;
         return the count."""
         self.clock_s = end_s
+        if self._chunk_run is not None:
+            return self._finish_chunk_run(end_s)
         if self._drain is not None:  # decode-only rows got their sampled count when they began
             return self._finish_drain(end_s)
         if self._run_times_s is not None:
@@ -277,6 +354,14 @@ class Replica:
             if request.num_computed_tokens == request.prompt_tokens + request.num_generated:
                 sampled += 1
                 self._sample_after_prefill(request, end_s)
+        self.recorder.sampled(self._step_row, sampled, self.policy.slots)
+        return sampled
+
+    def _finish_chunk_run(self, end_s: float) -> int:
+        request, chunk, times_s = self._chunk_run
+        self._chunk_run = None
+        sampled = self._finish_decode(end_s, times_s) if self.decoding.count else 0
+        request.num_computed_tokens += len(times_s) * chunk
         self.recorder.sampled(self._step_row, sampled, self.policy.slots)
         return sampled
 

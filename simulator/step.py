@@ -85,6 +85,13 @@ class Step:
     Without either, the replica still repeats a decode-only step up to the next arrival that
     may reach it, the next finish, and the last step whose blocks fit: nothing else can change
     a policy's input in between.
+
+    ``chunk_run`` lets the replica do the same for prompt chunks: on a step whose ``tokens``
+    hold a single chunk of a running request's prompt (no admission, no preemption, no
+    ``shape``) that leaves part of the prompt to compute, it says the policy would choose the
+    same step again (the same chunk size of the same request, every decoding request one
+    token) for as long as the chunk still leaves part of the prompt, no decoding request
+    finishes and KV blocks suffice; arrivals cut the run unless ``ignores_arrivals``.
     """
 
     tokens: dict[Request, int] = field(default_factory=dict)
@@ -94,6 +101,7 @@ class Step:
     wake_at_s: float | None = None
     ignores_arrivals: bool = False
     drain: bool = False
+    chunk_run: bool = False
 
     @property
     def is_idle(self) -> bool:

@@ -1,6 +1,7 @@
 """Running totals of step rows: what a summary reads from the steps, without keeping them.
 
-A run's step rows (one per step, or per run of identical decode steps) are folded chunk by chunk
+A run's step rows (one per step, or per run of identical decode or prompt-chunk steps, whose
+counts are per step) are folded chunk by chunk
 into sums, duration-weighted sums and maxima. Folding all rows at once gives the same numbers
 as numpy over the whole table (``np.average(x, weights=duration)`` is the weighted sum over the
 duration sum); folding in chunks changes only the order of float additions.
@@ -39,7 +40,7 @@ class StepTotals:
             rows=int(duration.size), steps=int(steps["steps"].sum()), busy_s=float(duration.sum()),
             offered_slots=float((steps["slots"] * steps["steps"]).sum()),
             sampled_tokens=int(steps["sampled_tokens"].sum()),
-            prefill_tokens=int(steps["prefill_tokens"].sum()),
+            prefill_tokens=int(np.multiply(steps["prefill_tokens"], steps["steps"]).sum()),
             seqs_sum=int(steps["num_seqs"].sum()),
             seqs_time_sum=float(np.multiply(steps["num_seqs"], duration).sum()),
             max_seqs=int(steps["num_seqs"].max()),

@@ -1,0 +1,173 @@
+"""Runs of identical chunked-prefill steps (Step.chunk_run) give what stepping one at a time gives."""
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from batchsim.policies import ChunkedPrefillPolicy, VllmV1Policy
+from batchsim.simulator.hardware import get_gpu
+from batchsim.simulator.measured_range import MeasuredRange, extrapolation
+from batchsim.simulator.models import get_model
+from batchsim.simulator.roofline import RooflineCostModel
+from batchsim.simulator.summary import summarize
+from tests.helpers import LinearCost, make_requests, run
+
+POLICIES = {
+    "chunked": lambda: ChunkedPrefillPolicy(8, 256),
+    "vllm": lambda: VllmV1Policy(8, 256),
+    "vllm-threshold": lambda: VllmV1Policy(8, 256, long_prefill_token_threshold=96),
+    "vllm-walked": lambda: VllmV1Policy(8, 256, walk_running=True),
+}
+SUMMARY_KEYS = ("mean_itl_ms", "p99_itl_ms", "median_itl_ms", "std_itl_ms", "mean_tpot_ms",
+                "num_steps", "slot_utilization", "preemptions", "output_throughput", "max_waiting",
+                "peak_kv_usage", "gpu_busy_fraction", "mean_prefill_tokens_per_step",
+                "max_output_tokens_per_s", "total_input_tokens")
+
+
+def outcomes(requests):
+    return np.array([[r.first_token_s, r.finish_s, r.admitted_s, r.preemptions, r.replica]
+                     for r in requests], dtype=float)
+
+
+def simulate_both(prompts, outputs, arrivals, name, max_run_steps=None, **options):
+    """(single-stepped, run-jumping) as (outcomes, summary, statuses, end, step rows)."""
+    cost = RooflineCostModel(get_model("llama-3-8b"), get_gpu("h200"))
+    results = []
+    for steps in (1, max_run_steps):
+        requests = make_requests(prompts, outputs, arrivals)
+        result = run(requests, POLICIES[name], cost, max_run_steps=steps, **options)
+        results.append((outcomes(requests), summarize(result), [r.status for r in requests],
+                        result.end_s, result.recorder.steps))
+    return results
+
+
+def assert_same(stepped, jumped):
+    (out1, s1, status1, end1, _), (out2, s2, status2, end2, _) = stepped, jumped
+    assert status1 == status2
+    np.testing.assert_allclose(out2, out1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(end2, end1, rtol=1e-9)
+    for key in SUMMARY_KEYS:
+        np.testing.assert_allclose(s2[key], s1[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def chunk_run_rows(steps) -> int:
+    return int(((steps["steps"] > 1) & (steps["prefill_tokens"] > 0)).sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 40), name=st.sampled_from(sorted(POLICIES)),
+       kv_blocks=st.integers(80, 800), replicas=st.integers(1, 2),
+       router=st.sampled_from(["round-robin", "least-outstanding"]), swap=st.booleans(),
+       prefix_caching=st.booleans(), gap_s=st.sampled_from([0.005, 0.05, 0.5]),
+       max_run_steps=st.sampled_from([None, None, 3]))
+def test_chunk_runs_match_single_steps(seed, n, name, kv_blocks, replicas, router, swap,
+                                       prefix_caching, gap_s, max_run_steps):
+    # long prompts (up to 12 budgets) among short ones; arrivals dense enough to cut runs and
+    # sparse enough to leave the replica idle; tight KV for preemption
+    rng = np.random.default_rng(seed)
+    arrivals = rng.exponential(gap_s, n).cumsum().tolist()
+    prompts = np.where(rng.random(n) < 0.5, rng.integers(1, 3000, n), rng.integers(1, 300, n))
+    outputs = rng.integers(1, 200, n).tolist()
+    stepped, jumped = simulate_both(prompts.tolist(), outputs, arrivals, name, max_run_steps,
+                                    kv_blocks=kv_blocks, replicas=replicas, router=router,
+                                    swap=swap, prefix_caching=prefix_caching)
+    assert_same(stepped, jumped)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_long_prompts_run_as_one_row_each(name):
+    # 20 prompts of 5,000 tokens with 50-token answers, arriving far apart: every prompt is
+    # admitted in its own step, chunked in one run, and completed by its last chunk
+    prompts, outputs = [5000] * 20, [50] * 20
+    arrivals = [10.0 * i for i in range(20)]
+    stepped, jumped = simulate_both(prompts, outputs, arrivals, name)
+    assert_same(stepped, jumped)
+    assert chunk_run_rows(stepped[4]) == 0
+    assert chunk_run_rows(jumped[4]) == 20
+    assert int((jumped[4]["prefill_tokens"] > 0).sum()) == 3 * 20
+
+
+def test_a_chunk_run_by_hand():
+    # chunked, budget 256, one 1,000-token prompt: chunks 256 (admission), 256, 256 (one run of
+    # two steps), 232 (completes the prompt, samples the first token), then two decode steps;
+    # a step costs 10 ms + 10 us per prefill token
+    requests = make_requests([1000], [3])
+    result = run(requests, lambda: ChunkedPrefillPolicy(4, 256),
+                 LinearCost(base_s=0.01, prefill_token_s=1e-5))
+    steps = result.recorder.steps
+    assert steps["steps"].tolist() == [1, 2, 1, 2]
+    assert steps["prefill_tokens"].tolist() == [256, 256, 232, 0]
+    assert steps["prefill_length"].tolist() == [256, 512, 1000, 0]
+    np.testing.assert_allclose(steps["duration_s"], [0.01256, 0.02512, 0.01232, 0.02])
+    assert requests[0].first_token_s == pytest.approx(3 * 0.01256 + 0.01232, rel=1e-12)
+    assert requests[0].finish_s == pytest.approx(3 * 0.01256 + 0.01232 + 0.02, rel=1e-12)
+    assert summarize(result)["num_steps"] == 6
+
+
+def test_a_chunk_run_prices_growing_contexts():
+    # request 0 (prompt 16, output 100) decodes while request 1's prompt of 1,000 tokens is
+    # chunked at 256 - 1 = 255 tokens a step; cost: 10 ms + 1 us per cached context token
+    requests = make_requests([16, 1000], [100, 2], [0.0, 0.015])
+    result = run(requests, lambda: ChunkedPrefillPolicy(4, 256),
+                 LinearCost(base_s=0.01, context_token_s=1e-6))
+    steps = result.recorder.steps
+    # step 1 (0 s, 10 ms) prefills request 0; step 2 (10 ms) decodes it alone (context 16);
+    # request 1 arrives during it; step 3 admits it (255 tokens) beside the decode (context 17);
+    # then a run of two steps: chunks on 255 and 510 cached tokens, decodes on 18 and 19
+    assert steps["steps"].tolist()[:4] == [1, 1, 1, 2]
+    assert steps["prefill_tokens"].tolist()[:4] == [16, 0, 255, 255]
+    run_s = (0.01 + 1e-6 * (255 + 18)) + (0.01 + 1e-6 * (510 + 19))
+    assert steps["duration_s"][3] == pytest.approx(run_s, rel=1e-12)
+    # the prompt's last chunk (235 tokens on 765 cached, decode on 20) samples its first token
+    last_s = 0.01 + 1e-6 * (765 + 20)
+    third_start_s = 0.01 + (0.01 + 1e-6 * 16)
+    third_s = 0.01 + 1e-6 * 17
+    assert requests[1].admitted_s == pytest.approx(third_start_s, rel=1e-12)
+    assert requests[1].first_token_s == pytest.approx(third_start_s + third_s + run_s + last_s,
+                                                      rel=1e-12)
+
+
+def test_an_arrival_cuts_a_run_that_would_admit_it():
+    # vLLM with long_prefill_token_threshold 100: a 1,000-token prompt takes 100 tokens a step
+    # and leaves 156 of the budget, so a request arriving at 35 ms is admitted in the step
+    # starting at 40 ms; the run from 10 ms holds the steps starting at 10, 20 and 30 ms
+    for max_run_steps in (1, None):
+        requests = make_requests([1000, 50], [3, 2], [0.0, 0.035])
+        result = run(requests, lambda: VllmV1Policy(4, 256, long_prefill_token_threshold=100),
+                     LinearCost(base_s=0.01), max_run_steps=max_run_steps)
+        assert requests[1].admitted_s == pytest.approx(0.04)
+        assert requests[1].first_token_s == pytest.approx(0.05)
+        assert requests[0].first_token_s == pytest.approx(0.10)
+    assert result.recorder.steps["steps"].tolist()[:3] == [1, 3, 1]
+
+
+def test_a_run_that_fills_the_budget_passes_arrivals():
+    # chunked: the chunk takes the whole budget, so a request arriving mid-run waits for the
+    # prompt's last chunk either way; the run is not cut and the queue it saw is recorded
+    requests = make_requests([2000, 50], [2, 2], [0.0, 0.025])
+    result = run(requests, lambda: ChunkedPrefillPolicy(4, 256), LinearCost(base_s=0.01))
+    steps = result.recorder.steps
+    assert steps["steps"].tolist()[:3] == [1, 6, 1]  # 256 x 7 + 208
+    assert steps["waiting"].tolist()[:3] == [0, 1, 0]
+    assert requests[1].admitted_s == pytest.approx(0.07)  # beside the last chunk (208 tokens)
+
+
+def test_kv_shortage_ends_a_run_where_single_steps_stop_chunking():
+    # 40 blocks of 16 tokens: a 1,000-token prompt needs 63; chunks of 256 tokens take 16
+    # blocks, so the second chunk fits and the third does not; the run stops there and the
+    # request is never finished (the cache can never hold it): same in both modes
+    stepped, jumped = simulate_both([1000, 100], [5, 5], [0.0, 0.0], "chunked", kv_blocks=70)
+    assert_same(stepped, jumped)
+
+
+def test_chunk_run_rows_keep_the_measured_range_exact():
+    # a run row stands for steps whose prefill length and KV tokens grow by the chunk a step:
+    # the range check must see the last step's values, as it does for single steps
+    stepped, jumped = simulate_both([3000], [2], [0.0], "chunked")
+    limits = {"tokens per step": 256, "decodes per step": 8, "KV tokens per step": 2000,
+              "context per decode": 4000, "prefill length": 2000}
+    measured = MeasuredRange("test", limits)
+    one, runs = extrapolation(measured, stepped[4]), extrapolation(measured, jumped[4])
+    assert runs.steps == one.steps
+    assert runs.steps_outside == one.steps_outside > 0
+    assert runs.largest_ratio == pytest.approx(one.largest_ratio)
