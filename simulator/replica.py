@@ -6,7 +6,8 @@ the step produced at its end time. Times are seconds, sizes tokens or KV blocks.
 
 The speed machinery is private to this module: decoding requests live in a lazy
 ``DecodingSet`` (a decode step costs O(1)); a decode-only step runs as a run of identical steps
-in one call (see ``begin_step``); a static batch may drain, finishes included, in one run.
+in one call (see ``begin_step``), and so does a step of one prompt chunk beside every decode
+when the policy marks it ``chunk_run``; a static batch may drain, finishes included, in one run.
 Invariant: ``kv.used_blocks`` equals the blocks held by running requests (synced), a block
 shared through the prefix cache counted once.
 """
