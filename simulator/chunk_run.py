@@ -4,8 +4,9 @@ while the same ``count`` requests decode one token each.
 Step k of a run (k = 0, 1, ...) computes the chunk on top of ``cached + k * chunk`` prompt
 tokens and decodes with context sum ``context_sum + k * count`` and maximum ``context_max + k``;
 it needs the decode blocks of its phase (as in simulator/decode_run.py) plus the chunk's new
-blocks. Each step is priced by the cost model's own ``step_time_s`` on its exact composition, so
-every step time is the float a single step would get. Times are seconds, sizes tokens and blocks.
+blocks. Each step is priced on its exact composition by the cost model's ``step_time_s`` (or its
+``chunk_step_time_s``, the same float without building a StepShape), so every step time is the
+float a single step would get. Times are seconds, sizes tokens and blocks.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def chunk_run_plan(cost_model, chunk: int, cached: int, held_blocks: int, count:
     times_s: list[float] = []
     blocks: list[int] = []
     end_s = start_s
+    price = getattr(cost_model, "chunk_step_time_s", None)
     for k in range(limit):
         if k and end_s >= horizon_s:  # the arrival is queued before step k would start
             break
@@ -36,8 +38,12 @@ def chunk_run_plan(cost_model, chunk: int, cached: int, held_blocks: int, count:
         if grow > 0:
             held_blocks += grow
         free_blocks -= need
-        step_s = cost_model.step_time_s(StepShape(((chunk, cached),), count, context_sum + k * count,
-                                                  context_max + k if count else 0))
+        longest = context_max + k if count else 0
+        if price is not None:
+            step_s = price(chunk, cached, count, context_sum + k * count, longest)
+        else:
+            step_s = cost_model.step_time_s(StepShape(((chunk, cached),), count,
+                                                      context_sum + k * count, longest))
         times_s.append(step_s)
         blocks.append(need)
         end_s += step_s

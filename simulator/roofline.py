@@ -113,6 +113,15 @@ class RooflineCostModel:
         """``step_time_s`` of a decode-only step, without building its StepShape."""
         return self._time_s(count, context_sum + count, context_sum, 0.0, count)
 
+    def chunk_step_time_s(self, chunk: int, cached: int, count: int, context_sum: int,
+                          context_max: int) -> float:
+        """``step_time_s`` of one prompt chunk (``chunk`` new tokens on ``cached``) beside
+        ``count`` decodes, without building its StepShape: the same terms in the same order,
+        so the same float."""
+        pairs = context_sum + count
+        pairs += chunk * cached + chunk * (chunk + 1) / 2
+        return self._time_s(count + chunk, pairs, context_sum + cached, 0.0, count + 1)
+
     def _time_s(self, tokens, pairs, kv_read, swap_s: float, seqs) -> float:
         # the hot path of every simulation: plain comparisons instead of max(), and the same
         # operation order as decode_run_times_s so both give identical floats

@@ -20,3 +20,16 @@ def test_scalar_and_vectorized_decode_prices_equal_step_time(model):
         assert list(cost.decode_run_times_s(count, total, 100, steps)) == expected
         assert [cost.decode_step_time_s(count, total + j * count, 100 + j)
                 for j in range(steps)] == expected
+
+
+def test_chunk_step_prices_equal_step_time():
+    # the chunk-run shortcut must give step_time_s's float exactly (runs are compared to 1e-9
+    # against single steps, and a shortcut that drifted would hide there)
+    cost = RooflineCostModel(get_model("llama-3-8b"), get_gpu("h200"), per_sequence_s=1e-5,
+                             per_token_s=1e-7)
+    for chunk, cached, count, total, longest in [(1, 0, 0, 0, 0), (2048, 0, 0, 0, 0),
+                                                  (255, 4096, 1, 900, 900),
+                                                  (1793, 12345, 255, 400_000, 9000),
+                                                  (7, 3, 100, 123_456, 4000)]:
+        shape = StepShape(((chunk, cached),), count, total, longest)
+        assert cost.chunk_step_time_s(chunk, cached, count, total, longest) == cost.step_time_s(shape)
