@@ -64,10 +64,16 @@ class ReplicaRuns:
             horizon_s, limit)
         steps = len(times_s)
         cache = self.prefix_cache
-        for k, need in enumerate(blocks):  # step by step: evictions and registrations interleave
-            kv.allocate(need)
-            if cache is not None:
+        if cache is not None and request.prefix_block_ids:
+            # step by step: a block the chunk computes is shared only if no eviction dropped
+            # its cached copy first, so evictions and registrations interleave as in single steps
+            for k, need in enumerate(blocks):
+                kv.allocate(need)
                 cache.register(request, cached + (k + 1) * chunk)
+        else:  # evictions in one go drop the same LRU blocks; the request's own run just grows
+            kv.allocate(sum(blocks))
+            if cache is not None:
+                cache.register(request, cached + steps * chunk)
         held = kv.blocks_for(cached + steps * chunk)
         if held > request.kv_blocks:
             request.kv_blocks = held

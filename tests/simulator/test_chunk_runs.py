@@ -8,6 +8,7 @@ from batchsim.policies import ChunkedPrefillPolicy, VllmV1Policy
 from batchsim.simulator.hardware import get_gpu
 from batchsim.simulator.measured_range import MeasuredRange, extrapolation
 from batchsim.simulator.models import get_model
+from batchsim.simulator.request import Request
 from batchsim.simulator.roofline import RooflineCostModel
 from batchsim.simulator.summary import summarize
 from tests.helpers import LinearCost, make_requests, run
@@ -171,3 +172,39 @@ def test_chunk_run_rows_keep_the_measured_range_exact():
     assert runs.steps == one.steps
     assert runs.steps_outside == one.steps_outside > 0
     assert runs.largest_ratio == pytest.approx(one.largest_ratio)
+
+
+def long_shared_prefix_requests(seed: int, n: int, gap_s: float) -> list:
+    """Requests whose prompts (up to about 1,500 tokens) open with one of three long shared
+    prefixes: chunks of one prompt fill blocks that later prompts hit, or that evictions drop."""
+    rng = np.random.default_rng(seed)
+    arrivals = rng.exponential(gap_s, n).cumsum()
+    requests = []
+    for i in range(n):
+        system = int(rng.integers(0, 3))
+        ids = tuple(1000 * system + k for k in range(20 + 20 * system)) + tuple(
+            100_000 * (i + 1) + k for k in range(int(rng.integers(0, 30))))
+        prompt = int(rng.integers(max(1, len(ids) * 16 - 40), len(ids) * 16 + 40))
+        requests.append(Request(i, float(arrivals[i]), prompt, int(rng.integers(1, 100)), ids))
+    return requests
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 40), kv_blocks=st.integers(100, 500),
+       gap_s=st.sampled_from([0.01, 0.1, 1.0]),
+       name=st.sampled_from(["chunked", "vllm", "vllm-threshold"]))
+def test_chunk_runs_match_single_steps_with_shared_prefixes(seed, n, kv_blocks, gap_s, name):
+    cost = RooflineCostModel(get_model("llama-3-8b"), get_gpu("h200"))
+    seen = []
+    for max_run_steps in (1, None):
+        requests = long_shared_prefix_requests(seed, n, gap_s)
+        result = run(requests, POLICIES[name], cost, kv_blocks=kv_blocks, prefix_caching=True,
+                     prefix_block_tokens=16, max_run_steps=max_run_steps)
+        cache = result.replicas[0].prefix_cache
+        cache.check()
+        seen.append((outcomes(requests), [r.status for r in requests], cache.hit_rate,
+                     cache.kv.peak_used_blocks))
+    (out1, status1, rate1, peak1), (out2, status2, rate2, peak2) = seen
+    assert status2 == status1
+    np.testing.assert_allclose(out2, out1, rtol=1e-9, atol=1e-12)
+    assert (rate2, peak2) == (rate1, peak1)
