@@ -29,7 +29,7 @@ import sys
 import time
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-POLICIES = ("static", "continuous", "chunked")
+POLICIES = ("static", "continuous", "chunked", "vllm")
 CAPACITY_SAMPLE = 4000
 GROUPS = (  # (share name, substring of the file path), first match wins
     ("simpy", "simpy/"), ("loop", "simulator/simulation.py"), ("loop", "simulator/router.py"),
@@ -37,6 +37,7 @@ GROUPS = (  # (share name, substring of the file path), first match wins
     ("cost", "simulator/profile_cost.py"), ("metrics", "simulator/metrics.py"),
     ("summary", "simulator/summary.py"), ("summary", "simulator/weighted.py"),
     ("replica", "simulator/replica.py"), ("replica", "simulator/decode_run.py"),
+    ("replica", "simulator/replica_runs.py"), ("replica", "simulator/chunk_run.py"),
     ("replica", "simulator/kv_cache.py"), ("replica", "simulator/step.py"),
     ("replica", "simulator/request.py"), ("requests", "simulator/workload.py"),
 )
