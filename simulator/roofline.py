@@ -118,7 +118,7 @@ class RooflineCostModel:
         """``step_time_s`` of one prompt chunk (``chunk`` new tokens on ``cached``) beside
         ``count`` decodes, without building its StepShape: the same terms in the same order,
         so the same float."""
-        pairs = context_sum + count
+        pairs = (context_sum + count) * VARLEN_QUERY_TILE_ROWS  # one varlen call, as above
         pairs += chunk * cached + chunk * (chunk + 1) / 2
         return self._time_s(count + chunk, pairs, context_sum + cached, 0.0, count + 1)
 

@@ -25,11 +25,16 @@ def test_scalar_and_vectorized_decode_prices_equal_step_time(model):
 def test_chunk_step_prices_equal_step_time():
     # the chunk-run shortcut must give step_time_s's float exactly (runs are compared to 1e-9
     # against single steps, and a shortcut that drifted would hide there)
-    cost = RooflineCostModel(get_model("llama-3-8b"), get_gpu("h200"), per_sequence_s=1e-5,
-                             per_token_s=1e-7)
+    for gpu in ("h200", "rtx4090"):
+        assert_chunk_prices_equal_step_time(RooflineCostModel(
+            get_model("llama-3-8b"), get_gpu(gpu), per_sequence_s=1e-5, per_token_s=1e-7))
+
+
+def assert_chunk_prices_equal_step_time(cost):
     for chunk, cached, count, total, longest in [(1, 0, 0, 0, 0), (2048, 0, 0, 0, 0),
                                                   (255, 4096, 1, 900, 900),
                                                   (1793, 12345, 255, 400_000, 9000),
-                                                  (7, 3, 100, 123_456, 4000)]:
+                                                  (7, 3, 100, 123_456, 4000),
+                                                  (130, 0, 300, 600_000, 3000)]:
         shape = StepShape(((chunk, cached),), count, total, longest)
         assert cost.chunk_step_time_s(chunk, cached, count, total, longest) == cost.step_time_s(shape)
