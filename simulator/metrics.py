@@ -126,17 +126,19 @@ class Recorder:
 
     def itl_run(self, gaps_s, count: int) -> None:
         """Record ``count`` gaps of each duration in ``gaps_s`` (one decode run's later steps)."""
-        if isinstance(gaps_s, np.ndarray):
-            self.itl_gap_s.frombytes(gaps_s.astype(np.float64, copy=False).tobytes())
+        if isinstance(gaps_s, np.ndarray):  # read through the buffer: no bytes copy
+            self.itl_gap_s.frombytes(np.ascontiguousarray(gaps_s, dtype=np.float64).data.cast("B"))
         else:
             self.itl_gap_s.extend(gaps_s)
         self.itl_count.extend(array("q", (count,)) * len(gaps_s))
 
     def itl_steps(self, gaps_s: np.ndarray, counts: np.ndarray) -> None:
         """Record ``counts[j]`` gaps of ``gaps_s[j]`` for each j (steps of a draining batch)."""
-        keep = counts > 0
-        self.itl_gap_s.frombytes(gaps_s[keep].astype(np.float64, copy=False).tobytes())
-        self.itl_count.frombytes(counts[keep].astype(np.int64, copy=False).tobytes())
+        if counts.size and counts.min() <= 0:  # a drain's steps always decode someone
+            keep = counts > 0
+            gaps_s, counts = gaps_s[keep], counts[keep]
+        self.itl_gap_s.frombytes(np.ascontiguousarray(gaps_s, dtype=np.float64).data.cast("B"))
+        self.itl_count.frombytes(np.ascontiguousarray(counts, dtype=np.int64).data.cast("B"))
 
     def preempted(self, replica: int) -> None:
         """Count one preemption."""

@@ -79,31 +79,49 @@ class LogSketch:
                       None if counts is None else counts[start:start + ADD_CHUNK])
 
     def _add(self, values_s: np.ndarray, counts: np.ndarray | None) -> None:
+        # Millions of values per call (a static batch adds a gap per step): each pass over them
+        # counts, so the common case (every count positive, every value positive and inside
+        # the bucket range) skips the masks, and temporaries are reused in place. The results
+        # are the same floats and counts as the masked computation.
         values_s = np.asarray(values_s, dtype=np.float64)
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
-            keep = counts > 0
-            values_s, counts = values_s[keep], counts[keep]
+            if counts.size and counts.min() <= 0:
+                keep = counts > 0
+                values_s, counts = values_s[keep], counts[keep]
         if values_s.size == 0:
             return
-        if values_s.min() < 0 or np.isnan(values_s).any():
+        low = values_s.min()  # NaN if any value is NaN
+        if not low >= 0:
             raise ValueError("a latency sketch holds non-negative numbers only")
-        weight = counts if counts is not None else np.ones(values_s.size, dtype=np.int64)
+        weight = (counts.astype(np.float64) if counts is not None
+                  else np.ones(values_s.size, dtype=np.float64))
         self._merge_moments(values_s, weight)
-        positive = values_s > 0
-        self.zeros += int(weight[~positive].sum())
-        index = np.ceil(np.log(values_s[positive]) / self._log_gamma).astype(np.int64) - self._first
-        outside = (index < 0) | (index >= self.buckets.size)
-        self.clamped += int(weight[positive][outside].sum())
-        np.clip(index, 0, self.buckets.size - 1, out=index)
-        self.buckets += np.bincount(index, weights=weight[positive],
-                                    minlength=self.buckets.size).astype(np.int64)
+        if low == 0:
+            positive = values_s > 0
+            self.zeros += int(weight[~positive].sum())
+            values_s, weight = values_s[positive], weight[positive]
+            if values_s.size == 0:
+                return
+        scaled = np.log(values_s)
+        np.divide(scaled, self._log_gamma, out=scaled)
+        np.ceil(scaled, out=scaled)
+        index = scaled.astype(np.int64)
+        del scaled
+        index -= self._first
+        size = self.buckets.size
+        if index.min() < 0 or index.max() >= size:
+            outside = (index < 0) | (index >= size)
+            self.clamped += int(weight[outside].sum())
+            np.clip(index, 0, size - 1, out=index)
+        self.buckets += np.bincount(index, weights=weight, minlength=size).astype(np.int64)
 
     def _merge_moments(self, values_s: np.ndarray, weight: np.ndarray) -> None:
         n_b = int(weight.sum())
         mean_b = float(np.dot(values_s, weight) / n_b)
         deviation = values_s - mean_b
-        m2_b = float(np.dot(deviation * deviation, weight))
+        deviation *= deviation
+        m2_b = float(np.dot(deviation, weight))
         n_a, n = self.total, self.total + n_b
         delta = mean_b - self._mean_s
         self._mean_s += delta * n_b / n

@@ -62,3 +62,25 @@ def test_exact_parts_merge_exactly_and_a_sketch_part_makes_a_sketch():
     sketch.add(np.array([3.0]))
     mixed = merge_values([a, sketch])
     assert not mixed.exact and mixed.count == 5
+
+
+def test_the_masked_and_the_plain_paths_fill_the_same_buckets():
+    # values with zeros, zero counts and values beyond the bucket range take the masked path;
+    # the positive in-range values with positive counts alone take the plain one: the buckets,
+    # zeros, clamped and total counts must agree exactly, the moments to rounding
+    rng = np.random.default_rng(11)
+    plain_values = rng.lognormal(-3.0, 2.0, 5000)
+    plain_counts = rng.integers(1, 9, 5000)
+    extra_values = np.array([0.0, 0.0, 1e-12, 5e8, 0.3])
+    extra_counts = np.array([2, 0, 3, 4, 0])
+    mixed = LogSketch()
+    mixed.add(np.concatenate([plain_values, extra_values]),
+              np.concatenate([plain_counts, extra_counts]))
+    apart = LogSketch()
+    apart.add(plain_values, plain_counts)
+    apart.add(extra_values, extra_counts)
+    assert (mixed.buckets == apart.buckets).all()
+    assert (mixed.zeros, mixed.clamped, mixed.total) == (apart.zeros, apart.clamped, apart.total)
+    assert (mixed.zeros, mixed.clamped) == (2, 7)
+    assert mixed.mean_std_percentiles_ms([50.0])[:2] == pytest.approx(
+        apart.mean_std_percentiles_ms([50.0])[:2], rel=1e-12)
