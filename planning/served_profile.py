@@ -29,7 +29,10 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     steps, lines, budgets, versions = [], [], set(), set()
     for source, data in records:
         _check_matches(base, settings, source, data)
-        served = served_steps(data)
+        try:
+            served = served_steps(data)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
         if not served.steps:
             reasons = ", ".join(sorted(served.skipped)) or "no steps"
             raise ValueError(f"{source}: no served steps to use ({reasons})")

@@ -24,6 +24,7 @@ a grid point of a few consecutive steps lands in one mode, while a served run mi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ def served_steps(data: dict) -> ServedSteps:
     if data.get("engine") != "hf_cb" or not isinstance(log, dict) or not log.get("rows"):
         return ServedSteps(case, [], 0, {"no step log": 1})
     columns = list(log.get("columns", STEP_COLUMNS))
+    _check_rows(log["rows"], columns)
     rows = np.array(log["rows"], dtype=float)
     # records before the preemption column (2026-11-24) log the first 11 columns
     if rows.ndim != 2 or rows.shape[1] != len(columns) or columns != list(STEP_COLUMNS[:len(columns)]) \
@@ -100,6 +102,28 @@ def served_steps(data: dict) -> ServedSteps:
         wall = float(col["prepare_s"][s] + col["forward_s"][s] + col["update_s"][s])
         steps.append(_step(tuple(chunks), decodes[s], wall))
     return ServedSteps(case, steps, count, skipped)
+
+
+def _check_rows(rows, columns: list) -> None:
+    """Every row a list of finite numbers, one per column, starts in order (else ValueError naming it)."""
+    if not isinstance(rows, list):
+        raise ValueError("steps.rows: must be a list of rows")
+    last_start = float("-inf")
+    for index, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns) or not all(_finite(v) for v in row):
+            raise ValueError(f"steps.rows[{index}]: must be a list of {len(columns)} finite numbers "
+                             f"({', '.join(str(c) for c in columns)})")
+        if row[0] < last_start:
+            raise ValueError(f"steps.rows[{index}].t_start_s: {row[0]} is before the previous step's start")
+        last_start = row[0]
+
+
+def _finite(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2 ** 53  # exact as a float
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _mismatch(col, s, contexts, chunks, budget_left, done, finishing) -> str:

@@ -67,3 +67,17 @@ def test_a_run_of_another_engine_configuration_is_refused(tmp_path):
     with pytest.raises(ValueError, match="cuda_graph_varlen: run true, profile false"):
         build_served_profile(base, [("tiny.json", run)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda rows: rows[2].__setitem__(2, "x"), "steps.rows[2]"),
+    (lambda rows: rows.__setitem__(1, rows[1][:5]), "steps.rows[1]"),
+    (lambda rows: rows[3].__setitem__(0, 0.5), "steps.rows[3].t_start_s"),
+    (lambda rows: rows[0].__setitem__(5, 10 ** 30), "steps.rows[0]"),
+    (lambda rows: rows[0].__setitem__(5, True), "steps.rows[0]"),
+])
+def test_a_broken_step_log_is_named(change, field):
+    run = tiny_run()
+    change(run["steps"]["rows"])
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        served_steps(run)
