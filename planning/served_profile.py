@@ -26,7 +26,7 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     ``out_dir``; returns the directory and one line per run (steps used, left out and why)."""
     base = read_meta(base_dir)
     settings = profile_settings(base)
-    steps, lines, budgets, versions = [], [], set(), set()
+    steps, lines, budgets, versions, run_lengths = [], [], set(), set(), []
     for source, data in records:
         _check_matches(base, settings, source, data)
         try:
@@ -37,6 +37,7 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
             reasons = ", ".join(sorted(served.skipped)) or "no steps"
             raise ValueError(f"{source}: no served steps to use ({reasons})")
         steps += served.steps
+        run_lengths.append(len(served.steps))
         budgets.add(int(data["engine_config"]["max_batch_tokens"]))
         versions.add((str(data.get("torch")), str(data.get("transformers"))))
         left = sum(served.skipped.values())
@@ -51,7 +52,7 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     meta["environment"] = {**base.get("environment", {}), "torch": torch_version, "transformers": transformers_version}
     meta["engine"] = {**base.get("engine", {}), "max_batch_tokens_profiled": sorted(budgets)}
     meta["served_from"] = {"base_profile": base.get("name"), "runs": [data.get("case") for _, data in records],
-                           "steps": len(steps)}
+                           "steps": len(steps), "steps_per_run": run_lengths}
     meta["timing"] = {"statistic": "one served step a row: host preparation + forward with sync + update",
                       "timer": "host clock (the recorder's step log)"}
     meta["grid"] = {"points": len(steps), "ok": len(steps), "failed": []}

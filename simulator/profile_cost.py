@@ -24,7 +24,7 @@ from batchsim.simulator.measured_range import MeasuredRange
 from batchsim.simulator.models import ModelSpec, get_model
 from batchsim.simulator.profile_format import read_meta, read_steps, write_profile
 from batchsim.simulator.step import StepShape
-from batchsim.simulator.step_spread import fit_spread
+from batchsim.simulator.step_spread import fit_served_spread, fit_spread
 
 PROFILES_PACKAGE_DIR = ("data", "profiles")
 
@@ -130,8 +130,14 @@ class ProfileCostModel:
         else:
             self._report = meta.get("fit", {}).get("held_out")
         self.fitted = profile_fit.fit(self.feats, self.times_s, form)
-        # the measured repeats around the fitted prices: None where the profile kept no repeats
-        self.spread = fit_spread(self.records, profile_fit.predict(self.fitted, self.feats))
+        # the measured repeats around the fitted prices (a served profile: its runs' steps in the
+        # order they ran); None where the profile kept neither
+        priced_s = profile_fit.predict(self.fitted, self.feats)
+        served = meta.get("served_from") or {}
+        if served.get("steps_per_run") and len(self.records) == len(records):
+            self.spread = fit_served_spread(self.times_s, priced_s, list(served["steps_per_run"]))
+        else:
+            self.spread = fit_spread(self.records, priced_s)
         self._set_hot_path(self.fitted)
         self.measured_range = MeasuredRange.of_records(self.name, self.records)
 

@@ -56,8 +56,29 @@ class StepSpread:
 def fit_spread(records: list, priced_s) -> StepSpread | None:
     """The chain fitted to the repeats of ``records`` around ``priced_s`` (the cost model's time for
     each record); None when no step kept enough repeats."""
-    sequences = [np.asarray(r.wall_samples_s) - price for r, price in zip(records, priced_s)
-                 if len(r.wall_samples_s) >= MIN_REPEATS]
+    return fit_chain([np.asarray(r.wall_samples_s) - price for r, price in zip(records, priced_s)
+                      if len(r.wall_samples_s) >= MIN_REPEATS])
+
+
+def fit_served_spread(times_s, priced_s, run_lengths: list[int]) -> StepSpread | None:
+    """The chain fitted to served steps (one row a step, each run's steps in the order they ran,
+    runs one after another): each run's excesses over their prices are one sequence, so the chain
+    learns the streaks of service itself. None when the lengths do not cover the rows."""
+    excess = np.asarray(times_s, dtype=float) - np.asarray(priced_s, dtype=float)
+    if sum(run_lengths) != len(excess) or any(n < 1 for n in run_lengths):
+        return None
+    bounds = np.cumsum(run_lengths)[:-1]
+    return fit_chain([seq for seq in np.split(excess, bounds) if len(seq) >= MIN_REPEATS], served=True)
+
+
+def fit_chain(sequences: list, served: bool = False) -> StepSpread | None:
+    """The two-state chain of the excess sequences (seconds, each in the order the steps ran).
+
+    Served steps hold a few far slower than either mode (hundreds of ms, about 0.1% of steps):
+    with ``served`` the two-means split starts at the 10th and 90th percentiles (from the extremes
+    those steps would be the slow state) and each state's jitter is its median absolute deviation
+    scaled to a standard deviation (its plain deviation would spread those few steps' excess over
+    every slow step drawn). They still count in the slow state's level."""
     if not sequences:
         return None
     # a step the model's form misses (one point far off every other) is misfit, not the engine's
@@ -68,6 +89,8 @@ def fit_spread(records: list, priced_s) -> StepSpread | None:
         sequences = [seq for seq, mean in zip(sequences, means) if abs(mean) <= MISFIT_MADS * mad]
     excess = np.concatenate(sequences)
     low, high = float(excess.min()), float(excess.max())
+    if served:
+        low, high = (float(v) for v in np.percentile(excess, [10, 90]))
     if high - low < 1e-9:
         return StepSpread((0.0, 0.0), (0.0, 0.0), (0.5, 0.5), len(excess), len(sequences))
     for _ in range(KMEANS_ROUNDS):
@@ -82,8 +105,14 @@ def fit_spread(records: list, priced_s) -> StepSpread | None:
     leave = tuple(float(np.clip((stays[s, 1 - s] + 0.5) / (stays[s].sum() + 1.0), 1e-3, 1.0)) for s in (0, 1))
     slow_share = leave[0] / (leave[0] + leave[1])
     mean = (1 - slow_share) * low + slow_share * high
-    jitter = (float(excess[~slow].std()), float(excess[slow].std()))
+    jitter = (_deviation(excess[~slow], served), _deviation(excess[slow], served))
     return StepSpread((low - mean, high - mean), jitter, leave, len(excess), len(sequences))
+
+
+def _deviation(values: np.ndarray, robust: bool) -> float:
+    if not robust:
+        return float(values.std())
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))  # MAD, as a normal's sigma
 
 
 class SampledStepTimes:

@@ -4,7 +4,7 @@ import pytest
 
 from batchsim.simulator.profile_format import StepRecord
 from batchsim.simulator.step import StepShape
-from batchsim.simulator.step_spread import SampledStepTimes, fit_spread
+from batchsim.simulator.step_spread import SampledStepTimes, fit_served_spread, fit_spread
 
 
 def record(samples_ms):
@@ -48,3 +48,26 @@ def test_draws_are_deterministic_vectorized_and_keep_the_mean():
     streaks = np.diff(np.flatnonzero(np.diff(slow.astype(int)))).mean()  # mean run length of either state
     assert streaks > 2  # streaks, not independent draws
     assert one.step_time_s(StepShape((), 1, 10, 10)) > 0
+
+
+def test_served_runs_are_sequences_and_a_rare_far_step_does_not_make_a_state():
+    # two served runs priced at 80 ms a step: each repeats 70, 70, 70, 70, 100, 100, 100, 70 ms
+    # ten times, and the first run holds one 700 ms step (a rare far-off step, not a mode)
+    pattern = [70, 70, 70, 70, 100, 100, 100, 70] * 10
+    runs = [pattern[:40] + [700] + pattern[40:], pattern]
+    times_s = np.array([t / 1e3 for run in runs for t in run])
+    spread = fit_served_spread(times_s, np.full(len(times_s), 0.08), [len(run) for run in runs])
+    # by hand: the two-means split starts at the deciles (-10 and +20 ms), so the 620 ms excess joins
+    # the slow state (level (60 x 20 + 620) / 61 ms) instead of being a state of its own; per run of
+    # 80 pattern steps: fast->fast 39, fast->slow 10, slow->slow 20, slow->fast 10; the far step
+    # turns one fast->fast into fast->slow and slow->fast
+    assert spread.samples == 161
+    assert spread.levels[1] - spread.levels[0] == pytest.approx((60 * 0.020 + 0.620) / 61 + 0.010)
+    assert spread.leave[0] == pytest.approx((21 + 0.5) / (98 + 1.0))
+    assert spread.leave[1] == pytest.approx((21 + 0.5) / (61 + 1.0))
+    # jitter is each state's median absolute deviation: the far step does not widen the slow state
+    assert spread.jitter == (0.0, 0.0)
+
+
+def test_served_lengths_that_do_not_cover_the_rows_give_no_spread():
+    assert fit_served_spread(np.full(10, 0.08), np.full(10, 0.08), [4, 5]) is None
