@@ -36,7 +36,10 @@ from __future__ import annotations
 from batchsim.simulator.step import Step
 
 IDLE = Step()
-DECODE = Step(decode=True)  # shared: the replica only reads steps
+# shared: the replica only reads steps. Returned only with an empty queue, and chosen again
+# whenever nothing waits or prefills and the next decode step's blocks are free (a finish
+# changes nothing else this policy reads): Step.continues_past_finishes
+DECODE = Step(decode=True, continues_past_finishes=True)
 DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 
 
