@@ -4,9 +4,7 @@ This is the only module that imports SimPy. A replica process asks its policy fo
 the clock for the cost model's step time, then records the step's tokens; an idle replica sleeps
 until a request arrives or until the time its policy asked to be woken (static max wait).
 Events are few and large: a run of identical decode steps is one step event, and the steps a
-replica finishes before the next arrival that may reach it need no event at all (see _serve),
-and a decode step the policy promised to repeat after finishes (Step.continues_past_finishes)
-is reused there without asking the policy again.
+replica finishes before the next arrival that may reach it need no event at all (see _serve).
 """
 from __future__ import annotations
 
