@@ -36,10 +36,7 @@ from __future__ import annotations
 from batchsim.simulator.step import Step
 
 IDLE = Step()
-# shared: the replica only reads steps. Returned only with an empty queue, and chosen again
-# whenever nothing waits or prefills and the next decode step's blocks are free (a finish
-# changes nothing else this policy reads): Step.continues_past_finishes
-DECODE = Step(decode=True, continues_past_finishes=True)
+DECODE = Step(decode=True)  # shared: the replica only reads steps
 DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 
 

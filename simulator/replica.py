@@ -221,16 +221,6 @@ class Replica(ReplicaRuns):
                                                    total, longest)
         return duration_s
 
-    def decode_continues(self, step: Step) -> bool:
-        """True if the state after ``step`` (a decode-only step whose policy set
-        ``continues_past_finishes``) is one where that promise holds: nothing waits, no running
-        request computes its prompt, someone still decodes and the next decode step's KV
-        blocks are free."""
-        decoding, kv = self.decoding, self.kv
-        return (decoding.count > 0 and not self.waiting and not self.prefilling
-                and not step.tokens and not step.preempt and step.shape is None
-                and decoding.blocks_needed() <= kv.total_blocks - kv.used_blocks)
-
     def _price_decode_shape(self, count: int, total: int, longest: int) -> float:
         return self.cost_model.step_time_s(StepShape((), count, total, longest))
 

@@ -137,10 +137,8 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
     chain = max_run_steps is None
     now_s = env.now
     routed = -1  # arrivals routed when horizon_s was last asked: it changes only with them
-    again = None  # a decode step the policy promised to choose again (Step.continues_past_finishes)
     while True:
-        step = again or policy.schedule(view, now_s)
-        again = None
+        step = policy.schedule(view, now_s)
         if not (step.decode or step.tokens or step.preempt):  # Step.is_idle, inlined
             wake = wakeups[replica.index] = env.event()
             if step.wake_at_s is not None:
@@ -157,8 +155,6 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
         if chain and end_s < horizon_s:
             replica.finish_step(end_s)
             now_s = end_s
-            if step.continues_past_finishes and replica.decode_continues(step):
-                again = step  # no arrival came in between: the policy's input is as promised
             continue
         yield env.timeout(end_s - env.now)
         now_s = env.now

@@ -92,13 +92,6 @@ class Step:
     same step again (the same chunk size of the same request, every decoding request one
     token) for as long as the chunk still leaves part of the prompt, no decoding request
     finishes and KV blocks suffice; arrivals cut the run unless ``ignores_arrivals``.
-
-    ``continues_past_finishes`` on a decode-only step (no preemption, no ``shape``) says that
-    the policy would choose this same step again right after a decode run of it ends with a
-    request finishing, provided nothing is waiting, no running request is computing its prompt
-    and the next decode step's KV blocks are free. The simulator then starts the next run without
-    asking the policy (only between arrivals: any arrival that may reach the replica still ends
-    the run, as it would have).
     """
 
     tokens: dict[Request, int] = field(default_factory=dict)
@@ -109,7 +102,6 @@ class Step:
     ignores_arrivals: bool = False
     drain: bool = False
     chunk_run: bool = False
-    continues_past_finishes: bool = False
 
     @property
     def is_idle(self) -> bool:
