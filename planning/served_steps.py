@@ -30,9 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from batchsim.simulator.profile_format import StepRecord
+from batchsim.traces.record_format import STEP_LOG_COLUMNS
 
-STEP_COLUMNS = ("t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
-                "q_padded", "kv_tokens", "kv_padded", "n_new_tokens", "n_preempted")
 
 
 @dataclass(frozen=True)
@@ -48,19 +47,14 @@ class ServedSteps:
 def served_steps(data: dict) -> ServedSteps:
     """Reconstruct the composition of every logged step of a hf_cb record (``data`` as loaded)."""
     case = str(data.get("case", "record"))
-    log = data.get("steps")
-    if data.get("engine") != "hf_cb" or not isinstance(log, dict) or not log.get("rows"):
+    if data.get("engine") != "hf_cb":
         return ServedSteps(case, [], 0, {"no step log": 1})
-    columns = list(log.get("columns", STEP_COLUMNS))
-    _check_rows(log["rows"], columns)
-    rows = np.array(log["rows"], dtype=float)
-    # records before the preemption column (2026-11-24) log the first 11 columns
-    if rows.ndim != 2 or rows.shape[1] != len(columns) or columns != list(STEP_COLUMNS[:len(columns)]) \
-            or len(columns) < len(STEP_COLUMNS) - 1:
+    col = step_log_columns(data.get("steps"))
+    if col is None:
+        return ServedSteps(case, [], 0, {"no step log": 1})
+    if not col:
         return ServedSteps(case, [], 0, {"step log columns differ": 1})
-    rows = np.pad(rows, ((0, 0), (0, len(STEP_COLUMNS) - len(columns))))
-    col = {name: rows[:, i] for i, name in enumerate(STEP_COLUMNS)}
-    count = len(rows)
+    count = len(col["t_start_s"])
     if data.get("preempted_requests") or col["n_preempted"].any():
         return ServedSteps(case, [], count, {"run preempted": count})
     starts = col["t_start_s"]
@@ -102,6 +96,20 @@ def served_steps(data: dict) -> ServedSteps:
         wall = float(col["prepare_s"][s] + col["forward_s"][s] + col["update_s"][s])
         steps.append(_step(tuple(chunks), decodes[s], wall))
     return ServedSteps(case, steps, count, skipped)
+
+
+def step_log_columns(log) -> dict[str, np.ndarray] | None:
+    """A record's step log as one array per column of STEP_LOG_COLUMNS (a log without the last,
+    preemption column reads it as zeros); None without a log, {} for a log of other columns.
+    Raises ValueError naming the row and field of a row that is not finite numbers in order."""
+    if not isinstance(log, dict) or not log.get("rows"):
+        return None
+    columns = list(log.get("columns", STEP_LOG_COLUMNS))
+    if columns != list(STEP_LOG_COLUMNS[:len(columns)]) or len(columns) < len(STEP_LOG_COLUMNS) - 1:
+        return {}
+    _check_rows(log["rows"], columns)
+    rows = np.pad(np.array(log["rows"], dtype=float), ((0, 0), (0, len(STEP_LOG_COLUMNS) - len(columns))))
+    return {name: rows[:, i] for i, name in enumerate(STEP_LOG_COLUMNS)}
 
 
 def _check_rows(rows, columns: list) -> None:

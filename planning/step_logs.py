@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from batchsim.planning.records import Record
+from batchsim.planning.served_steps import step_log_columns
 from batchsim.simulator.step import StepShape
 
 DECODE_BINS = ((1, 3), (3, 8), (8, 16), (16, 64))
@@ -19,11 +20,12 @@ DECODE_BINS = ((1, 3), (3, 8), (8, 16), (16, 64))
 
 def decode_steps(record: Record) -> dict[str, np.ndarray]:
     """Decode-only steps of an hf_cb record: decodes, KV tokens read and wall seconds per step."""
-    steps = record.data.get("steps")
-    if not steps:
-        raise ValueError(f"{record.source}: no step log (hf_cb records carry one)")
-    rows = np.asarray(steps["rows"], dtype=float)
-    col = {name: rows[:, i] for i, name in enumerate(steps["columns"])}
+    try:
+        col = step_log_columns(record.data.get("steps"))
+    except ValueError as error:
+        raise ValueError(f"{record.source}: {error}") from None
+    if not col:
+        raise ValueError(f"{record.source}: no step log in the hf_cb format (hf_cb records carry one)")
     decode_only = (col["n_req"] > 0) & (col["n_decode"] == col["n_req"]) & (col["q_tokens"] == col["n_decode"])
     return {"decodes": col["n_decode"][decode_only].astype(np.int64),
             "kv_tokens": col["kv_tokens"][decode_only].astype(np.int64),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from time import perf_counter
 
-STEP_COLUMNS = ("t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
-                "q_padded", "kv_tokens", "kv_padded", "n_new_tokens", "n_preempted")
+from batchsim.traces.record_format import STEP_LOG_COLUMNS
+
 
 
 def _host_io(batch_processor):
@@ -125,4 +125,4 @@ class StepRecorder:
         # A warm-up step can finish its bookkeeping just after restart(); it starts before zero.
         rows = [[round(v, 6) if isinstance(v, float) else v for v in row]
                 for row in self.rows if row[0] >= 0]
-        return {"columns": list(STEP_COLUMNS), "rows": rows}
+        return {"columns": list(STEP_LOG_COLUMNS), "rows": rows}

@@ -29,6 +29,10 @@ MAX_TOKENS = 1 << 31
 MAX_INDEX = 1 << 62
 # Rounding to microseconds leaves at most half a microsecond of error on any time.
 TIME_DECIMALS = 6
+# hf_cb records' step log (``steps``: {"columns": [...], "rows": [[...], ...]}), one row a step;
+# records before 2026-12-02 lack the last column (no preemption logged)
+STEP_LOG_COLUMNS = ("t_start_s", "prepare_s", "forward_s", "update_s", "n_req", "n_decode", "q_tokens",
+                    "q_padded", "kv_tokens", "kv_padded", "n_new_tokens", "n_preempted")
 _TIME_SLACK_S = 1e-6
 
 

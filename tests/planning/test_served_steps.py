@@ -2,7 +2,8 @@
 import pytest
 
 from batchsim.planning.served_profile import build_served_profile
-from batchsim.planning.served_steps import STEP_COLUMNS, served_steps
+from batchsim.planning.served_steps import served_steps
+from batchsim.traces.record_format import STEP_LOG_COLUMNS as STEP_COLUMNS
 from batchsim.simulator.profile_cost import resolve_profile_path
 
 
