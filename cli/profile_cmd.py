@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     show.set_defaults(func=run_show)
     served = actions.add_parser(
         "served", help="re-time a profile from the step logs of recorded runs of its engine configuration")
-    served.add_argument("records", nargs="+", help="hf_cb record JSON files with step logs")
+    served.add_argument("records", nargs="+", help="hf_cb record JSON files with step logs, or hf_static records with batch logs")
     served.add_argument("--base", required=True,
                         help="profile (directory or bundled name) whose model, memory and engine setup to keep")
     served.add_argument("--out", required=True, help="output directory (profile.yaml + steps.csv)")

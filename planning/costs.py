@@ -82,7 +82,18 @@ def describe_cost_model(cost_model) -> str:
         return (f"{describe_cost_model(cost_model.shard_cost)} + ring all-reduce over "
                 f"{cost_model.tp} GPUs")
     name = getattr(cost_model, "name", type(cost_model).__name__)
-    return f"profile {name}"
+    return f"profile {name}{_run_spread(getattr(cost_model, 'meta', None))}"
+
+
+def _run_spread(meta) -> str:
+    """For a profile timed from served runs, how far single runs strayed from its prices: the
+    error bar of one run's prediction (a host-bound engine's speed differs between hosts)."""
+    served = meta.get("served_from") if isinstance(meta, dict) else None
+    ratios = (served or {}).get("price_ratio_per_run") or []
+    if len(ratios) < 2:
+        return ""
+    return (f" (timed from {len(ratios)} served runs, which took {min(ratios):.2f}-{max(ratios):.2f}x "
+            f"its step prices: one run can land anywhere in that spread)")
 
 
 def cost_model_keys(cost_model) -> dict:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from batchsim.planning.served_static import served_static_steps
 from batchsim.planning.served_steps import served_steps
 from batchsim.simulator.engine_match import mismatches, profile_settings, record_settings
-from batchsim.simulator.profile_cost import fit_summary, input_padding
+from batchsim.simulator.profile_cost import ProfileCostModel, fit_summary, input_padding
 from batchsim.simulator.profile_format import read_meta, write_profile
+from batchsim.simulator.step import StepShape
 
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size")
@@ -27,10 +29,11 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     base = read_meta(base_dir)
     settings = profile_settings(base)
     steps, lines, budgets, versions, run_lengths = [], [], set(), set(), []
+    engines = {str(data.get("engine")) for _, data in records}
     for source, data in records:
         _check_matches(base, settings, source, data)
         try:
-            served = served_steps(data)
+            served = served_static_steps(data) if data.get("engine") == "hf_static" else served_steps(data)
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from None
         if not served.steps:
@@ -38,7 +41,8 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
             raise ValueError(f"{source}: no served steps to use ({reasons})")
         steps += served.steps
         run_lengths.append(len(served.steps))
-        budgets.add(int(data["engine_config"]["max_batch_tokens"]))
+        if "max_batch_tokens" in data["engine_config"]:
+            budgets.add(int(data["engine_config"]["max_batch_tokens"]))
         versions.add((str(data.get("torch")), str(data.get("transformers"))))
         left = sum(served.skipped.values())
         why = "; ".join(f"{count} {reason}" for reason, count in sorted(served.skipped.items()))
@@ -50,20 +54,44 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     meta = {key: value for key, value in base.items() if key not in ("format", "fit", "grid", "timing")}
     meta["name"] = name or Path(out_dir).name
     meta["environment"] = {**base.get("environment", {}), "torch": torch_version, "transformers": transformers_version}
-    meta["engine"] = {**base.get("engine", {}), "max_batch_tokens_profiled": sorted(budgets)}
+    if budgets:
+        meta["engine"] = {**base.get("engine", {}), "max_batch_tokens_profiled": sorted(budgets)}
     meta["served_from"] = {"base_profile": base.get("name"), "runs": [data.get("case") for _, data in records],
                            "steps": len(steps), "steps_per_run": run_lengths}
-    meta["timing"] = {"statistic": "one served step a row: host preparation + forward with sync + update",
-                      "timer": "host clock (the recorder's step log)"}
+    meta["timing"] = ({"statistic": "one served step a row: host preparation + forward with sync + update",
+                       "timer": "host clock (the recorder's step log)"} if not engines - {"hf_cb"} else
+                      {"statistic": "one served step a row: a batch's prefill to its first token, then "
+                                    "each gap between its step ends",
+                       "timer": "host clock (the recorder's batch log and token times)"})
     meta["grid"] = {"points": len(steps), "ok": len(steps), "failed": []}
     meta["fit"] = fit_summary(steps, input_padding(meta))
+    meta["served_from"]["price_ratio_per_run"] = run_price_ratios(meta, steps, run_lengths)
     return write_profile(out_dir, meta, steps), lines
 
 
+def run_price_ratios(meta: dict, steps: list, run_lengths: list[int]) -> list[float]:
+    """Each run's served time over the profile's price of the same steps (sums over the run).
+
+    The spread of these is the profile's error bar for a single run: a host-bound engine serves
+    the same trace at different speeds on different hosts (records/diagnostics/h200-2026-12-02c),
+    and one profile prices them all at one speed.
+    """
+    cost = ProfileCostModel(meta, steps, source=str(meta.get("name")))
+    ratios, start = [], 0
+    for length in run_lengths:
+        run = steps[start:start + length]
+        start += length
+        priced = sum(cost.step_time_s(StepShape(s.prefill_chunks, s.decode_count, s.decode_context_sum,
+                                                s.decode_context_max)) for s in run)
+        ratios.append(round(sum(s.wall_mean_or_median_s for s in run) / priced, 3))
+    return ratios
+
+
 def _check_matches(base: dict, settings: dict, source: str, data: dict) -> None:
-    if data.get("engine") != "hf_cb":
-        raise ValueError(f"{source}: engine {data.get('engine')!r}: served steps come from hf_cb step logs")
-    differ = mismatches(settings, record_settings("hf_cb", data.get("engine_config") or {}))
+    if data.get("engine") not in ("hf_cb", "hf_static"):
+        raise ValueError(f"{source}: engine {data.get('engine')!r}: served steps come from hf_cb step "
+                         f"logs or hf_static batch logs")
+    differ = mismatches(settings, record_settings(str(data.get("engine")), data.get("engine_config") or {}))
     if differ:
         raise ValueError(f"{source}: engine configuration differs from profile {base.get('name')}: {'; '.join(differ)}")
     model, ours = data.get("model_config") or {}, base.get("model") or {}

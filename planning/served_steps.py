@@ -94,7 +94,7 @@ def served_steps(data: dict) -> ServedSteps:
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         wall = float(col["prepare_s"][s] + col["forward_s"][s] + col["update_s"][s])
-        steps.append(_step(tuple(chunks), decodes[s], wall))
+        steps.append(served_step(tuple(chunks), decodes[s], wall))
     return ServedSteps(case, steps, count, skipped)
 
 
@@ -146,7 +146,8 @@ def _mismatch(col, s, contexts, chunks, budget_left, done, finishing) -> str:
     return ""
 
 
-def _step(chunks: tuple, contexts: list[int], wall_s: float) -> StepRecord:
+def served_step(chunks: tuple, contexts: list[int], wall_s: float) -> StepRecord:
+    """One served step as a profile row: its prompt chunks (new, cached), decode contexts and time."""
     kind = "decode" if not chunks else ("prefill" if not contexts else "mixed")
     return StepRecord(
         kind=kind, prefill_chunks=chunks, decode_count=len(contexts), decode_context_sum=sum(contexts),

@@ -70,6 +70,18 @@ def software_stamp() -> dict:
             "transformers": transformers_version, "python": platform.python_version()}
 
 
+def cpu_model() -> str:
+    """The host CPU's model name (Linux /proc/cpuinfo), or "" where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def host_speed_stamp(device: torch.device, launches: int = 4000) -> dict:
     """How fast this host feeds the GPU: host microseconds per launch of a trivial op from Python,
     and nanoseconds per step of a plain Python loop (medians of 3). Steps that are launch-bound
@@ -79,7 +91,7 @@ def host_speed_stamp(device: torch.device, launches: int = 4000) -> dict:
         start = time.perf_counter()
         sum(range(1_000_000))
         loops.append((time.perf_counter() - start) / 1e6)
-    stamp = {"host_python_loop_ns": round(sorted(loops)[1] * 1e9, 2)}
+    stamp = {"host_python_loop_ns": round(sorted(loops)[1] * 1e9, 2), "cpu_model": cpu_model()}
     if device.type == "cuda":
         x = torch.zeros(1, device=device)
         for _ in range(200):

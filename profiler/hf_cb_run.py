@@ -16,6 +16,7 @@ import torch
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
 from batchsim.profiler.cb_steps import StepRecorder
+from batchsim.profiler.speed_probe import WORKLOAD, probe_cb
 from batchsim.traces.record_format import make_request_entry, relative_times, round_time
 from batchsim.profiler.trace_csv import TraceRow
 
@@ -155,6 +156,8 @@ def replay_cb(model, rows: list[TraceRow], prompts, warm_prompts, knobs: CbKnobs
     try:
         _warm_up(manager, rows, warm_prompts, limit_s)
         warmup_s = perf_counter() - t_open
+        vocab = manager.model.config.vocab_size
+        probe_before = probe_cb(manager, vocab, _collect)
         config = resolved_config(manager)
         graphs_before = graph_count(manager.batch_processor)
         submits_s = [0.0] * len(rows)
@@ -166,6 +169,9 @@ def replay_cb(model, rows: list[TraceRow], prompts, warm_prompts, knobs: CbKnobs
         results = _collect(manager, len(rows), t0_s + rows[-1].arrival_s + limit_s)
         submitter.join()
         graphs_after = graph_count(manager.batch_processor)
+        logged = len(steps.rows)
+        probe_after = probe_cb(manager, vocab, _collect)  # did the host's speed change over the run?
+        del steps.rows[logged:]
     finally:
         manager.stop(block=True, timeout=60)
         manager.destroy()
@@ -173,7 +179,8 @@ def replay_cb(model, rows: list[TraceRow], prompts, warm_prompts, knobs: CbKnobs
         gc.collect()
         torch.cuda.empty_cache()
     return _assemble(rows, results, submits_s, t0_s, config, steps,
-                     {"warmup_s": round(warmup_s, 3), "graphs_captured_in_run": graphs_after - graphs_before})
+                     {"warmup_s": round(warmup_s, 3), "graphs_captured_in_run": graphs_after - graphs_before,
+                      "speed_probe": {"workload": WORKLOAD, "before": probe_before, "after": probe_after}})
 
 
 def _assemble(rows, results, submits_s, t0_s, config, steps, extra) -> dict:

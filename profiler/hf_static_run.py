@@ -15,6 +15,7 @@ from time import perf_counter, sleep
 import torch
 from transformers.generation.streamers import BaseStreamer
 
+from batchsim.profiler.speed_probe import WORKLOAD, probe_static
 from batchsim.traces.record_format import make_request_entry, relative_times, static_token_times
 from batchsim.profiler.trace_csv import TraceRow
 
@@ -97,6 +98,7 @@ def replay_static(model, rows: list[TraceRow], prompts, warm_prompts, batch_size
     t_warm = perf_counter()
     _warm_up(model, warm_prompts, batch_size)
     warmup_s = perf_counter() - t_warm
+    probe_before = probe_static(model, generate_batch)
     arrivals = _Arrivals(rows, perf_counter() + 0.05)
     t0_s = arrivals.t0_s
     arrivals.thread.start()
@@ -118,7 +120,9 @@ def replay_static(model, rows: list[TraceRow], prompts, warm_prompts, batch_size
                         "max_in": max(rows[i].prompt_tokens for i in members), "steps": steps,
                         "requests": members})
     arrivals.thread.join()
+    probe_after = probe_static(model, generate_batch)  # did the host's speed change over the run?
     entries = [make_request_entry(i, row.arrival_s, arrivals.submits_s[i], row.prompt_tokens,
                                   row.output_tokens, times[i]) for i, row in enumerate(rows)]
     return {"requests": entries, "engine_config": {"batch_size": int(batch_size)},
-            "batches": batches, "warmup_s": round(warmup_s, 3)}
+            "batches": batches, "warmup_s": round(warmup_s, 3),
+            "speed_probe": {"workload": WORKLOAD, "before": probe_before, "after": probe_after}}
