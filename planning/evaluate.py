@@ -9,15 +9,16 @@ the full summary where it shows the evidence.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from batchsim.planning.costs import build_cost_model
-from batchsim.planning.guard import GuardedPolicy, ObjectivesFailed, ViolationTally
+from batchsim.planning.guard import ObjectivesFailed, ViolationTally
 from batchsim.planning.scenario import Scenario, extrapolation_entry, prepare
 from batchsim.planning.slo import meets
 from batchsim.planning.split import compact, merge_results, round_robin_shares
+from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.simulation import simulate
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.workload import table_prefix_block_tokens, trace_from_table
@@ -44,22 +45,24 @@ class ShareJob:
     guard: tuple | None = None  # (objectives, requests, multi-token requests) of the question
 
 
-def guarded_setup(setup, guard):
-    """The setup with every replica's policy consulting one shared tally (None: unchanged)."""
-    if guard is None:
-        return setup
-    tally = ViolationTally(*guard)
-    make_policy = setup.make_policy
-    return replace(setup, make_policy=lambda: GuardedPolicy(make_policy(), tally))
+def guarded_simulate(trace, setup, replicas: int, router: str, tally: ViolationTally | None):
+    """simulate(), with ``tally`` (if any) following the run's requests: raises
+    ObjectivesFailed as soon as the objectives must fail."""
+    if tally is None:
+        return simulate(trace, setup, replicas, router)
+    recorder = Recorder(trace)  # the recorder simulate() would build, with the tally listening
+    tally.follow(recorder)
+    return simulate(trace, setup, replicas, router, recorder=recorder)
 
 
 def run_share_job(job: ShareJob):
     """Compact results of the job's replicas, or why the question stopped early."""
     block_tokens = table_prefix_block_tokens(job.shares[0]) if job.shares else None
     prepared = prepare(job.scenario, job.cost_model, block_tokens)
-    setup = guarded_setup(prepared.setup, job.guard)
+    tally = ViolationTally(*job.guard) if job.guard is not None else None
     try:
-        outcome = [compact(simulate(trace_from_table(share), setup, 1), keep_itl=False)
+        outcome = [compact(guarded_simulate(trace_from_table(share), prepared.setup, 1,
+                                            "round-robin", tally), keep_itl=False)
                    for share in job.shares]
     except ObjectivesFailed as failure:
         outcome = str(failure)
@@ -107,6 +110,11 @@ class Evaluator:
     def meets(self, replicas: int, scale: float = 1.0) -> bool:
         """Answer only: stops the simulation early when it can."""
         return self.verdict(replicas, scale, full=False).meets
+
+    def meets_in_full(self, replicas: int, scale: float = 1.0) -> bool:
+        """Answer, from a run that goes to the end and keeps its summary (for a question whose
+        summary the plan will show)."""
+        return self.verdict(replicas, scale, full=True).meets
 
     def meets_many(self, questions: list[tuple[int, float]]):
         """Answers to several (replicas, scale) questions, in order: with a pool, asked at
@@ -179,9 +187,9 @@ class Evaluator:
         return merge_results(parts)
 
     def _shared(self, table, replicas: int, guard):
-        setup = guarded_setup(self.prepared.setup, guard)
+        tally = ViolationTally(*guard) if guard is not None else None
         try:
-            return simulate(trace_from_table(table), setup, replicas,
-                            self.prepared.serving.router)
+            return guarded_simulate(trace_from_table(table), self.prepared.setup, replicas,
+                                    self.prepared.serving.router, tally)
         except ObjectivesFailed as failure:
             return str(failure)

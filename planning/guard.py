@@ -3,10 +3,12 @@
 A planner asks yes-or-no questions ("does N replicas meet the SLO?"); an overloaded run can take
 far longer to simulate than a healthy one while its answer is settled early. ``ViolationTally``
 counts finished requests above each objective's limit, with the same arithmetic as the summary
-(seconds from the request's own timestamps, compared in milliseconds); ``GuardedPolicy`` wraps a
-policy and checks the tally before each scheduling decision, raising ``ObjectivesFailed`` once a
-count reaches ``violations_needed``. The answer is the one the full run would give: the bound
-only fires when the percentile must exceed its limit.
+(seconds from the request's own timestamps, compared in milliseconds), and raises
+``ObjectivesFailed`` from inside the simulation the moment a count reaches
+``violations_needed``: it listens to the run's Recorder (``follow``), so the simulator's loop
+pays nothing per step for it (it used to wrap the policy and look before every decision). The
+answer is the one the full run would give: the bound only fires when the percentile must exceed
+its limit.
 """
 from __future__ import annotations
 
@@ -32,22 +34,19 @@ class ViolationTally:
                                          else total_requests, o.percentile)
                        for o in self.objectives]
         self.limits_ms = [o.limit_s * 1000.0 for o in self.objectives]
-        self._recorder = None
         self._settled = ""  # why an objective must fail, once it must
 
-    def observe(self, recorder) -> None:
-        """Follow ``recorder``'s finished requests; raise once an objective must fail."""
-        if recorder is not self._recorder:  # a new simulation (the next replica of a split run)
-            self._recorder = recorder
-            recorder.listeners.append(self._ended)
-        if self._settled:
-            raise ObjectivesFailed(self._settled)
+    def follow(self, recorder) -> None:
+        """Count ``recorder``'s finished requests (one recorder per simulation: each replica of a
+        split run adds its own); the run raises ObjectivesFailed once an objective must fail."""
+        recorder.listeners.append(self._ended)
 
     def _ended(self, request) -> None:
-        if request.status == FINISHED and not self._settled:
-            self._count(request)
+        if request.status == FINISHED and self._count(request):
+            raise ObjectivesFailed(self._settled)
 
-    def _count(self, request) -> None:
+    def _count(self, request) -> bool:
+        """Count the request's violations; True once an objective must fail."""
         for i, objective in enumerate(self.objectives):
             metric = objective.metric
             if metric == "ttft":
@@ -63,26 +62,5 @@ class ViolationTally:
                 if self.counts[i] >= self.needed[i]:
                     self._settled = (f"{objective.name}: {self.counts[i]} requests over the "
                                      f"limit settle it")
-                    return
-
-
-class GuardedPolicy:
-    """A policy that consults a ViolationTally before every decision."""
-
-    def __init__(self, inner, tally: ViolationTally) -> None:
-        self.inner = inner
-        self.tally = tally
-
-    @property
-    def slots(self) -> int:
-        """The wrapped policy's batch capacity."""
-        return self.inner.slots
-
-    def admission_error(self, request):
-        """The wrapped policy's answer."""
-        return self.inner.admission_error(request)
-
-    def schedule(self, state, now_s: float):
-        """Check the tally, then let the wrapped policy decide."""
-        self.tally.observe(state.recorder)
-        return self.inner.schedule(state, now_s)
+                    return True
+        return False

@@ -185,6 +185,8 @@ def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cos
         whole = Evaluator(with_overrides(scenario, knob_candidates[0]), table, objectives,
                           whole.prepared.cost_model, pool, workers)
     replicas = _fewest(whole, options.max_replicas)
+    # the count below was asked in full where the search knew it for the count below a meeting
+    # one (fewest_meeting's meets_below_known): its evidence is not run a second time
     at_count = whole.verdict(replicas)
     below = whole.verdict(replicas - 1) if replicas > 1 else None
     return CountFinding(whole.scenario, whole.prepared.cost_model, whole.prepared.serving,
@@ -255,7 +257,8 @@ def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: 
             result = KnobResult(dict(knobs), None, fewest)
         else:
             try:
-                count = fewest_meeting(evaluator.meets, fewest - 1 if fewest else 1, max_replicas)
+                count = fewest_meeting(evaluator.meets, fewest - 1 if fewest else 1, max_replicas,
+                                       evaluator.meets_in_full)
             except ValueError:
                 count = None
             result = KnobResult(dict(knobs), count)
@@ -269,7 +272,7 @@ def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: 
 
 def _fewest(evaluator: Evaluator, max_replicas: int) -> int:
     try:
-        return fewest_meeting(evaluator.meets, 1, max_replicas)
+        return fewest_meeting(evaluator.meets, 1, max_replicas, evaluator.meets_in_full)
     except ValueError:
         summary = evaluator.verdict(max_replicas).summary
         seen = ", ".join(f"{o.name} {o.observed_s(summary) * 1000:,.1f} ms"

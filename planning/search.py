@@ -11,15 +11,20 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-def fewest_meeting(meets: Callable[[int], bool], guess: int = 1, limit: int = 1024) -> int:
+def fewest_meeting(meets: Callable[[int], bool], guess: int = 1, limit: int = 1024,
+                   meets_below_known: Callable[[int], bool] | None = None) -> int:
     """Smallest n in 1..limit with meets(n) true and meets(n - 1) false (0 always fails).
 
-    Raises ValueError if ``limit`` does not meet.
+    ``meets_below_known(n)``, if given, is asked instead of ``meets(n)`` whenever n + 1 is
+    already known to meet: failing there makes n + 1 the answer and n the count just below it,
+    whose full evidence a planner shows, so the caller can run that question in full once
+    rather than stop it early and run it again. Raises ValueError if ``limit`` does not meet.
     """
+    below_known = meets_below_known or meets
     guess = min(max(1, guess), limit)
     if meets(guess):
         high, step = guess, 1
-        while high - step >= 1 and meets(high - step):
+        while high - step >= 1 and (below_known if step == 1 else meets)(high - step):
             high, step = high - step, step * 2
         low = max(0, high - step)
     else:
@@ -34,7 +39,7 @@ def fewest_meeting(meets: Callable[[int], bool], guess: int = 1, limit: int = 10
             low, step = probe, step * 2
     while high - low > 1:
         middle = (low + high) // 2
-        if meets(middle):
+        if (below_known if middle == high - 1 else meets)(middle):
             high = middle
         else:
             low = middle

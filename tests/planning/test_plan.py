@@ -217,3 +217,24 @@ def test_knob_search_answer_equals_a_scan_of_every_count(profile, rate_per_s, co
     for result, n in zip(plan.knobs_searched, scanned):
         assert result.replicas == n if result.replicas is not None else result.at_least <= n
     assert plan.knobs_searched[scanned.index(min(scanned))].replicas == min(scanned)
+
+
+def test_the_evidence_below_the_count_is_simulated_once(monkeypatch):
+    from batchsim.planning.evaluate import Evaluator
+
+    runs = []
+    run = Evaluator._run
+
+    def counted(self, replicas, scale, guarded):
+        runs.append((replicas, scale))
+        return run(self, replicas, scale, guarded)
+
+    monkeypatch.setattr(Evaluator, "_run", counted)
+    table = poisson_trace(600, 50.0, seed=2)
+    plan = plan_capacity(BASE, table, SLO, PlanOptions(window_s=None))
+    # counts 1, 2 fail, 4 meets; 3, asked once 4 is known to meet, fails: that run is the
+    # evidence below, so it goes to the end the first time instead of stopping early and
+    # being run again
+    assert plan.replicas == 4 and runs[:4] == [(1, 1.0), (2, 1.0), (4, 1.0), (3, 1.0)]
+    assert plan.below.summary is not None and not plan.below.meets
+    assert len(runs) == len(set(runs)) == plan.simulations

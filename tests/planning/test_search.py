@@ -100,3 +100,29 @@ def test_a_lazy_answerer_gives_the_same_bracket_from_fewer_questions(threshold, 
         assert first == second
     # every answer the lazy search read was one the eager search asked for, and some were skipped
     assert set(lazy.asked) <= set(eager.asked) and len(lazy.asked) < len(eager.asked)
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 3, 7, 25, 64])
+@pytest.mark.parametrize("guess", [1, 5, 30])
+def test_the_count_below_a_known_meeting_one_is_asked_through_meets_below_known(threshold,
+                                                                              guess):
+    answers = {}
+
+    def ask(how):
+        def answer(n):
+            assert n not in answers  # every count is asked once, whichever way
+            answers[n] = (n >= threshold, how)
+            return answers[n][0]
+        return answer
+
+    plain = Counting(lambda n: n >= threshold)
+    assert fewest_meeting(ask("meets"), guess, 1024, ask("below_known")) == threshold
+    fewest_meeting(plain, guess, 1024)
+    assert list(answers) == plain.asked  # the same questions in the same order
+    for n, (_, how) in answers.items():
+        # asked in full only where n + 1 had already been seen to meet
+        known = n + 1 in answers and list(answers).index(n + 1) < list(answers).index(n) \
+            and answers[n + 1][0]
+        assert (how == "below_known") == known
+    if threshold > 1 and list(answers).index(threshold) < list(answers).index(threshold - 1):
+        assert answers[threshold - 1][1] == "below_known"  # the evidence below, asked in full
