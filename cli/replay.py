@@ -166,7 +166,6 @@ def result_options(args) -> dict:
 
 def run(args) -> int:
     """Run the replay and print the report."""
-    from batchsim.atomic import check_output_directory, dumps_json
     from batchsim.planning.costs import describe_cost_model
     from batchsim.planning.result_header import (check_date, default_date, detailed_lists,
                                                  result_header)
@@ -177,6 +176,8 @@ def run(args) -> int:
     date = check_date(args.date) if args.date else default_date()
     scenario = scenario_from_args(args)
     if args.out is not None:
+        from batchsim.atomic import check_output_directory
+
         check_output_directory(args.out)  # before the simulation, not after it
     table, trace_text = load_table(args, scenario, frame=False)
     sink = None
@@ -200,6 +201,8 @@ def run(args) -> int:
     if sink is not None:
         sink.finish(result)
     if args.json:
+        from batchsim.atomic import dumps_json
+
         print(dumps_json(result, indent=2, sort_keys=True))
         return 0
     serving = outcome.serving

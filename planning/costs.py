@@ -6,18 +6,21 @@ the analytic model. With no profile given, a bundled profile for the same GPU an
 (CUDA-graph mode first: see simulator.profile_cost.MODE_PREFERENCE), or, for a run that states its
 engine configuration (a recorded engine run), the bundled profile measured under that
 configuration (``matching_profile``; simulator.engine_match says what must match).
+
+The roofline, calibration and tensor-parallel modules are imported when a scenario needs them,
+not by every replay (start-up, issue 16): a cost model of their classes exists only once its
+module was imported, so the type checks below look the class up among the loaded modules.
 """
 from __future__ import annotations
 
+import sys
+
 from batchsim.simulator import engine_match
-from batchsim.simulator.calibrated_cost import calibrated_cost_model, is_calibration_dir, read_calibration
 from batchsim.simulator.hardware import get_gpu
 from batchsim.simulator.profile_cost import (bundled_profiles_for, default_profile_name, load_profile_cost_model,
                                              resolve_profile_path)
 from batchsim.simulator.profile_format import read_meta
 from batchsim.simulator.models import get_model
-from batchsim.simulator.roofline import RooflineCostModel
-from batchsim.simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
 
 ROOFLINE = "roofline"
 
@@ -30,7 +33,7 @@ def build_cost_model(gpu: str, model: str, profile: str | None = None, tp: int =
     """
     if tp > 1:
         return _tensor_parallel(gpu, model, profile, tp)
-    if profile and is_calibration_dir(profile):
+    if profile and _is_calibration_dir(profile):
         return load_calibrated(profile, get_model(model), get_gpu(gpu))
     if profile and profile != ROOFLINE:
         return load_profile_cost_model(profile)
@@ -38,14 +41,42 @@ def build_cost_model(gpu: str, model: str, profile: str | None = None, tp: int =
         profile = default_profile_name(gpu, model)
         if profile:
             return load_profile_cost_model(profile)
+    from batchsim.simulator.roofline import RooflineCostModel
+
     return RooflineCostModel(get_model(model), get_gpu(gpu))
 
 
+def _is_calibration_dir(profile: str) -> bool:
+    from batchsim.simulator.calibrated_cost import is_calibration_dir
+
+    return is_calibration_dir(profile)
+
+
+def _loaded_class(module: str, name: str):
+    """The class ``name`` of ``module`` if that module is loaded, else None (so no instance of
+    it can exist)."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else None
+
+
+def _is_roofline(cost_model) -> bool:
+    roofline = _loaded_class("batchsim.simulator.roofline", "RooflineCostModel")
+    return roofline is not None and isinstance(cost_model, roofline)
+
+
+def _is_tensor_parallel(cost_model) -> bool:
+    sharded = _loaded_class("batchsim.simulator.tensor_parallel", "TensorParallelCostModel")
+    return sharded is not None and isinstance(cost_model, sharded)
+
+
 def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
+    from batchsim.simulator.roofline import RooflineCostModel
+    from batchsim.simulator.tensor_parallel import AllReduceModel, TensorParallelCostModel, shard_spec
+
     spec, gpu_spec = get_model(model), get_gpu(gpu)
     if profile is None:
         profile = default_profile_name(gpu, model, tp)
-    if profile and is_calibration_dir(profile):
+    if profile and _is_calibration_dir(profile):
         shard = load_calibrated(profile, shard_spec(spec, tp), gpu_spec)
     elif profile and profile != ROOFLINE:
         shard = load_profile_cost_model(profile)
@@ -54,31 +85,34 @@ def _tensor_parallel(gpu: str, model: str, profile: str | None, tp: int):
     return TensorParallelCostModel(shard, spec, tp, AllReduceModel(gpu_spec.nvlink_bytes_per_s))
 
 
-def load_calibrated(path: str, model, gpu) -> RooflineCostModel:
-    """A calibrated profile applied to ``model`` on ``gpu`` (carried by the datasheet ratio)."""
+def load_calibrated(path: str, model, gpu):
+    """A calibrated profile (a RooflineCostModel) applied to ``model`` on ``gpu`` (carried by
+    the datasheet ratio)."""
+    from batchsim.simulator.calibrated_cost import calibrated_cost_model, read_calibration
+
     meta, coefficients = read_calibration(path)
     return calibrated_cost_model(coefficients, model, gpu, str(meta.get("name") or path))
 
 
 def is_profiled(cost_model) -> bool:
     """Whether steps are priced from measurements (a profile) rather than datasheet peaks alone."""
-    if isinstance(cost_model, TensorParallelCostModel):
+    if _is_tensor_parallel(cost_model):
         return is_profiled(cost_model.shard_cost)
-    return not isinstance(cost_model, RooflineCostModel)
+    return not _is_roofline(cost_model)
 
 
 def describe_cost_model(cost_model) -> str:
     """One line naming the cost model, for reports; a roofline says it is unprofiled."""
-    if isinstance(cost_model, RooflineCostModel) and cost_model.calibration:
+    if _is_roofline(cost_model) and cost_model.calibration:
         return (f"calibrated profile {cost_model.calibration} ({cost_model.model.name} on "
                 f"{cost_model.gpu.name}: roofline at {cost_model.memory_efficiency:.2f} of datasheet "
                 f"HBM and {cost_model.compute_efficiency:.2f} of FLOP/s, host "
                 f"{cost_model.step_overhead_s * 1e3:.2f} ms + {cost_model.per_sequence_s * 1e6:.0f} us/seq "
                 f"+ {cost_model.per_token_s * 1e6:.1f} us/token a step; no measured profile)")
-    if isinstance(cost_model, RooflineCostModel):
+    if _is_roofline(cost_model):
         return (f"roofline, UNPROFILED ({cost_model.model.name} on {cost_model.gpu.name}: "
                 f"datasheet peaks, no measured profile)")
-    if isinstance(cost_model, TensorParallelCostModel):
+    if _is_tensor_parallel(cost_model):
         return (f"{describe_cost_model(cost_model.shard_cost)} + ring all-reduce over "
                 f"{cost_model.tp} GPUs")
     name = getattr(cost_model, "name", type(cost_model).__name__)

@@ -17,13 +17,17 @@ with contextlib.redirect_stdout(io.StringIO()):
         main(sys.argv[1:])
     except SystemExit:
         pass
-print(",".join(m for m in ("pandas", "matplotlib", "pyarrow", "torch", "yaml", "pydantic", "tqdm",
-                          "numpy", "batchsim.cli.plan_cmd") if m in sys.modules))
+print(",".join(m for m in NAMES if m in sys.modules))
 """
+HEAVY = ("pandas", "matplotlib", "pyarrow", "torch", "yaml", "pydantic", "tqdm", "numpy",
+         "batchsim.cli.plan_cmd")
+COST_MODELS = ("batchsim.simulator.roofline", "batchsim.simulator.calibrated_cost",
+               "batchsim.simulator.tensor_parallel")
 
 
-def heavy_modules(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, check=True,
+def heavy_modules(*args: str, names=HEAVY) -> str:
+    probe = f"NAMES = {names!r}\n" + PROBE
+    out = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, check=True,
                          capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
@@ -49,3 +53,15 @@ def test_a_scenario_file_still_loads_its_parsers(tmp_path):
 
 def test_writing_tables_loads_pandas(tmp_path):
     assert "pandas" in heavy_modules("replay", "--limit", "20", "--out", str(tmp_path)).split(",")
+
+
+def test_cost_models_load_when_a_scenario_asks_for_them():
+    # the bundled profile prices a default replay: no roofline, calibration or sharding code
+    assert heavy_modules("replay", "--limit", "20", names=COST_MODELS) == ""
+    # a profile path is checked for a calibration first
+    assert heavy_modules("replay", "--limit", "20", "--profile", "roofline",
+                         names=COST_MODELS) == ("batchsim.simulator.roofline,"
+                                                "batchsim.simulator.calibrated_cost")
+    assert heavy_modules("replay", "--limit", "20", "--model", "llama-3-70b", "--tp", "2",
+                         names=COST_MODELS) == ("batchsim.simulator.roofline,"
+                                                "batchsim.simulator.tensor_parallel")
