@@ -65,6 +65,7 @@ def run(args) -> int:
     from batchsim.planning.knob_search import static_knob_candidates
     from batchsim.planning.plan import PlanOptions, plan_stages
     from batchsim.planning.slo import parse_slo
+    from batchsim.traces.columns import num_rows
 
     if not args.slo:
         raise ValueError("plan needs --slo, e.g. --slo ttft_p99=2s,tpot_p99=100ms")
@@ -75,7 +76,8 @@ def run(args) -> int:
     if args.policy == "all":
         args.policy = None
     scenario = scenario_from_args(args)
-    table, trace_text = load_table(args, scenario)
+    # numpy columns for the bundled trace (no pandas to import: start-up), a DataFrame for a file
+    table, trace_text = load_table(args, scenario, frame=False)
     options = PlanOptions(args.window_s or None, args.rate_tolerance, args.max_replicas,
                           limits=args.limits)
     degrees = _degrees(args.tp_options) or (scenario.serving.tensor_parallel_size,)
@@ -102,7 +104,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=2, sort_keys=True))
         return 0
-    context = {"trace": f"{len(table):,} requests; {trace_text}", "gpu": scenario.gpu,
+    context = {"trace": f"{num_rows(table):,} requests; {trace_text}", "gpu": scenario.gpu,
                "price": args.gpu_cost_per_hour, "window_s": options.window_s}
     for plan in plans:
         print(format_plan(plan, context))
@@ -157,7 +159,7 @@ def _plan_layouts(scenario, layouts, table, objectives, options, workers: int, s
     from batchsim.planning.plan import plan_capacity
     from batchsim.planning.plan_parallel import plan_layouts_in_pool
     from batchsim.planning.scenario import with_overrides
-    from batchsim.planning.sweep import ignore_sigint
+    from batchsim.planning.workers import ignore_sigint
 
     bar, stages = progress
     workers = max(1, workers)

@@ -22,6 +22,7 @@ from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.simulation import simulate
 from batchsim.simulator.summary import Slo, summarize
 from batchsim.simulator.workload import table_prefix_block_tokens, trace_from_table
+from batchsim.traces.columns import num_rows, with_arrivals
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Evaluator:
         self.prepared = prepare(scenario, cost_model, table_prefix_block_tokens(table))
         self.table = table
         self.objectives = tuple(objectives)
-        self.requests = len(table)
+        self.requests = num_rows(table)
         self.multi_token_requests = int((np.asarray(table["output_tokens"]) > 1).sum())
         limits = {o.metric: o.limit_s for o in self.objectives if o.percentile == 99}
         self.goodput_slo = Slo(limits.get("ttft"), limits.get("tpot"), limits.get("e2e"))
@@ -147,8 +148,7 @@ class Evaluator:
     def _run(self, replicas: int, scale: float, guarded: bool) -> Verdict:
         table = self.table
         if scale != 1.0:
-            table = table.copy()
-            table["arrival_s"] = table["arrival_s"] / scale
+            table = with_arrivals(table, table["arrival_s"] / scale)
         guard = (self.objectives, self.requests, self.multi_token_requests) if guarded else None
         self.simulations += 1
         if self.prepared.serving.router == "round-robin":

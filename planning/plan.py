@@ -23,6 +23,7 @@ from batchsim.planning.scenario import Scenario, with_overrides
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 from batchsim.planning.slo import format_slo
 from batchsim.planning.windows import split_windows
+from batchsim.traces.columns import num_rows
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class CountFinding:
 def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cost_model=None,
                 pool=None, workers: int = 1, knob_candidates=()) -> CountFinding:
     """The fewest replicas (knob candidates searched), with full summaries at it and one fewer."""
-    if len(table) == 0:
+    if num_rows(table) == 0:
         raise ValueError("the trace has no requests to plan for")
     objectives = tuple(objectives)
     whole = Evaluator(scenario, table, objectives, cost_model, pool, workers)
@@ -200,7 +201,7 @@ def rate_stage(found: CountFinding, table, options: PlanOptions, pool=None,
     for a trace spanning some time)."""
     evaluator = Evaluator(found.scenario, table, found.objectives, found.cost_model, pool, workers)
     evaluator.remember(found.at_count)  # the count stage's run at scale 1, never run again
-    rate = _rate(evaluator, found.replicas, len(table) / trace_span_s(table), options)
+    rate = _rate(evaluator, found.replicas, num_rows(table) / trace_span_s(table), options)
     return rate, evaluator.simulations
 
 
@@ -211,7 +212,7 @@ def window_tasks(found: CountFinding, table, options: PlanOptions) -> list:
              if options.window_s is not None and span_s > 0 else [])
     if len(parts) <= 1:
         return []
-    trace_rate_per_s = len(table) / span_s
+    trace_rate_per_s = num_rows(table) / span_s
     return [WindowTask(found.scenario, found.cost_model, found.objectives, options, w.index,
                        w.start_s, w.end_s, w.table,
                        max(1, round(found.replicas * w.rate_per_s / trace_rate_per_s)))
@@ -224,7 +225,7 @@ def assemble(found: CountFinding, table, rate: RateFinding | None, rate_simulati
     serving = found.serving
     simulations = found.simulations + rate_simulations + sum(count for _, count in needs)
     return Plan(serving.policy, found.objectives, found.replicas, serving.tensor_parallel_size,
-                found.at_count, found.below, rate, [need for need, _ in needs], len(table),
+                found.at_count, found.below, rate, [need for need, _ in needs], num_rows(table),
                 trace_span_s(table), simulations, found.cost_model, serving, found.searched)
 
 
@@ -318,7 +319,7 @@ class WindowTask:
 
 def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
     """Fewest replicas for one window replayed on its own and the simulations run."""
-    requests = len(task.table)
+    requests = num_rows(task.table)
     if requests == 0:
         return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
     evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)

@@ -28,6 +28,7 @@ from batchsim.simulator.simulation import ReplicaSetup, SimulationResult, simula
 from batchsim.simulator.sketch import ExactValues, merge_values
 from batchsim.simulator.step_totals import StepTotals
 from batchsim.simulator.workload import TraceColumns, trace_from_table
+from batchsim.traces.columns import take_rows
 
 
 def round_robin_shares(table, replicas: int) -> list:
@@ -36,8 +37,8 @@ def round_robin_shares(table, replicas: int) -> list:
         raise ValueError("replicas must be at least 1")
     arrival = np.asarray(table["arrival_s"], dtype=float)
     if np.any(arrival[1:] < arrival[:-1]):
-        table = table.iloc[np.argsort(arrival, kind="stable")]
-    return [table.iloc[i::replicas] for i in range(replicas)]
+        table = take_rows(table, np.argsort(arrival, kind="stable"))
+    return [take_rows(table, slice(i, None, replicas)) for i in range(replicas)]
 
 
 def simulate_round_robin(table, setup: ReplicaSetup, replicas: int,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from batchsim.inputs import InputError, parse_json
 from batchsim.planning.costs import describe_cost_model
 from batchsim.planning.grid import scenario_overrides
 from batchsim.planning.scenario import Scenario, prepare, run_scenario, with_overrides
+from batchsim.planning.workers import ignore_sigint
 from batchsim.policies import POLICIES, policy_class
 
 
@@ -130,11 +130,6 @@ def flatten_summary(summary: dict) -> dict:
         else:
             row[key] = value
     return row
-
-
-def ignore_sigint() -> None:
-    """Worker processes leave Ctrl-C to the parent, which stops the sweep cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_sweep(tasks: list[SweepTask], workers: int = 1, on_done=None,

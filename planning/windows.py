@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from batchsim.limits import DEFAULT_LIMITS, Limits
+from batchsim.traces.columns import is_columns, num_rows, take_rows, with_arrivals
 
 
 @dataclass(frozen=True)
@@ -15,12 +16,12 @@ class Window:
     index: int
     start_s: float
     end_s: float
-    table: object  # canonical DataFrame
+    table: object  # canonical table, in the form of the one split (traces.columns)
 
     @property
     def requests(self) -> int:
         """Requests arriving in the window."""
-        return len(self.table)
+        return num_rows(self.table)
 
     @property
     def rate_per_s(self) -> float:
@@ -48,7 +49,9 @@ def split_windows(table, window_s: float, limits: Limits = DEFAULT_LIMITS) -> li
     windows = []
     for i in range(count):
         start_s = origin_s + i * window_s
-        rows = table.iloc[order[bounds[i]:bounds[i + 1]]].copy()
-        rows["arrival_s"] = rows["arrival_s"] - start_s
-        windows.append(Window(i, start_s, start_s + window_s, rows.reset_index(drop=True)))
+        rows = take_rows(table, order[bounds[i]:bounds[i + 1]])
+        rows = with_arrivals(rows, rows["arrival_s"] - start_s)
+        if not is_columns(rows):
+            rows = rows.reset_index(drop=True)
+        windows.append(Window(i, start_s, start_s + window_s, rows))
     return windows

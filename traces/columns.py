@@ -33,3 +33,20 @@ def check_size(table, what, limits) -> None:
     limits.check("requests", num_rows(table), f"{what}: requests")
     limits.check("arrival_span_s", float(max(table["arrival_s"])) if is_columns(table)
                  else float(table["arrival_s"].max()), f"{what}: last arrival (s)")
+
+
+def take_rows(table, rows):
+    """The requests at ``rows`` (a slice or an array of positions), in that order, in the
+    table's own form (numpy columns stay columns; a DataFrame keeps its index)."""
+    if is_columns(table):
+        return {name: column[rows] for name, column in table.items()}
+    return table.iloc[rows]
+
+
+def with_arrivals(table, arrival_s):
+    """A copy of ``table`` whose arrival_s column is ``arrival_s`` (the original unchanged)."""
+    if is_columns(table):
+        return {**table, "arrival_s": arrival_s}
+    table = table.copy()
+    table["arrival_s"] = arrival_s
+    return table

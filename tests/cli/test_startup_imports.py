@@ -65,3 +65,9 @@ def test_cost_models_load_when_a_scenario_asks_for_them():
     assert heavy_modules("replay", "--limit", "20", "--model", "llama-3-70b", "--tp", "2",
                          names=COST_MODELS) == ("batchsim.simulator.roofline,"
                                                 "batchsim.simulator.tensor_parallel")
+
+
+def test_a_plan_of_the_bundled_trace_starts_without_pandas():
+    assert "pandas" not in heavy_modules("plan", "--slo", "ttft_p99=2s", "--policy", "continuous",
+                                         "--limit", "200", "--window-s", "0", "--workers", "1",
+                                         "--quiet").split(",")

@@ -238,3 +238,19 @@ def test_the_evidence_below_the_count_is_simulated_once(monkeypatch):
     assert plan.replicas == 4 and runs[:4] == [(1, 1.0), (2, 1.0), (4, 1.0), (3, 1.0)]
     assert plan.below.summary is not None and not plan.below.meets
     assert len(runs) == len(set(runs)) == plan.simulations
+
+
+def test_numpy_columns_plan_as_the_dataframe_does():
+    # plan runs the bundled trace as numpy columns (no pandas), files as DataFrames: the
+    # windows, shares, scaled arrivals and so the whole plan are the same in both forms
+    frame = two_phase_trace(phase_s=90.0)
+    columns = {name: frame[name].to_numpy() for name in frame.columns}
+    slo, options = parse_slo("ttft_p99=1s,tpot_p99=12ms"), PlanOptions(window_s=45.0)
+    from_frame = plan_capacity(BASE, frame, slo, options)
+    from_columns = plan_capacity(BASE, columns, slo, options)
+    assert from_columns.replicas == from_frame.replicas >= 2
+    assert from_columns.at_count.summary == from_frame.at_count.summary
+    assert from_columns.below.summary == from_frame.below.summary
+    assert from_columns.rate == from_frame.rate
+    assert from_columns.windows == from_frame.windows and len(from_frame.windows) == 4
+    assert from_columns.trace_requests == from_frame.trace_requests == len(frame)
