@@ -75,7 +75,9 @@ def format_plan(plan, context: dict) -> str:
             lines.append(f"  range at that rate: {rate.extrapolation['description']}")
     lines += _cost(plan, context)
     lines += _windows(plan, context)
-    lines.append(f"Simulations run: {plan.simulations}")
+    stopped = (f" ({plan.stopped_early} stopped early: enough requests had missed an objective "
+               f"to settle that it fails)" if plan.stopped_early else "")
+    lines.append(f"Simulations run: {plan.simulations}{stopped}")
     return "\n".join(lines)
 
 
@@ -223,4 +225,5 @@ def plan_record(plan, price: float | None, window_s: float | None) -> dict:
         "knobs_searched": [{"knobs": r.knobs, "replicas": r.replicas,
                             "replicas_at_least": r.at_least} for r in plan.knobs_searched],
         "simulations": plan.simulations,
+        "simulations_stopped_early": plan.stopped_early,
     }

@@ -37,6 +37,19 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Runs:
+    """Simulations run for some questions, and how many of them stopped early (decided failing
+    once their objectives could no longer be met, planning.guard)."""
+
+    simulations: int = 0
+    stopped_early: int = 0
+
+    def __add__(self, other: "Runs") -> "Runs":
+        return Runs(self.simulations + other.simulations,
+                    self.stopped_early + other.stopped_early)
+
+
+@dataclass(frozen=True)
 class ShareJob:
     """Some replicas' shares of a round-robin replay, for one process to simulate in turn."""
 
@@ -106,7 +119,13 @@ class Evaluator:
         self.goodput_slo = Slo(limits.get("ttft"), limits.get("tpot"), limits.get("e2e"))
         self.pool, self.workers = pool, max(1, workers)
         self.simulations = 0
+        self.stopped_early = 0  # of the simulations, those decided failing before their end
         self._cache: dict[tuple[int, float], Verdict] = {}
+
+    @property
+    def runs(self) -> Runs:
+        """The simulations this evaluator ran."""
+        return Runs(self.simulations, self.stopped_early)
 
     def meets(self, replicas: int, scale: float = 1.0) -> bool:
         """Answer only: stops the simulation early when it can."""
@@ -127,6 +146,7 @@ class Evaluator:
                                 self.objectives, replicas, scale) for replicas, scale in todo]
             for question, verdict in zip(todo, self.pool.map(answer_question, jobs)):
                 self._cache[question] = verdict
+                self.stopped_early += bool(verdict.stopped)
             self.simulations += len(todo)
         return (self.meets(replicas, scale) for replicas, scale in questions)
 
@@ -156,6 +176,7 @@ class Evaluator:
         else:
             outcome = self._shared(table, replicas, guard)
         if isinstance(outcome, str):
+            self.stopped_early += 1
             return Verdict(replicas, scale, False, None, outcome)
         # Inter-token gaps number one per decode step (millions on an hour-long trace) and are
         # no objective here: plan summaries leave the ITL statistics out rather than pay for them

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from batchsim.limits import DEFAULT_LIMITS, Limits
-from batchsim.planning.evaluate import Evaluator, Verdict
+from batchsim.planning.evaluate import Evaluator, Runs, Verdict
 from batchsim.planning.scenario import Scenario, with_overrides
 from batchsim.planning.search import fewest_meeting, highest_meeting_scale
 from batchsim.planning.slo import format_slo
@@ -112,6 +112,7 @@ class Plan:
     cost_model: object = None  # the model that priced every step
     serving: object = None  # the resolved ServingConfig (its replica count is the scenario's)
     knobs_searched: tuple = ()  # a KnobResult per static knob candidate tried
+    stopped_early: int = 0  # of the simulations, those decided failing before their end
 
     @property
     def gpus(self) -> int:
@@ -144,16 +145,16 @@ def plan_capacity(scenario: Scenario, table, objectives, options: PlanOptions = 
     found = count_stage(scenario, table, objectives, options, cost_model, pool, workers,
                         knob_candidates)
     stage()
-    rate, rate_simulations = None, 0
+    rate, rate_runs = None, Runs()
     needs = []
     if trace_span_s(table) > 0:
-        rate, rate_simulations = rate_stage(found, table, options, pool, workers)
+        rate, rate_runs = rate_stage(found, table, options, pool, workers)
         stage()
         mapper = pool.map if pool is not None else map
         for need in mapper(window_requirement, window_tasks(found, table, options)):
             stage()
             needs.append(need)
-    return assemble(found, table, rate, rate_simulations, needs)
+    return assemble(found, table, rate, rate_runs, needs)
 
 
 @dataclass
@@ -168,7 +169,7 @@ class CountFinding:
     at_count: Verdict
     below: Verdict | None
     searched: tuple  # a KnobResult per knob candidate
-    simulations: int
+    runs: Runs
 
 
 def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cost_model=None,
@@ -178,9 +179,9 @@ def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cos
         raise ValueError("the trace has no requests to plan for")
     objectives = tuple(objectives)
     whole = Evaluator(scenario, table, objectives, cost_model, pool, workers)
-    searched, simulations = (), 0
+    searched, runs = (), Runs()
     if len(knob_candidates) > 1:
-        whole, searched, simulations = _best_knobs(whole, knob_candidates, options.max_replicas,
+        whole, searched, runs = _best_knobs(whole, knob_candidates, options.max_replicas,
                                                    pool, workers)
     elif knob_candidates:
         whole = Evaluator(with_overrides(scenario, knob_candidates[0]), table, objectives,
@@ -192,17 +193,17 @@ def count_stage(scenario: Scenario, table, objectives, options: PlanOptions, cos
     below = whole.verdict(replicas - 1) if replicas > 1 else None
     return CountFinding(whole.scenario, whole.prepared.cost_model, whole.prepared.serving,
                         objectives, replicas, at_count, below, searched,
-                        simulations + whole.simulations)
+                        runs + whole.runs)
 
 
 def rate_stage(found: CountFinding, table, options: PlanOptions, pool=None,
-               workers: int = 1) -> tuple[RateFinding | None, int]:
+               workers: int = 1) -> tuple[RateFinding | None, Runs]:
     """The sustainable-rate bracket at the planned count and the simulations it ran (call only
     for a trace spanning some time)."""
     evaluator = Evaluator(found.scenario, table, found.objectives, found.cost_model, pool, workers)
     evaluator.remember(found.at_count)  # the count stage's run at scale 1, never run again
     rate = _rate(evaluator, found.replicas, num_rows(table) / trace_span_s(table), options)
-    return rate, evaluator.simulations
+    return rate, evaluator.runs
 
 
 def window_tasks(found: CountFinding, table, options: PlanOptions) -> list:
@@ -219,14 +220,15 @@ def window_tasks(found: CountFinding, table, options: PlanOptions) -> list:
             for w in parts]
 
 
-def assemble(found: CountFinding, table, rate: RateFinding | None, rate_simulations: int,
+def assemble(found: CountFinding, table, rate: RateFinding | None, rate_runs: Runs,
              needs: list) -> Plan:
     """The plan from its stages' results (``needs``: window_requirement's, in window order)."""
     serving = found.serving
-    simulations = found.simulations + rate_simulations + sum(count for _, count in needs)
+    runs = sum((window_runs for _, window_runs in needs), found.runs + rate_runs)
     return Plan(serving.policy, found.objectives, found.replicas, serving.tensor_parallel_size,
                 found.at_count, found.below, rate, [need for need, _ in needs], num_rows(table),
-                trace_span_s(table), simulations, found.cost_model, serving, found.searched)
+                trace_span_s(table), runs.simulations, found.cost_model, serving, found.searched,
+                runs.stopped_early)
 
 
 def plan_stages(table, options: PlanOptions) -> int:
@@ -267,7 +269,7 @@ def _best_knobs(first: Evaluator, candidates, max_replicas: int, pool, workers: 
         results.append(result)
     found = [i for i, r in enumerate(results) if r.replicas is not None]
     best = tried[min(found, key=lambda i: results[i].replicas) if found else 0]
-    others = sum(e.simulations for e in tried if e is not best)
+    others = sum((e.runs for e in tried if e is not best), Runs())
     return best, tuple(results), others
 
 
@@ -317,15 +319,15 @@ class WindowTask:
     guess: int
 
 
-def window_requirement(task: WindowTask) -> tuple[WindowNeed, int]:
+def window_requirement(task: WindowTask) -> tuple[WindowNeed, Runs]:
     """Fewest replicas for one window replayed on its own and the simulations run."""
     requests = num_rows(task.table)
     if requests == 0:
-        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), 0
+        return WindowNeed(task.index, task.start_s, task.end_s, 0, 0.0, 0), Runs()
     evaluator = Evaluator(task.scenario, task.table, task.objectives, task.cost_model)
     count = fewest_meeting(evaluator.meets, task.guess, task.options.max_replicas)
     summary = evaluator.verdict(count).summary
     observed = {o.name: o.observed_s(summary) for o in task.objectives}
     need = WindowNeed(task.index, task.start_s, task.end_s, requests,
                       requests / (task.end_s - task.start_s), count, observed)
-    return need, evaluator.simulations
+    return need, evaluator.runs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, wait
 
+from batchsim.planning.evaluate import Runs
 from batchsim.planning.plan import (assemble, count_stage, plan_stages, rate_stage,
                                     trace_span_s, window_requirement, window_tasks)
 
@@ -66,7 +67,7 @@ def plan_layouts_in_pool(pool, scenarios, table, objectives, options, knobs_for,
         if index in errors:
             outcomes.append(errors[index])
             continue
-        rate, rate_simulations = rates.get(index, (None, 0))
-        outcomes.append(assemble(found[index], table, rate, rate_simulations,
+        rate, rate_runs = rates.get(index, (None, Runs()))
+        outcomes.append(assemble(found[index], table, rate, rate_runs,
                                  needs.get(index, [])))
     return outcomes

@@ -222,12 +222,14 @@ def test_knob_search_answer_equals_a_scan_of_every_count(profile, rate_per_s, co
 def test_the_evidence_below_the_count_is_simulated_once(monkeypatch):
     from batchsim.planning.evaluate import Evaluator
 
-    runs = []
+    runs, stopped = [], []
     run = Evaluator._run
 
     def counted(self, replicas, scale, guarded):
         runs.append((replicas, scale))
-        return run(self, replicas, scale, guarded)
+        verdict = run(self, replicas, scale, guarded)
+        stopped.append(bool(verdict.stopped))
+        return verdict
 
     monkeypatch.setattr(Evaluator, "_run", counted)
     table = poisson_trace(600, 50.0, seed=2)
@@ -238,6 +240,9 @@ def test_the_evidence_below_the_count_is_simulated_once(monkeypatch):
     assert plan.replicas == 4 and runs[:4] == [(1, 1.0), (2, 1.0), (4, 1.0), (3, 1.0)]
     assert plan.below.summary is not None and not plan.below.meets
     assert len(runs) == len(set(runs)) == plan.simulations
+    # the report's count of simulations stopped early is the number that were
+    assert plan.stopped_early == sum(stopped) and 0 < plan.stopped_early < plan.simulations
+    assert not stopped[3]  # the evidence below ran to the end
 
 
 def test_numpy_columns_plan_as_the_dataframe_does():

@@ -36,6 +36,7 @@ def test_stage_tasks_give_the_serial_plans_and_errors_in_layout_order():
         assert plan.at_count.summary == serial.at_count.summary
         assert (plan.below and plan.below.summary) == (serial.below and serial.below.summary)
         assert plan.rate == serial.rate and plan.windows == serial.windows
-        assert plan.simulations == serial.simulations
+        assert (plan.simulations, plan.stopped_early) == (serial.simulations,
+                                                          serial.stopped_early)
     assert len(outcomes[0].windows) > 1
     assert len(stages) == 4 * (2 + len(outcomes[0].windows))  # every stage of every layout
