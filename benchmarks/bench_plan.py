@@ -84,6 +84,8 @@ def run_case(name: str, trace_args: list[str], repeats: int) -> dict:
         plans.append(float(timing.group(1)))
     return {"case": name, "wall_s": walls, "cpu_s": cpus, "plan_s": plans, "load": loads,
             "simulations": int(timing.group(2)),
+            "stopped_early": sum(int(k) for k in re.findall(r"Simulations run: \d+ \((\d+) stopped early",
+                                                            done.stdout)),
             "answers": re.findall(r"Answer: +(.*)", done.stdout),
             "warnings": re.findall(r"batchsim: warning: (.*)", done.stderr),
             "command": shown, "stdout": done.stdout}
@@ -110,13 +112,18 @@ def markdown(results: list[dict], counts: dict) -> str:
              f"Traces: default = bundled default hour ({counts['default']:,} requests); peak = "
              f"an hour with a 3 -> 9 req/s peak ({counts['peak']:,} requests), written by the "
              "script as `peak_hour.parquet` (`peak_trace` in the script).", "",
-             "| case | answer | simulations | wall s (each run) | plan s | CPU s | load avg |",
-             "|---|---|---:|---|---:|---:|---|"]
+             "`stopped early`: simulations decided failing before their end, once enough requests "
+             "had missed an objective that its percentile could no longer meet (planning.guard).",
+             "",
+             "| case | answer | simulations | stopped early | wall s (each run) | plan s | CPU s | "
+             "load avg |",
+             "|---|---|---:|---:|---|---:|---:|---|"]
     for r in results:
         answer = "; ".join(r["answers"])
         walls = ", ".join(f"{w:.1f}" for w in r["wall_s"])
         loads = ", ".join(f"{x:.1f}" for x in r["load"])
-        lines.append(f"| {r['case']} | {answer} | {r['simulations']} | {walls} | "
+        lines.append(f"| {r['case']} | {answer} | {r['simulations']} | {r['stopped_early']} | "
+                     f"{walls} | "
                      f"{min(r['plan_s']):.1f} | {min(r['cpu_s']):.1f} | {loads} |")
     fast = [r["case"] for r in results if min(r["wall_s"]) < GOAL_S]
     slow = [f"{r['case']} ({min(r['wall_s']):.0f} s)" for r in results
