@@ -11,7 +11,10 @@ from __future__ import annotations
 from batchsim.simulator.step import Step
 
 IDLE = Step()
-DECODE = Step(decode=True)  # shared: the replica only reads steps
+# shared: the replica only reads steps. Returned only when nothing waits; after a finish, with
+# nothing waiting or prefilling and the next decode step's blocks free, this policy reads nothing
+# that changed and returns it again (Step.continues_past_finishes)
+DECODE = Step(decode=True, continues_past_finishes=True)
 DECODE_IGNORING_ARRIVALS = Step(decode=True, ignores_arrivals=True)
 
 

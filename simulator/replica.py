@@ -19,6 +19,7 @@ from collections import deque
 
 from batchsim.simulator.decode_run import blocks_for_steps, run_step_times, steps_with_blocks
 from batchsim.simulator.decoding_set import DecodingSet
+from batchsim.simulator.finish_runs import FinishRuns
 from batchsim.simulator.kv_cache import BlockManager
 from batchsim.simulator.metrics import Recorder
 from batchsim.simulator.replica_runs import ReplicaRuns
@@ -27,7 +28,7 @@ from batchsim.simulator.step import Step, StepShape, step_extent
 from batchsim.simulator.view import ReplicaView
 
 
-class Replica(ReplicaRuns):
+class Replica(ReplicaRuns, FinishRuns):
     """State of one replica: queues, KV cache, decoding set, and step application."""
 
     def __init__(self, index: int, policy, cost_model, kv: BlockManager, max_model_len: int,
@@ -52,6 +53,7 @@ class Replica(ReplicaRuns):
         self._last_start_s = -math.inf  # start of the last step of the current step or run
         self._run_times_s = None  # step times of the current decode run, None for other steps
         self._run_start_s = 0.0
+        self._run_done = False  # the run begun last was finished whole when it began
         self._drain = None  # a static batch decoded to its end in one run (see _begin_drain)
         self._chunk_run = None  # (request, chunk, step times) of a chunk run begun last
         self.state_observed = False  # a router reads ``outstanding`` at every arrival
@@ -98,29 +100,34 @@ class Replica(ReplicaRuns):
     # ----- applying a step ----------------------------------------------------------------
     def begin_step(self, step: Step, now_s: float, horizon_s: float = math.inf,
                    max_steps: int | None = None) -> float:
-        """Apply ``step`` (preempt, admit, allocate) and return its duration in seconds.
+        """Apply ``step`` (preempt, admit, allocate) and return the time in seconds at which
+        it (or the run it starts) ends.
 
         A decode-only step is repeated while nothing can change the policy's decision: up to
         the first finish, the last step whose KV blocks fit, and the last step that starts
         before ``horizon_s`` (the next arrival; ignored if the step ignores arrivals), at most
-        ``max_steps`` steps.
+        ``max_steps`` steps; one the policy marks ``continues_past_finishes`` goes on through
+        finishes (simulator/finish_runs.py).
         """
         decoding = self.decoding
         if step.decode and not step.tokens and not step.preempt and decoding.count:
             if step.drain and max_steps is None:
                 duration_s = self._begin_drain(step, now_s, horizon_s)
                 if duration_s is not None:
-                    return duration_s
+                    return now_s + duration_s
             if step.ignores_arrivals:
                 horizon_s = math.inf
-            return self._begin_decode_run(step, now_s, horizon_s, max_steps)
+            elif (step.continues_past_finishes and max_steps is None and step.shape is None
+                  and not self.waiting and not self.prefilling):
+                return self._begin_run_past_finishes(now_s, horizon_s)
+            return now_s + self._begin_decode_run(step, now_s, horizon_s, max_steps)
         if step.chunk_run and max_steps != 1:
             chunk = self._run_chunk(step)
             if chunk is not None:
                 if step.ignores_arrivals:
                     horizon_s = math.inf
-                return self._begin_chunk_run(*chunk, now_s, horizon_s, max_steps)
-        return self._begin_single_step(step, now_s)
+                return now_s + self._begin_chunk_run(*chunk, now_s, horizon_s, max_steps)
+        return now_s + self._begin_single_step(step, now_s)
 
     def _begin_single_step(self, step: Step, now_s: float) -> float:
         kv, decoding = self.kv, self.decoding
@@ -234,6 +241,9 @@ class Replica(ReplicaRuns):
             return self._finish_drain(end_s)
         if self._run_times_s is not None:
             return self._finish_decode(end_s, self._run_times_s)
+        if self._run_done:  # a run past finishes that ended with its last finish
+            self._run_done = False
+            return 0
         sampled = 0
         if self._decodes:
             sampled += self._finish_decode(end_s, None)

@@ -151,7 +151,7 @@ def _serve(env, replica: Replica, wakeups, arrivals: _Arrivals, max_run_steps):
         if arrivals.position != routed:
             routed = arrivals.position
             horizon_s = arrivals.horizon_s(replica.index)
-        end_s = now_s + replica.begin_step(step, now_s, horizon_s, max_run_steps)
+        end_s = replica.begin_step(step, now_s, horizon_s, max_run_steps)
         if chain and end_s < horizon_s:
             replica.finish_step(end_s)
             now_s = end_s

@@ -92,6 +92,13 @@ class Step:
     same step again (the same chunk size of the same request, every decoding request one
     token) for as long as the chunk still leaves part of the prompt, no decoding request
     finishes and KV blocks suffice; arrivals cut the run unless ``ignores_arrivals``.
+
+    ``continues_past_finishes`` on a decode-only step (no preemption, no ``shape``) says the
+    policy would choose this same step again after any decoding request finishes, provided
+    nothing waits, no running request computes its prompt, someone still decodes and the next
+    decode step's KV blocks are free. The replica then runs the step through finishes as one
+    run and one row (simulator/finish_runs.py); an arrival that may reach the replica still
+    ends the run.
     """
 
     tokens: dict[Request, int] = field(default_factory=dict)
@@ -102,6 +109,7 @@ class Step:
     ignores_arrivals: bool = False
     drain: bool = False
     chunk_run: bool = False
+    continues_past_finishes: bool = False
 
     @property
     def is_idle(self) -> bool:
