@@ -81,7 +81,7 @@ class ChunkedPrefillPolicy:
                 # repeats until that changes, whatever arrives (see Step.chunk_run)
                 return Step(tokens=prefill, decode=decodes > 0, ignores_arrivals=True,
                             chunk_run=True)
-        if not preempt:
+        if not preempt and state.waiting:
             self._admit(state, prefill, budget, free)
         if not prefill and not preempt:
             if not decodes:

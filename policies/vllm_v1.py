@@ -89,7 +89,8 @@ class VllmV1Policy:
             return Step(tokens=tokens, decode=decode, preempt=preempt,
                         ignores_arrivals=bool(view.waiting))
         listed = len(tokens)
-        self._admit(view, tokens, budget, free, view.num_running)
+        if view.waiting:
+            self._admit(view, tokens, budget, free, view.num_running)
         if not tokens:
             if not decode:
                 return IDLE

@@ -33,7 +33,8 @@ class FinishRuns:
         decoding, kv, recorder = self.decoding, self.kv, self.recorder
         price, cost_model, index = self._price_decode, self.cost_model, self.index
         slots = self.policy.slots
-        block_size, phase_counts, total_blocks = decoding.block_size, decoding.phase_counts, kv.total_blocks
+        block_size, phase_counts = decoding.block_size, decoding.phase_counts
+        total_blocks = kv.total_blocks
         while True:
             step, members = decoding.step, decoding.count
             finish_limit = limit = decoding.next_finish_step() - step + 1

@@ -41,6 +41,10 @@ class Replica(ReplicaRuns, FinishRuns):
         self.recorder = recorder
         # a cost model may price a decode-only step from its three numbers, sparing a StepShape
         self._price_decode = getattr(cost_model, "decode_step_time_s", self._price_decode_shape)
+        # and one prompt chunk beside decodes from its five numbers (looked up on the class: a
+        # wrapper that forwards attributes must not hand on its base model's pricing)
+        self._price_chunk = (cost_model.chunk_step_time_s
+                             if hasattr(type(cost_model), "chunk_step_time_s") else None)
         self.swap_preemption = swap_preemption
         self.prefix_cache = prefix_cache  # a PrefixCache over ``kv``, or None
         self.waiting: deque[Request] = deque()
@@ -169,17 +173,31 @@ class Replica(ReplicaRuns, FinishRuns):
             for request, tokens in prefills:
                 self.prefix_cache.register(request, request.num_computed_tokens + tokens)
         shape = step.shape
-        if shape is None:
-            shape = StepShape(tuple(chunks), decode_count, context_sum, context_max, swap_tokens)
-            seqs = len(chunks) + decode_count
-        else:  # the policy's own composition (static batching's padded prompts)
-            prefill_tokens, decode_count, seqs = shape.prefill_tokens, shape.decode_count, shape.num_seqs
-        duration_s = self.cost_model.step_time_s(shape)
+        if (shape is None and len(chunks) == 1 and not swap_tokens and self._price_chunk
+                and prefill_tokens >= 1):
+            # one prompt chunk beside the decodes (most prompt steps): priced from its numbers
+            # (the cost model's same float), extent as step_extent gives it
+            cached = chunks[0][1]
+            duration_s = self._price_chunk(prefill_tokens, cached, decode_count, context_sum,
+                                           context_max)
+            seqs = decode_count + 1
+            extent = (context_sum + decode_count + prefill_tokens + cached,
+                      context_max + 1 if decode_count else 0, prefill_tokens + cached)
+        else:
+            if shape is None:
+                shape = StepShape(tuple(chunks), decode_count, context_sum, context_max,
+                                  swap_tokens)
+                seqs = len(chunks) + decode_count
+            else:  # the policy's own composition (static batching's padded prompts)
+                prefill_tokens, decode_count, seqs = (shape.prefill_tokens, shape.decode_count,
+                                                      shape.num_seqs)
+            duration_s = self.cost_model.step_time_s(shape)
+            extent = step_extent(shape)
         self._run_times_s = None
         self._last_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.step(self.index, now_s, duration_s, prefill_tokens,
-                                            decode_count, seqs, self, step_extent(shape))
+                                            decode_count, seqs, self, extent)
         return duration_s
 
     def _sit_out(self, tokens: dict) -> None:
