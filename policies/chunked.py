@@ -82,7 +82,13 @@ class ChunkedPrefillPolicy:
                 return Step(tokens=prefill, decode=decodes > 0, ignores_arrivals=True,
                             chunk_run=True)
         if not preempt and state.waiting:
-            self._admit(state, prefill, budget, free)
+            admitted_alone = not state.prefilling  # nothing else computes a prompt
+            budget, rest = self._admit(state, prefill, budget, free)
+            if admitted_alone and len(prefill) == 1 and rest > 0:
+                # a prompt admitted alone whose chunk takes the whole budget and leaves part of
+                # it: the running-chunk step above comes next, whatever arrives (Step.chunk_run)
+                return Step(tokens=prefill, decode=decodes > 0, ignores_arrivals=True,
+                            chunk_run=True)
         if not prefill and not preempt:
             if not decodes:
                 return IDLE
@@ -91,10 +97,12 @@ class ChunkedPrefillPolicy:
         return Step(tokens=prefill, decode=decodes > 0, preempt=preempt,
                     ignores_arrivals=bool(state.waiting))
 
-    def _admit(self, state, prefill: dict, budget: int, free: int) -> None:
-        """Add prompt chunks of waiting requests, in arrival order, to ``prefill``."""
+    def _admit(self, state, prefill: dict, budget: int, free: int) -> tuple[int, int]:
+        """Add prompt chunks of waiting requests, in arrival order, to ``prefill``; return the
+        budget left and the prompt tokens the last one admitted leaves for later steps."""
         seqs = state.num_running
         watermark, block_size = state.watermark_blocks, state.block_size
+        rest = 0
         for request in state.waiting:
             if budget <= 0 or seqs >= self.max_num_seqs:
                 break
@@ -105,6 +113,8 @@ class ChunkedPrefillPolicy:
             if free - blocks < watermark:
                 break
             prefill[request] = chunk
+            rest = request.num_tokens - computed - chunk
             budget -= chunk
             free -= blocks
             seqs += 1
+        return budget, rest

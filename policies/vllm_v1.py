@@ -89,8 +89,9 @@ class VllmV1Policy:
             return Step(tokens=tokens, decode=decode, preempt=preempt,
                         ignores_arrivals=bool(view.waiting))
         listed = len(tokens)
+        rest = 0
         if view.waiting:
-            self._admit(view, tokens, budget, free, view.num_running)
+            rest = self._admit(view, tokens, budget, free, view.num_running)
         if not tokens:
             if not decode:
                 return IDLE
@@ -98,9 +99,15 @@ class VllmV1Policy:
             # and budget stay fixed and free blocks only shrink until some request finishes
             return DECODE_IGNORING_ARRIVALS if view.waiting else DECODE
         step = Step(tokens=tokens, decode=decode, ignores_arrivals=bool(view.waiting))
-        if len(tokens) == listed and self._repeats(view, tokens, decode, budget):
-            step.chunk_run = True
-            step.ignores_arrivals = budget <= 0
+        if len(tokens) == listed:
+            if self._repeats(view, tokens, decode, budget):
+                step.chunk_run = True
+                step.ignores_arrivals = budget <= 0
+        elif planned is not None and not listed and len(tokens) == 1 and rest > 0:
+            # a prompt admitted alone that leaves part of itself: its chunk took the whole
+            # budget (no threshold here), so the next steps give it the same chunk beside every
+            # decode, whatever arrives, until that changes (Step.chunk_run)
+            step.chunk_run = step.ignores_arrivals = True
         return step
 
     def _repeats(self, view, tokens: dict, decode: bool, budget: int) -> bool:
@@ -175,9 +182,11 @@ class VllmV1Policy:
             index += 1
         return tokens, preempt, budget, free
 
-    def _admit(self, view, tokens: dict, budget: int, free: int, running: int) -> None:
-        """Add waiting requests, first come first served, while they fit."""
+    def _admit(self, view, tokens: dict, budget: int, free: int, running: int) -> int:
+        """Add waiting requests, first come first served, while they fit; return the prompt
+        tokens the last one admitted leaves for later steps."""
         block_size = view.block_size
+        rest = 0
         for request in view.waiting:
             if budget <= 0 or running >= self.max_num_seqs:
                 break
@@ -188,6 +197,8 @@ class VllmV1Policy:
             if blocks > free:
                 break
             tokens[request] = chunk
+            rest = request.num_tokens - computed - chunk
             budget -= chunk
             free -= blocks
             running += 1
+        return rest

@@ -126,7 +126,7 @@ class Replica(ReplicaRuns, FinishRuns):
                 return self._begin_run_past_finishes(now_s, horizon_s)
             return now_s + self._begin_decode_run(step, now_s, horizon_s, max_steps)
         if step.chunk_run and max_steps != 1:
-            chunk = self._run_chunk(step)
+            chunk = self._run_chunk(step, now_s)
             if chunk is not None:
                 if step.ignores_arrivals:
                     horizon_s = math.inf

@@ -12,17 +12,18 @@ import numpy as np
 from batchsim.simulator.chunk_run import chunk_run_plan
 from batchsim.simulator.cost import decode_run_times_s
 from batchsim.simulator.decode_run import drain_plan
-from batchsim.simulator.request import Request
+from batchsim.simulator.request import WAITING, Request
 from batchsim.simulator.step import Step
 
 
 class ReplicaRuns:
     """Chunk runs and drains of a ``Replica``."""
 
-    def _run_chunk(self, step: Step) -> tuple[Request, int] | None:
+    def _run_chunk(self, step: Step, now_s: float) -> tuple[Request, int] | None:
         """(request, chunk) of a step that may start a chunk run (see ``Step.chunk_run``): one
-        prompt chunk of a running request that leaves part of its prompt, and every decoding
-        request one token (by ``decode`` or listed); None for any other step."""
+        prompt chunk that leaves part of the prompt, of a running request or of a waiting one
+        admitted now (not one resuming from swap, whose first step moves KV), and every
+        decoding request one token (by ``decode`` or listed); None for any other step."""
         if step.preempt or step.shape is not None:
             return None
         tokens, count = step.tokens, self.decoding.count
@@ -38,6 +39,8 @@ class ReplicaRuns:
             request, chunk = chunks[0]
         else:
             return None
+        if request.status == WAITING and not request.swapped_tokens:
+            self._admit(request, now_s)  # takes its cached prefix; a single step would too
         if request not in self.prefilling or chunk >= request.tokens_to_compute:
             return None
         return request, chunk
