@@ -28,6 +28,7 @@ class DecodingSet:
         self.joined: list[Request] = []  # members that joined since the last decode step
         self.last_end_s: float | None = None  # end of the last decode step
         self._finish_heap: list[tuple[int, int, Request]] = []
+        self.finish_heap = self._finish_heap  # read-only alias: (last step, serial, request) entries
         self._context_heap: list[tuple[int, int, Request]] = []
         self._serial = 0
         self._members: dict[Request, list[int]] = {}  # member -> [step synced at, serial]

@@ -76,10 +76,13 @@ class Outcomes:
         """Record a finished or rejected request; nothing keeps the request afterwards."""
         position = self._position.pop(request)
         self._where.append(position)
-        times = self._times
-        for name in TIMES:
-            value = getattr(request, name)
-            times[name].append(_NAN if value is None else value)
+        times = self._times  # TIMES spelled out: this runs once per request
+        first, finish = request.first_token_s, request.finish_s
+        admitted, last = request.admitted_s, request.last_token_s
+        times["first_token_s"].append(_NAN if first is None else first)
+        times["finish_s"].append(_NAN if finish is None else finish)
+        times["admitted_s"].append(_NAN if admitted is None else admitted)
+        times["last_token_s"].append(_NAN if last is None else last)
         counts = self._counts
         counts["preemptions"].append(request.preemptions)
         counts["replica"].append(request.replica)

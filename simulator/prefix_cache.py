@@ -201,10 +201,10 @@ class PrefixCache:
         unshared = request.kv_blocks - len(holding.keys)  # its own run and blocks with no key
         if request.done or not holding.own:  # nothing in them can be hit again
             if unshared:
-                free[object()] = unshared
+                _queue_unhittable(free, unshared)
         else:  # tail first: the blocks with no key, then its own run
             if unshared > holding.own:
-                free[object()] = unshared - holding.own
+                _queue_unhittable(free, unshared - holding.own)
             free[request] = holding.own
         kv.used_blocks -= unshared
         kv.cached_blocks += unshared
@@ -238,3 +238,15 @@ class PrefixCache:
         assert kv.cached_blocks == sum(self._free.values()), "cached count != free queue"
         assert kv.used_blocks + kv.cached_blocks <= kv.total_blocks, "blocks over capacity"
         assert all(self._refs[k] == 0 for k in self._free if type(k) is int)
+
+
+def _queue_unhittable(free: dict, blocks: int) -> None:
+    """Queue ``blocks`` free cached blocks that no lookup can hit (keyed by a fresh object);
+    next to such a run at the tail they join it, since eviction takes blocks off the front one
+    by one and no lookup tells such runs apart (fewer queue entries, the same evictions)."""
+    if free:
+        last = next(reversed(free))
+        if type(last) is object:
+            free[last] += blocks
+            return
+    free[object()] = blocks

@@ -282,15 +282,20 @@ class Replica(ReplicaRuns, FinishRuns):
         decoded = decoding.count
         steps = 1 if times_s is None else len(times_s)
         first_end_s = end_s if steps == 1 else self._run_start_s + times_s[0]
-        self._record_first_gaps(first_end_s, decoded)
+        if decoding.joined or decoding.last_end_s is None:
+            self._record_first_gaps(first_end_s, decoded)
+        else:  # the usual case, inlined: every member took part in the last decode step
+            self.recorder.itl(first_end_s - decoding.last_end_s, decoded)
         if steps > 1:
             self.recorder.itl_run(times_s[1:], decoded)
         decoding.last_end_s = end_s
         decoding.step += steps
-        for request in decoding.pop_finished(decoding.step - 1):
-            decoding.sync(request)
-            decoding.leave(request)
-            self._finish(request, end_s)
+        heap = decoding.finish_heap
+        if heap and heap[0][0] < decoding.step:  # someone may finish (else pop_finished is empty)
+            for request in decoding.pop_finished(decoding.step - 1):
+                decoding.sync(request)
+                decoding.leave(request)
+                self._finish(request, end_s)
         return decoded * steps
 
     def _record_first_gaps(self, first_end_s: float, decoded: int) -> None:
