@@ -38,6 +38,8 @@ GROUPS = (  # (share name, substring of the file path), first match wins
     ("summary", "simulator/summary.py"), ("summary", "simulator/weighted.py"),
     ("replica", "simulator/replica.py"), ("replica", "simulator/decode_run.py"),
     ("replica", "simulator/replica_runs.py"), ("replica", "simulator/chunk_run.py"),
+    ("replica", "simulator/finish_runs.py"), ("replica", "simulator/decoding_set.py"),
+    ("replica", "simulator/prefix_cache.py"), ("metrics", "simulator/outcomes.py"),
     ("replica", "simulator/kv_cache.py"), ("replica", "simulator/step.py"),
     ("replica", "simulator/request.py"), ("requests", "simulator/workload.py"),
 )

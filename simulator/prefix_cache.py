@@ -164,6 +164,10 @@ class PrefixCache:
     def register(self, request: Request, tokens: int) -> None:
         """Cache the full prompt blocks among the first ``tokens`` of a running request (its
         blocks for them are allocated)."""
+        if not request.prefix_block_ids:
+            # nothing to share: only its own run counts, and release registers every block
+            # the request computed before it queues them (a no-op here, once per prompt step)
+            return
         holding = self._held.get(request)
         if holding is None:  # admitted after a swap preemption: its blocks are its own
             holding = self._held[request] = _Holding()
