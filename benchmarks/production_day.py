@@ -13,7 +13,8 @@ statistics). The day is then replayed as a user would: ``python -m batchsim.cli.
 --trace day.csv --replicas N --json``, one fresh process, its resident memory read from
 /proc every ``--poll-s`` seconds while it runs (time, MB) and its peak from the kernel's
 accounting at exit. The report gives the generation time, the wall time and peak memory of the
-replay, the memory curve, and the replay's counts.
+replay, its CPU seconds (user + system, from the kernel's accounting of the child), the memory
+curve, and the replay's counts.
 """
 from __future__ import annotations
 
@@ -72,8 +73,9 @@ def replay(path: Path, replicas: int, poll_s: float) -> dict:
     wall_s = time.perf_counter() - start
     if child.returncode:
         raise SystemExit(f"replay failed: {err.strip()[-500:]}")
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall_s": wall_s, "peak_mb": peak_mb, "curve": [c for c in curve if c[1]],
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the replay is the only child
+    return {"wall_s": wall_s, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime, "curve": [c for c in curve if c[1]],
             "summary": json.loads(out)}
 
 
@@ -104,7 +106,8 @@ def main(argv=None) -> int:
         run = replay(path, args.replicas, args.poll_s)
     s = run["summary"]
     print(f"replay --trace <day.csv> --replicas {args.replicas} --json: wall {run['wall_s']:.1f} s, "
-          f"{args.requests / run['wall_s']:,.0f} requests/s, peak RSS {run['peak_mb']:,.0f} MB")
+          f"{args.requests / run['wall_s']:,.0f} requests/s, CPU {run['cpu_s']:.1f} s (user + "
+          f"system), peak RSS {run['peak_mb']:,.0f} MB")
     print(f"completed {s['completed']:,}, rejected {s['rejected']:,}, simulated steps "
           f"{s['num_steps']:,}, simulated duration {s['duration']:,.0f} s, GPU busy "
           f"{s['gpu_busy_fraction']:.3f}, max waiting {s['max_waiting']}, p99 TTFT "
