@@ -21,7 +21,10 @@ composition costs little and keeps every output exact.
 """
 from __future__ import annotations
 
-from batchsim.simulator.decode_run import blocks_for_steps, run_step_times, steps_with_blocks
+import math
+
+from batchsim.simulator.decode_run import (SCALAR_STEPS, blocks_for_steps, run_step_times,
+                                           steps_with_blocks)
 
 
 class FinishRuns:
@@ -44,16 +47,33 @@ class FinishRuns:
             total = decoding.offset_sum + members * step
             longest = decoding.longest_context()
             first_s = price(members, total, longest)
-            times_s = run_step_times(cost_model, price, members, total, longest, first_s,
-                                     now_s, horizon_s, limit)
-            steps = len(times_s)
-            kv.allocate(blocks_for_steps(phase_counts, step, steps, members))
-            if steps == 1:
-                duration_s = first_s
-            elif isinstance(times_s, list):
-                duration_s = sum(times_s)
+            # run_step_times, its one-step and scalar cases inlined (most segments are short)
+            if limit == 1 or now_s + first_s >= horizon_s:
+                times_s, steps, duration_s = [first_s], 1, first_s
+                kv.allocate(phase_counts[-step % block_size])
             else:
-                duration_s = float(times_s.sum())
+                guess = limit
+                if horizon_s < math.inf:
+                    guess = min(limit, int((horizon_s - now_s) / first_s) + 2)
+                if guess <= SCALAR_STEPS:
+                    times_s, end_s = [first_s], now_s + first_s
+                    for j in range(1, limit):
+                        if end_s >= horizon_s:
+                            break
+                        step_s = price(members, total + j * members, longest + j)
+                        times_s.append(step_s)
+                        end_s += step_s
+                else:
+                    times_s = run_step_times(cost_model, price, members, total, longest,
+                                             first_s, now_s, horizon_s, limit)
+                steps = len(times_s)
+                kv.allocate(blocks_for_steps(phase_counts, step, steps, members))
+                if steps == 1:
+                    duration_s = first_s
+                elif isinstance(times_s, list):
+                    duration_s = sum(times_s)
+                else:
+                    duration_s = float(times_s.sum())
             self.busy_s += duration_s
             self._step_row = recorder.decode_step(index, now_s, duration_s, steps, members,
                                                   members * steps, slots, self, total, longest)
