@@ -66,11 +66,15 @@ def replay(path: Path, replicas: int, poll_s: float) -> dict:
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     curve = []
-    while child.poll() is None:
+    while True:  # sample memory every poll_s, and note the exit as it happens (not a poll late)
         curve.append((round(time.perf_counter() - start, 1), _rss_mb(child.pid)))
-        time.sleep(poll_s)
-    out, err = child.communicate()
+        try:
+            child.wait(timeout=poll_s)
+            break
+        except subprocess.TimeoutExpired:
+            pass
     wall_s = time.perf_counter() - start
+    out, err = child.communicate()
     if child.returncode:
         raise SystemExit(f"replay failed: {err.strip()[-500:]}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the replay is the only child
