@@ -84,6 +84,16 @@ def blocks_for_steps(phase_counts: list[int], first_step: int, steps: int, membe
     return blocks
 
 
+def steps_before_eviction(phase_counts: list[int], first_step: int, limit: int, members: int,
+                          empty_blocks: int) -> int:
+    """How many of the next ``limit`` decode steps run before the policy could see an eviction:
+    the steps whose new blocks all come from ``empty_blocks`` (never cached), and the first step
+    that takes one more (its evictions change the next step's input, not its own)."""
+    phases = (-(first_step + np.arange(limit))) % len(phase_counts)
+    needed = np.cumsum(np.asarray(phase_counts)[phases])
+    return min(limit, int(np.searchsorted(needed, empty_blocks, side="right")) + 1)
+
+
 def steps_with_blocks(phase_counts: list[int], first_step: int, limit: int, members: int,
                       free_blocks: int) -> int:
     """How many of the next ``limit`` decode steps find their new blocks free (at least 1)."""

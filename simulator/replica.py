@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from batchsim.simulator.decode_run import blocks_for_steps, run_step_times, steps_with_blocks
+from batchsim.simulator.decode_run import (blocks_for_steps, run_step_times, steps_before_eviction,
+                                           steps_with_blocks)
 from batchsim.simulator.decoding_set import DecodingSet
 from batchsim.simulator.finish_runs import FinishRuns
 from batchsim.simulator.kv_cache import BlockManager
@@ -219,6 +220,12 @@ class Replica(ReplicaRuns, FinishRuns):
         free_blocks = self.kv.free_blocks
         if members * (limit // decoding.block_size + 1) > free_blocks:  # else every step fits
             limit = steps_with_blocks(decoding.phase_counts, step, limit, members, free_blocks)
+        cached = self.kv.cached_blocks
+        if cached and self.waiting and members * (limit // decoding.block_size + 1) > free_blocks - cached:
+            # a step that takes blocks past the empty ones evicts cached blocks a waiting prompt
+            # may hit, and a shorter hit can let its chunk fit: the policy's input changed, so
+            # the run ends with that step
+            limit = steps_before_eviction(decoding.phase_counts, step, limit, members, free_blocks - cached)
         shape = batch.shape
         if shape is None:
             count, total = members, decoding.offset_sum + members * step  # the context sum

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchsim.simulator.decode_run import blocks_for_steps, drain_plan, steps_with_blocks
+from batchsim.simulator.decode_run import blocks_for_steps, drain_plan, steps_before_eviction, steps_with_blocks
 
 
 @settings(max_examples=300, deadline=None)
@@ -39,3 +39,14 @@ def test_drain_plan_matches_stepping(data, size, members, other_blocks):
         used -= int(blocks[remaining == j + 1].sum())
     got_new, got_peak, got_decoding = drain_plan(cached.tolist(), remaining.tolist(), size, start)
     assert (got_new, got_peak, list(got_decoding)) == (new, peak, decoding)
+
+
+def test_a_run_ends_with_the_first_step_that_evicts_a_cached_block():
+    # block size 4, members in phases needing 2, 0, 1, 0 new blocks on steps 0, 1, 2, 3: the
+    # cumulative need is 2, 2, 3, 3, 5; two empty blocks cover steps 0 and 1, step 2 takes a cached
+    # one (evicting it), so the policy must be asked again after it
+    assert steps_before_eviction([2, 0, 1, 0], 0, 10, 3, 2) == 3
+    # no empty block: the very first step may evict, so it runs alone
+    assert steps_before_eviction([2, 0, 1, 0], 0, 10, 3, 0) == 1
+    # enough empty blocks for the whole limit
+    assert steps_before_eviction([2, 0, 1, 0], 0, 4, 3, 3) == 4
