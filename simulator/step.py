@@ -83,8 +83,9 @@ class Step:
     replica may repeat it past arrivals; ``drain`` on a decode-only step with a ``shape`` says
     the same padded step repeats until every decoding request has finished (static batching).
     Without either, the replica still repeats a decode-only step up to the next arrival that
-    may reach it, the next finish, and the last step whose blocks fit: nothing else can change
-    a policy's input in between.
+    may reach it, the next finish, the last step whose blocks fit and, while requests wait, the
+    first step that evicts a cached prefix block (a shorter hit can let a waiting prompt in):
+    nothing else can change a policy's input in between.
 
     ``chunk_run`` lets the replica do the same for prompt chunks: on a step whose ``tokens``
     hold a single chunk of a running request's prompt (no admission, no preemption, no
