@@ -30,7 +30,8 @@ def served_static_steps(data: dict) -> ServedSteps:
         return ServedSteps(case, [], 0, {"no batch log": 1})
     by_index = {int(r["i"]): r for r in data["requests"]}
     steps, skipped, logged = [], {}, 0
-    for batch in batches:
+    for index, batch in enumerate(batches):
+        _check_batch(index, batch)
         count = int(batch["steps"])
         logged += count
         members = [by_index.get(int(i)) for i in batch["requests"]]
@@ -45,6 +46,23 @@ def served_static_steps(data: dict) -> ServedSteps:
             context = padded + k - 1
             steps.append(served_step((), [context] * rows, float(ends_s[k] - ends_s[k - 1])))
     return ServedSteps(case, steps, logged, skipped)
+
+
+BATCH_FIELDS = {"dispatch": (int, float), "size": (int,), "max_in": (int,), "steps": (int,), "requests": (list,)}
+
+
+def _check_batch(index: int, batch) -> None:
+    """ValueError naming the batch and field that is missing or of the wrong type."""
+    if not isinstance(batch, dict):
+        raise ValueError(f"batches[{index}]: must be an object")
+    for name, types in BATCH_FIELDS.items():
+        value = batch.get(name)
+        if value is None:
+            raise ValueError(f"batches[{index}].{name}: missing")
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValueError(f"batches[{index}].{name}: must be {' or '.join(t.__name__ for t in types)}")
+    if batch["steps"] < 1 or batch["size"] < 1:
+        raise ValueError(f"batches[{index}]: size and steps must be at least 1")
 
 
 def _mismatch(batch: dict, members: list) -> str:

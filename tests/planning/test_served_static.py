@@ -62,3 +62,16 @@ def test_reports_name_the_spread_of_the_runs_behind_a_served_profile(tmp_path):
     low, high = read_meta(tmp_path / "p")["served_from"]["price_ratio_per_run"]
     line = describe_cost_model(load_profile_cost_model(str(tmp_path / "p")))
     assert f"timed from 2 served runs, which took {low:.2f}-{high:.2f}x its step prices" in line
+
+
+def test_a_broken_batch_log_is_named():
+    import pytest
+
+    run = static_run()
+    del run["batches"][0]["steps"]
+    with pytest.raises(ValueError, match=r"batches\[0\]\.steps: missing"):
+        served_static_steps(run)
+    run = static_run()
+    run["batches"][0]["size"] = "2"
+    with pytest.raises(ValueError, match=r"batches\[0\]\.size: must be int"):
+        served_static_steps(run)
