@@ -145,7 +145,8 @@ def prepare(scenario: Scenario, cost_model=None,
     serving = scenario.serving.resolved(model_max_len)
     mismatch = profile_mismatch(cost_model, run_settings(scenario, serving))
     if mismatch and not scenario.allow_profile_mismatch:
-        raise ValueError(f"profile {describe_cost_model(cost_model).removeprefix('profile ')} was measured under "
+        name = getattr(cost_model, "name", None) or describe_cost_model(cost_model).removeprefix("profile ")
+        raise ValueError(f"profile {name} was measured under "
                          f"another engine configuration ({'; '.join(mismatch)}); pass --allow-profile-mismatch "
                          f"to run anyway")
     cls = policy_class(serving.policy)
