@@ -21,10 +21,7 @@ composition costs little and keeps every output exact.
 """
 from __future__ import annotations
 
-import math
-
-from batchsim.simulator.decode_run import (SCALAR_STEPS, blocks_for_steps, run_step_times,
-                                           steps_with_blocks)
+from batchsim.simulator.decode_run import run_step_times, steps_with_blocks
 
 
 class FinishRuns:
@@ -33,9 +30,8 @@ class FinishRuns:
     def _begin_run_past_finishes(self, now_s: float, horizon_s: float) -> float:
         """Run decode-only steps from ``now_s`` through finishes (see the module docstring);
         return the end time of the run in seconds."""
-        decoding, kv, recorder = self.decoding, self.kv, self.recorder
-        price, cost_model, index = self._price_decode, self.cost_model, self.index
-        slots = self.policy.slots
+        decoding, kv = self.decoding, self.kv
+        price, cost_model = self._price_decode, self.cost_model
         block_size, phase_counts = decoding.block_size, decoding.phase_counts
         total_blocks = kv.total_blocks
         while True:
@@ -47,36 +43,11 @@ class FinishRuns:
             total = decoding.offset_sum + members * step
             longest = decoding.longest_context()
             first_s = price(members, total, longest)
-            # run_step_times, its one-step and scalar cases inlined (most segments are short)
-            if limit == 1 or now_s + first_s >= horizon_s:
-                times_s, steps, duration_s = [first_s], 1, first_s
-                kv.allocate(phase_counts[-step % block_size])
-            else:
-                guess = limit
-                if horizon_s < math.inf:
-                    guess = min(limit, int((horizon_s - now_s) / first_s) + 2)
-                if guess <= SCALAR_STEPS:
-                    times_s, end_s = [first_s], now_s + first_s
-                    for j in range(1, limit):
-                        if end_s >= horizon_s:
-                            break
-                        step_s = price(members, total + j * members, longest + j)
-                        times_s.append(step_s)
-                        end_s += step_s
-                else:
-                    times_s = run_step_times(cost_model, price, members, total, longest,
-                                             first_s, now_s, horizon_s, limit)
-                steps = len(times_s)
-                kv.allocate(blocks_for_steps(phase_counts, step, steps, members))
-                if steps == 1:
-                    duration_s = first_s
-                elif isinstance(times_s, list):
-                    duration_s = sum(times_s)
-                else:
-                    duration_s = float(times_s.sum())
-            self.busy_s += duration_s
-            self._step_row = recorder.decode_step(index, now_s, duration_s, steps, members,
-                                                  members * steps, slots, self, total, longest)
+            times_s = run_step_times(cost_model, price, members, total, longest, first_s, now_s,
+                                     horizon_s, limit)
+            steps = len(times_s)
+            duration_s = self._take_decode_steps(now_s, times_s, first_s, step, members, members,
+                                                 total, longest)
             end_s = now_s + duration_s
             if steps < finish_limit or end_s >= horizon_s:
                 break  # the arrival or a block shortage ends it: the last segment

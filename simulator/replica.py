@@ -236,17 +236,24 @@ class Replica(ReplicaRuns, FinishRuns):
             first_s = self.cost_model.step_time_s(shape)
         times_s = run_step_times(self.cost_model, self._price_decode, count, total, longest,
                                  first_s, now_s, horizon_s, limit)
+        duration_s = self._take_decode_steps(now_s, times_s, first_s, step, members, count, total, longest)
+        self._run_times_s = times_s
+        self._last_start_s = now_s + duration_s - float(times_s[-1])
+        self._run_start_s = now_s
+        return duration_s
+
+    def _take_decode_steps(self, now_s: float, times_s, first_s: float, step: int, members: int,
+                           count: int, total: int, longest: int) -> float:
+        """Allocate the KV blocks of a priced run of decode steps from ``step``, add its time to
+        the busy time and record it as one row; returns its duration in seconds."""
         steps = len(times_s)
-        self.kv.allocate(blocks_for_steps(decoding.phase_counts, step, steps, members))
+        self.kv.allocate(blocks_for_steps(self.decoding.phase_counts, step, steps, members))
         if steps == 1:
             duration_s = first_s
         elif isinstance(times_s, list):
             duration_s = sum(times_s)
         else:
             duration_s = float(times_s.sum())
-        self._run_times_s = times_s
-        self._last_start_s = now_s + duration_s - float(times_s[-1])
-        self._run_start_s = now_s
         self.busy_s += duration_s
         self._step_row = self.recorder.decode_step(self.index, now_s, duration_s, steps, count,
                                                    members * steps, self.policy.slots, self,
