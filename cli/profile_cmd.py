@@ -90,7 +90,8 @@ def run_served(args: argparse.Namespace) -> int:
     from batchsim.atomic import output_directory
     from batchsim.planning.records import load_record
     from batchsim.planning.served_profile import build_served_profile
-    from batchsim.simulator.profile_cost import load_profile_cost_model, resolve_profile_path
+    from batchsim.simulator.profile_cost import resolve_profile_path
+    from batchsim.simulator.profile_format import read_meta
 
     records = [(path, load_record(path).data) for path in args.records]
     name = args.name or Path(args.out).name
@@ -98,8 +99,8 @@ def run_served(args: argparse.Namespace) -> int:
         _, lines = build_served_profile(resolve_profile_path(args.base), records, staging, name)
     for line in lines:
         print(line)
-    model = load_profile_cost_model(args.out)
-    held_out = model.held_out_error()
-    print(f"wrote {args.out}: form {model.meta['fit']['form']}, held-out error mean "
+    fit = read_meta(args.out)["fit"]  # the build chose the form by held-out error: no refit
+    held_out = fit["held_out"][fit["form"]]
+    print(f"wrote {args.out}: form {fit['form']}, held-out error mean "
           f"{held_out['mean_ape_pct']:.1f}% over {held_out['held_out_points']} steps (served steps scatter: one step a row)")
     return 0

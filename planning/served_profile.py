@@ -14,9 +14,9 @@ from pathlib import Path
 from batchsim.planning.served_static import served_static_steps
 from batchsim.planning.served_steps import served_steps
 from batchsim.simulator.engine_match import mismatches, profile_settings, record_settings
+from batchsim.simulator import profile_fit
 from batchsim.simulator.profile_cost import ProfileCostModel, fit_summary, input_padding
 from batchsim.simulator.profile_format import read_meta, write_profile
-from batchsim.simulator.step import StepShape
 
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size")
@@ -59,7 +59,7 @@ def build_served_profile(base_dir: str | Path, records: list[tuple[str, dict]], 
     meta["served_from"] = {"base_profile": base.get("name"), "runs": [data.get("case") for _, data in records],
                            "steps": len(steps), "steps_per_run": run_lengths}
     meta["timing"] = ({"statistic": "one served step a row: host preparation + forward with sync + update",
-                       "timer": "host clock (the recorder's step log)"} if not engines - {"hf_cb"} else
+                       "timer": "host clock (the recorder's step log)"} if engines == {"hf_cb"} else
                       {"statistic": "one served step a row: a batch's prefill to its first token, then "
                                     "each gap between its step ends",
                        "timer": "host clock (the recorder's batch log and token times)"})
@@ -77,13 +77,12 @@ def run_price_ratios(meta: dict, steps: list, run_lengths: list[int]) -> list[fl
     and one profile prices them all at one speed.
     """
     cost = ProfileCostModel(meta, steps, source=str(meta.get("name")))
+    priced_s = profile_fit.predict(cost.fitted, cost.feats)
+    served_s = cost.times_s
     ratios, start = [], 0
     for length in run_lengths:
-        run = steps[start:start + length]
+        ratios.append(round(float(served_s[start:start + length].sum() / priced_s[start:start + length].sum()), 3))
         start += length
-        priced = sum(cost.step_time_s(StepShape(s.prefill_chunks, s.decode_count, s.decode_context_sum,
-                                                s.decode_context_max)) for s in run)
-        ratios.append(round(sum(s.wall_mean_or_median_s for s in run) / priced, 3))
     return ratios
 
 
