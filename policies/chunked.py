@@ -93,6 +93,7 @@ class ChunkedPrefillPolicy:
             if not decodes:
                 return IDLE
             # as in continuous batching, a blocked queue head stays blocked while decodes repeat
+            # (up to an eviction of a block it hits, where the replica ends the run)
             return DECODE_IGNORING_ARRIVALS if state.waiting else DECODE
         return Step(tokens=prefill, decode=decodes > 0, preempt=preempt,
                     ignores_arrivals=bool(state.waiting))

@@ -97,6 +97,8 @@ class VllmV1Policy:
                 return IDLE
             # a waiting head that cannot be admitted stays blocked while decodes repeat: seats
             # and budget stay fixed and free blocks only shrink until some request finishes
+            # (an eviction that shortens its prefix hit can let it in: the replica ends the run
+            # there, simulator/decode_run.steps_before_eviction)
             return DECODE_IGNORING_ARRIVALS if view.waiting else DECODE
         step = Step(tokens=tokens, decode=decode, ignores_arrivals=bool(view.waiting))
         if len(tokens) == listed:
