@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -134,6 +135,7 @@ class ProfileCostModel:
         # order they ran); None where the profile kept neither
         priced_s = profile_fit.predict(self.fitted, self.feats)
         served = meta.get("served_from") or {}
+        _check_served_from(served, source, len(records))
         if served.get("steps_per_run") and len(self.records) == len(records):
             self.spread = fit_served_spread(self.times_s, priced_s, list(served["steps_per_run"]))
         else:
@@ -239,6 +241,21 @@ class ProfileCostModel:
         if self._report is None or len(self._report) < len(profile_fit.CANDIDATES):
             _, self._report = profile_fit.select_form(self.feats, self.times_s)
         return dict(self._report)
+
+
+def _check_served_from(served, source: str, steps: int) -> None:
+    """ValueError naming the key of a served profile's run bookkeeping that does not add up."""
+    if not isinstance(served, dict):
+        raise ValueError(f"{source}: served_from: must be a mapping")
+    per_run = served.get("steps_per_run")
+    if per_run is not None and (not isinstance(per_run, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in per_run) or sum(per_run) != steps):
+        raise ValueError(f"{source}: served_from.steps_per_run: must be a list of positive whole "
+                         f"numbers adding up to the {steps} steps")
+    ratios = served.get("price_ratio_per_run")
+    if ratios is not None and (not isinstance(ratios, list) or not all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < math.inf for r in ratios)):
+        raise ValueError(f"{source}: served_from.price_ratio_per_run: must be a list of positive numbers")
 
 
 def input_padding(meta: dict) -> tuple[int, int]:

@@ -186,3 +186,24 @@ def test_bundled_prefill_beyond_the_grid_is_never_a_straight_line(name):
                              / spec.dense_flops_per_token)
     assert second_difference >= 12 * arithmetic_s_per_pair * longest ** 2 * (1 - 1e-9)
     assert t[8] / t[4] > 2.0
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("price_ratio_per_run", "abc", r"served_from\.price_ratio_per_run: must be a list of positive numbers"),
+    ("steps_per_run", [5, "x"], r"served_from\.steps_per_run: must be a list of positive whole numbers"),
+    ("steps_per_run", [5, 5], r"adding up to the \d+ steps"),
+])
+def test_a_broken_served_bookkeeping_is_named(tmp_path, key, value, message):
+    import shutil
+
+    import yaml
+
+    from batchsim.simulator.profile_cost import resolve_profile_path
+
+    profile = tmp_path / "served"
+    shutil.copytree(resolve_profile_path("h200-llama-3-8b-engine-served"), profile)
+    meta = yaml.safe_load((profile / "profile.yaml").read_text())
+    meta["served_from"][key] = value
+    (profile / "profile.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    with pytest.raises(ValueError, match=message):
+        load_profile_cost_model(str(profile))
